@@ -1,0 +1,595 @@
+//! Content packs: scale definitions as FHIR R4 Questionnaire-shaped JSON, parsed and checked.
+//!
+//! A pack is data, not code, because ORS/SRS wording is licensed: the repository ships short
+//! labels, and a municipality's server distributes the licensed full text as another pack of the
+//! same code. A broken pack is refused with an error that names the file and the field.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use crate::scale::{
+    AnswerKind, AnswerOption, Coding, ExpectedBand, ExpectedTrajectory, Item, ItemId,
+    NO_IMPROVEMENT_AFTER_VISITS_DEFAULT, Population, Scale, ScaleCode, ScaleKind,
+};
+use crate::text::{Lang, Text};
+
+/// The packs built into every device and server; `scales/` at the repository root holds them.
+pub const BUILT_IN_PACKS: [(&str, &str); 6] = [
+    ("scales/ors.json", include_str!("../../../scales/ors.json")),
+    ("scales/srs.json", include_str!("../../../scales/srs.json")),
+    ("scales/cors.json", include_str!("../../../scales/cors.json")),
+    ("scales/csrs.json", include_str!("../../../scales/csrs.json")),
+    ("scales/gsrs.json", include_str!("../../../scales/gsrs.json")),
+    ("scales/who5.json", include_str!("../../../scales/who5.json")),
+];
+
+const EXT_PREFIX: &str = "urn:fit-field:extension:";
+const FHIR_EXT: &str = "http://hl7.org/fhir/StructureDefinition/";
+
+/// A pack that could not be used: which file, which field, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {field}: {problem}")]
+pub struct PackError {
+    /// The name the pack was loaded under, usually its path.
+    pub file: String,
+    /// The JSON path of the field, e.g. `item[2].linkId`; `.` for the whole document.
+    pub field: String,
+    pub problem: PackProblem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PackProblem {
+    #[error("not valid JSON: {0}")]
+    Syntax(String),
+    #[error("missing")]
+    Missing,
+    #[error("wrong type: {0}")]
+    WrongType(String),
+    #[error("expected {expected}, found {found}")]
+    Invalid { expected: String, found: String },
+    #[error("the item id {0:?} is used twice")]
+    DuplicateItem(String),
+    #[error("the scale code {0:?} is loaded twice")]
+    DuplicateScale(String),
+    #[error("not supported: {0}")]
+    Unsupported(String),
+}
+
+// ---- The FHIR R4 shapes we read. Unknown fields are ignored: a vendor's pack may carry more. ----
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Questionnaire {
+    resource_type: String,
+    id: String,
+    version: String,
+    title: String,
+    #[serde(rename = "_title")]
+    title_element: Option<Element>,
+    description: Option<String>,
+    #[serde(rename = "_description")]
+    description_element: Option<Element>,
+    status: String,
+    language: String,
+    copyright: Option<String>,
+    #[serde(default)]
+    extension: Vec<Extension>,
+    item: Vec<QuestionnaireItem>,
+}
+
+#[derive(Deserialize)]
+struct Element {
+    #[serde(default)]
+    extension: Vec<Extension>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Extension {
+    url: String,
+    #[serde(default)]
+    extension: Vec<Extension>,
+    value_code: Option<String>,
+    value_string: Option<String>,
+    value_integer: Option<i64>,
+    value_decimal: Option<f64>,
+    value_boolean: Option<bool>,
+    value_coding: Option<FhirCoding>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QuestionnaireItem {
+    link_id: String,
+    text: String,
+    #[serde(rename = "_text")]
+    text_element: Option<Element>,
+    #[serde(rename = "type")]
+    item_type: String,
+    #[serde(default)]
+    extension: Vec<Extension>,
+    #[serde(default)]
+    answer_option: Vec<FhirAnswerOption>,
+    #[serde(default)]
+    item: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FhirAnswerOption {
+    value_coding: FhirCoding,
+    #[serde(default)]
+    extension: Vec<Extension>,
+}
+
+#[derive(Deserialize)]
+struct FhirCoding {
+    system: Option<String>,
+    code: String,
+    display: Option<String>,
+    #[serde(rename = "_display")]
+    display_element: Option<Element>,
+}
+
+/// Parses one pack. `file` names it in errors; `bytes` is its content.
+pub fn parse_pack(file: &str, bytes: &[u8]) -> Result<Scale, PackError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let questionnaire: Questionnaire =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| shape_error(file, e))?;
+    deserializer.end().map_err(|e| PackError {
+        file: file.to_owned(),
+        field: ".".to_owned(),
+        problem: PackProblem::Syntax(e.to_string()),
+    })?;
+    Checker { file }.scale(questionnaire)
+}
+
+fn shape_error(file: &str, error: serde_path_to_error::Error<serde_json::Error>) -> PackError {
+    let path = error.path().to_string();
+    let inner = error.inner();
+    let message = inner.to_string();
+    let (field, problem) = if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+        (path, PackProblem::Syntax(message))
+    } else if let Some(name) = missing_field_name(&message) {
+        let field = if path == "." { name.to_owned() } else { format!("{path}.{name}") };
+        (field, PackProblem::Missing)
+    } else {
+        (path, PackProblem::WrongType(message))
+    };
+    PackError { file: file.to_owned(), field, problem }
+}
+
+/// serde_json reports a missing field as "missing field `name` at line …"; the path it gives is
+/// the parent's, so the name is taken from the message to point at the field itself.
+fn missing_field_name(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+/// Turns a decimal with at most one digit after the point into tenths: 2.5 → 25, 2.55 → none.
+fn decimal_to_tenths(value: f64) -> Option<i64> {
+    let scaled = value * 10.0;
+    let rounded = scaled.round();
+    // Packs hold small numbers; a tolerance far below 0.1 tells 2.5 (25.000…01) from 2.55.
+    ((scaled - rounded).abs() < 1e-6 && rounded.abs() < 1e12).then_some(rounded as i64)
+}
+
+struct Checker<'a> {
+    file: &'a str,
+}
+
+impl Checker<'_> {
+    fn error(&self, field: impl Into<String>, problem: PackProblem) -> PackError {
+        PackError { file: self.file.to_owned(), field: field.into(), problem }
+    }
+
+    fn invalid(&self, field: impl Into<String>, expected: &str, found: impl std::fmt::Debug) -> PackError {
+        self.error(field, PackProblem::Invalid { expected: expected.to_owned(), found: format!("{found:?}") })
+    }
+
+    fn scale(&self, q: Questionnaire) -> Result<Scale, PackError> {
+        if q.resource_type != "Questionnaire" {
+            return Err(self.invalid("resourceType", "\"Questionnaire\"", &q.resource_type));
+        }
+        let code =
+            ScaleCode::parse(&q.id).ok_or_else(|| self.invalid("id", "a scale code of a-z, 0-9 and -", &q.id))?;
+        if q.version.trim().is_empty() {
+            return Err(self.invalid("version", "a non-empty version", &q.version));
+        }
+        if !matches!(q.status.as_str(), "draft" | "active" | "retired" | "unknown") {
+            return Err(self.invalid("status", "draft, active, retired or unknown", &q.status));
+        }
+        let lang = Lang::from_code(&q.language).ok_or_else(|| self.invalid("language", "da or en", &q.language))?;
+        let title = self.text(lang, &q.title, q.title_element.as_ref(), "_title")?;
+        let stem = match &q.description {
+            Some(d) => Some(self.text(lang, d, q.description_element.as_ref(), "_description")?),
+            None => None,
+        };
+
+        let ext = Extensions { checker: self, list: &q.extension, path: "extension".to_owned() };
+        let kind = match ext.code("scale-kind")? {
+            Some((_, "outcome")) => ScaleKind::Outcome,
+            Some((_, "alliance")) => ScaleKind::Alliance,
+            Some((_, "wellbeing")) => ScaleKind::Wellbeing,
+            Some((field, other)) => return Err(self.invalid(field, "outcome, alliance or wellbeing", other)),
+            None => return Err(self.error(format!("extension[{EXT_PREFIX}scale-kind]"), PackProblem::Missing)),
+        };
+        let population = match ext.code("population")? {
+            None | Some((_, "adult")) => Population::Adult,
+            Some((_, "child")) => Population::Child,
+            Some((_, "group")) => Population::Group,
+            Some((field, other)) => return Err(self.invalid(field, "adult, child or group", other)),
+        };
+        let full_text = ext.boolean("full-text")?.unwrap_or(false);
+        let score_multiplier = match ext.integer("score-multiplier")? {
+            None => 1,
+            Some((_, m)) if (1..=100).contains(&m) => m,
+            Some((field, m)) => return Err(self.invalid(field, "a multiplier from 1 to 100", m)),
+        };
+        let no_improvement_after_visits = match ext.integer("no-improvement-after-visits")? {
+            None => NO_IMPROVEMENT_AFTER_VISITS_DEFAULT,
+            Some((_, n)) if (2..=100).contains(&n) => n as u32,
+            Some((field, n)) => return Err(self.invalid(field, "a number of visits from 2 to 100", n)),
+        };
+        let total_code = match ext.find(&format!("{EXT_PREFIX}total-code")) {
+            None => None,
+            Some((field, e)) => {
+                let coding = e
+                    .value_coding
+                    .as_ref()
+                    .ok_or_else(|| self.error(format!("{field}.valueCoding"), PackProblem::Missing))?;
+                let system = coding
+                    .system
+                    .clone()
+                    .ok_or_else(|| self.error(format!("{field}.valueCoding.system"), PackProblem::Missing))?;
+                Some(Coding { system, code: coding.code.clone() })
+            }
+        };
+        let expected_trajectory = match ext.find(&format!("{EXT_PREFIX}expected-trajectory")) {
+            None => None,
+            Some((field, e)) => Some(self.expected_trajectory(&field, e)?),
+        };
+
+        if q.item.is_empty() {
+            return Err(self.invalid("item", "at least one item", "none"));
+        }
+        let mut seen = BTreeSet::new();
+        let mut items = Vec::with_capacity(q.item.len());
+        for (index, item) in q.item.iter().enumerate() {
+            let path = format!("item[{index}]");
+            if !seen.insert(item.link_id.as_str()) {
+                return Err(self.error(format!("{path}.linkId"), PackProblem::DuplicateItem(item.link_id.clone())));
+            }
+            items.push(self.item(lang, &path, item)?);
+        }
+
+        let scale = Scale {
+            code,
+            version: q.version,
+            title,
+            stem,
+            kind,
+            population,
+            items,
+            score_multiplier,
+            full_text,
+            copyright: q.copyright,
+            no_improvement_after_visits,
+            expected_trajectory,
+            total_code,
+        };
+        self.fits_its_kind(&scale)?;
+        Ok(scale)
+    }
+
+    /// The published cutoffs and thresholds assume a 0–40 total of 0–10 lines for ORS-like and
+    /// SRS-like scales, and a 0–100 score for WHO-5; a pack that breaks that would be misread.
+    fn fits_its_kind(&self, scale: &Scale) -> Result<(), PackError> {
+        match scale.kind {
+            ScaleKind::Outcome | ScaleKind::Alliance => {
+                for (index, item) in scale.items.iter().enumerate() {
+                    if item.answer != (AnswerKind::Vas { min_tenths: 0, max_tenths: 100 }) {
+                        return Err(self.invalid(
+                            format!("item[{index}]"),
+                            "a 0-10 line (type decimal, minValue 0, maxValue 10) for an outcome or alliance scale",
+                            &item.answer,
+                        ));
+                    }
+                }
+                if scale.items.len() != 4 {
+                    return Err(self.invalid("item", "four items for an outcome or alliance scale", scale.items.len()));
+                }
+                if scale.score_multiplier != 1 {
+                    return Err(self.invalid(
+                        "extension",
+                        "no score multiplier on a 0-40 scale",
+                        scale.score_multiplier,
+                    ));
+                }
+            }
+            ScaleKind::Wellbeing => {
+                let (_, raw_max) = scale.raw_range();
+                if scale.is_vas() || raw_max * scale.score_multiplier != 100 {
+                    return Err(self.invalid(
+                        "item",
+                        "choice items whose maximum total times the score multiplier is 100",
+                        raw_max * scale.score_multiplier,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn item(&self, lang: Lang, path: &str, item: &QuestionnaireItem) -> Result<Item, PackError> {
+        if item.link_id.trim().is_empty() {
+            return Err(self.invalid(format!("{path}.linkId"), "a non-empty id", &item.link_id));
+        }
+        if !item.item.is_empty() {
+            return Err(self.error(format!("{path}.item"), PackProblem::Unsupported("nested items".into())));
+        }
+        let text = self.text(lang, &item.text, item.text_element.as_ref(), &format!("{path}._text"))?;
+        let ext = Extensions { checker: self, list: &item.extension, path: format!("{path}.extension") };
+        let answer = match item.item_type.as_str() {
+            "decimal" => {
+                let min = ext.fhir_decimal_tenths("minValue")?;
+                let max = ext.fhir_decimal_tenths("maxValue")?;
+                match ext.find(&format!("{FHIR_EXT}maxDecimalPlaces")) {
+                    Some((_, e)) if e.value_integer == Some(1) => {}
+                    Some((field, e)) => {
+                        return Err(self.invalid(format!("{field}.valueInteger"), "1", e.value_integer));
+                    }
+                    None => {
+                        return Err(
+                            self.error(format!("{path}.extension[{FHIR_EXT}maxDecimalPlaces]"), PackProblem::Missing)
+                        );
+                    }
+                }
+                if min >= max || min < 0 {
+                    return Err(self.invalid(format!("{path}.extension"), "0 <= minValue < maxValue", (min, max)));
+                }
+                AnswerKind::Vas { min_tenths: min, max_tenths: max }
+            }
+            "choice" => {
+                if item.answer_option.is_empty() {
+                    return Err(self.invalid(format!("{path}.answerOption"), "at least one option", "none"));
+                }
+                let mut values = BTreeSet::new();
+                let mut options = Vec::with_capacity(item.answer_option.len());
+                for (index, option) in item.answer_option.iter().enumerate() {
+                    let option_path = format!("{path}.answerOption[{index}]");
+                    let value = self.option_value(&option_path, option)?;
+                    if !values.insert(value) {
+                        return Err(self.invalid(option_path, "a value no other option has", value));
+                    }
+                    let coding = &option.value_coding;
+                    let display = coding.display.as_deref().unwrap_or(&coding.code);
+                    let text = self.text(
+                        lang,
+                        display,
+                        coding.display_element.as_ref(),
+                        &format!("{option_path}.valueCoding._display"),
+                    )?;
+                    options.push(AnswerOption { value, text });
+                }
+                AnswerKind::Choice { options }
+            }
+            other => {
+                return Err(self.error(
+                    format!("{path}.type"),
+                    PackProblem::Unsupported(format!("item type {other:?} (use decimal or choice)")),
+                ));
+            }
+        };
+        Ok(Item { id: ItemId(item.link_id.clone()), text, answer })
+    }
+
+    /// An option's value is its ordinalValue extension, or else its code read as an integer.
+    fn option_value(&self, path: &str, option: &FhirAnswerOption) -> Result<i64, PackError> {
+        let ext = Extensions { checker: self, list: &option.extension, path: format!("{path}.extension") };
+        match ext.find(&format!("{FHIR_EXT}ordinalValue")) {
+            Some((field, e)) => {
+                let value =
+                    e.value_decimal.ok_or_else(|| self.error(format!("{field}.valueDecimal"), PackProblem::Missing))?;
+                if value.fract() != 0.0 || !(-1e9..=1e9).contains(&value) {
+                    return Err(self.invalid(format!("{field}.valueDecimal"), "a whole number", value));
+                }
+                Ok(value as i64)
+            }
+            None => option.value_coding.code.parse().map_err(|_| {
+                self.invalid(
+                    format!("{path}.valueCoding.code"),
+                    "an integer code or an ordinalValue",
+                    &option.value_coding.code,
+                )
+            }),
+        }
+    }
+
+    fn expected_trajectory(&self, field: &str, e: &Extension) -> Result<ExpectedTrajectory, PackError> {
+        let mut bands = Vec::new();
+        for (index, band) in e.extension.iter().enumerate() {
+            let path = format!("{field}.extension[{index}]");
+            if band.url != "band" {
+                return Err(self.invalid(format!("{path}.url"), "\"band\"", &band.url));
+            }
+            let mut from = None;
+            let mut to = None;
+            let mut expected = Vec::new();
+            for (j, part) in band.extension.iter().enumerate() {
+                let part_path = format!("{path}.extension[{j}]");
+                let tenths =
+                    part.value_decimal.and_then(decimal_to_tenths).filter(|t| (0..=400).contains(t)).ok_or_else(
+                        || {
+                            self.invalid(
+                                format!("{part_path}.valueDecimal"),
+                                "a total from 0.0 to 40.0",
+                                part.value_decimal,
+                            )
+                        },
+                    )?;
+                match part.url.as_str() {
+                    "intakeFrom" => from = Some(tenths),
+                    "intakeTo" => to = Some(tenths),
+                    "expected" => expected.push(tenths),
+                    other => {
+                        return Err(self.invalid(format!("{part_path}.url"), "intakeFrom, intakeTo or expected", other));
+                    }
+                }
+            }
+            let from = from.ok_or_else(|| self.error(format!("{path}.extension[intakeFrom]"), PackProblem::Missing))?;
+            let to = to.ok_or_else(|| self.error(format!("{path}.extension[intakeTo]"), PackProblem::Missing))?;
+            if from > to || expected.is_empty() {
+                return Err(self.invalid(path, "intakeFrom <= intakeTo and at least one expected total", (from, to)));
+            }
+            bands.push(ExpectedBand { intake_from_tenths: from, intake_to_tenths: to, expected_tenths: expected });
+        }
+        if bands.is_empty() {
+            return Err(self.invalid(format!("{field}.extension"), "at least one band", "none"));
+        }
+        Ok(ExpectedTrajectory { bands })
+    }
+
+    /// A text in the pack's language plus its FHIR translations (only Danish and English are kept).
+    fn text(&self, lang: Lang, primary: &str, element: Option<&Element>, path: &str) -> Result<Text, PackError> {
+        if primary.trim().is_empty() {
+            return Err(self.invalid(path.trim_start_matches('_'), "a non-empty text", primary));
+        }
+        let mut text = Text { da: None, en: None };
+        set_text(&mut text, lang, primary);
+        for (index, e) in element.map(|e| e.extension.as_slice()).unwrap_or_default().iter().enumerate() {
+            if e.url != format!("{FHIR_EXT}translation") {
+                continue;
+            }
+            let part = |name: &str| e.extension.iter().find(|p| p.url == name);
+            let lang_code = part("lang").and_then(|p| p.value_code.as_deref());
+            let content = part("content").and_then(|p| p.value_string.as_deref());
+            match (lang_code, content) {
+                (Some(code), Some(content)) if !content.trim().is_empty() => {
+                    if let Some(other) = Lang::from_code(code) {
+                        set_text(&mut text, other, content);
+                    }
+                }
+                _ => {
+                    return Err(self.invalid(
+                        format!("{path}.extension[{index}]"),
+                        "a translation with lang and non-empty content",
+                        "an incomplete translation",
+                    ));
+                }
+            }
+        }
+        Ok(text)
+    }
+}
+
+fn set_text(text: &mut Text, lang: Lang, value: &str) {
+    let slot = match lang {
+        Lang::Da => &mut text.da,
+        Lang::En => &mut text.en,
+    };
+    *slot = Some(value.to_owned());
+}
+
+/// Reads the extensions of one element, naming each by its path for errors.
+struct Extensions<'a> {
+    checker: &'a Checker<'a>,
+    list: &'a [Extension],
+    path: String,
+}
+
+impl<'a> Extensions<'a> {
+    fn find(&self, url: &str) -> Option<(String, &'a Extension)> {
+        self.list.iter().enumerate().find(|(_, e)| e.url == url).map(|(i, e)| (format!("{}[{i}]", self.path), e))
+    }
+
+    fn ours(&self, name: &str) -> Option<(String, &'a Extension)> {
+        self.find(&format!("{EXT_PREFIX}{name}"))
+    }
+
+    fn code(&self, name: &str) -> Result<Option<(String, &'a str)>, PackError> {
+        let Some((field, e)) = self.ours(name) else { return Ok(None) };
+        let code = e
+            .value_code
+            .as_deref()
+            .ok_or_else(|| self.checker.error(format!("{field}.valueCode"), PackProblem::Missing))?;
+        Ok(Some((format!("{field}.valueCode"), code)))
+    }
+
+    fn integer(&self, name: &str) -> Result<Option<(String, i64)>, PackError> {
+        let Some((field, e)) = self.ours(name) else { return Ok(None) };
+        let value =
+            e.value_integer.ok_or_else(|| self.checker.error(format!("{field}.valueInteger"), PackProblem::Missing))?;
+        Ok(Some((format!("{field}.valueInteger"), value)))
+    }
+
+    fn boolean(&self, name: &str) -> Result<Option<bool>, PackError> {
+        let Some((field, e)) = self.ours(name) else { return Ok(None) };
+        e.value_boolean
+            .map(Some)
+            .ok_or_else(|| self.checker.error(format!("{field}.valueBoolean"), PackProblem::Missing))
+    }
+
+    fn fhir_decimal_tenths(&self, name: &str) -> Result<i64, PackError> {
+        let (field, e) = self
+            .find(&format!("{FHIR_EXT}{name}"))
+            .ok_or_else(|| self.checker.error(format!("{}[{FHIR_EXT}{name}]", self.path), PackProblem::Missing))?;
+        let value =
+            e.value_decimal.ok_or_else(|| self.checker.error(format!("{field}.valueDecimal"), PackProblem::Missing))?;
+        decimal_to_tenths(value).ok_or_else(|| {
+            self.checker.invalid(format!("{field}.valueDecimal"), "a number with at most one decimal", value)
+        })
+    }
+}
+
+/// The scales a replica knows, by code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScaleSet {
+    scales: BTreeMap<ScaleCode, Scale>,
+}
+
+impl ScaleSet {
+    /// Parses a set of packs given as (name, content). Two packs of the same code are an error.
+    pub fn from_packs<'a>(packs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<ScaleSet, PackError> {
+        let mut set = ScaleSet::default();
+        for (file, bytes) in packs {
+            let scale = parse_pack(file, bytes)?;
+            if set.scales.contains_key(&scale.code) {
+                return Err(PackError {
+                    file: file.to_owned(),
+                    field: "id".to_owned(),
+                    problem: PackProblem::DuplicateScale(scale.code.to_string()),
+                });
+            }
+            set.scales.insert(scale.code.clone(), scale);
+        }
+        Ok(set)
+    }
+
+    /// The packs shipped with the product: WHO-5 in full, ORS/SRS/CORS/CSRS/GSRS as short labels.
+    pub fn built_in() -> Result<ScaleSet, PackError> {
+        ScaleSet::from_packs(BUILT_IN_PACKS.iter().map(|(file, json)| (*file, json.as_bytes())))
+    }
+
+    /// Installs a scale, replacing one of the same code (a licensed pack replacing short labels).
+    pub fn install(&mut self, scale: Scale) -> Option<Scale> {
+        self.scales.insert(scale.code.clone(), scale)
+    }
+
+    pub fn get(&self, code: &ScaleCode) -> Option<&Scale> {
+        self.scales.get(code)
+    }
+
+    /// Looks a scale up by the text of its code.
+    pub fn find(&self, code: &str) -> Option<&Scale> {
+        self.scales.get(&ScaleCode::parse(code)?)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Scale> {
+        self.scales.values()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+//! Responses: checking a filled-in (or not given) scale against its definition, and scoring it.
+//!
+//! Answers arrive as JSON values because that is what a device or the wire hands over; anything
+//! that is not exactly an integer in range for a known item of the scale is refused with a typed
+//! error, so no float, string or stray item ever reaches a store.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::pack::ScaleSet;
+use crate::scale::{AnswerKind, ItemId, Scale, ScaleCode, ScaleKind};
+
+/// Who placed the marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkedBy {
+    /// The citizen held the device and placed the marks.
+    CitizenOnDevice,
+    /// The worker read the items aloud and placed the marks the citizen said.
+    ReadAloudVerbal,
+    /// Copied from a paper form the citizen filled in.
+    TranscribedFromPaper,
+}
+
+/// Why a scale was not given at a visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotGivenReason {
+    Declined,
+    TooUnwell,
+    NoTime,
+    Other,
+}
+
+/// One answer as handed over: an item id and whatever value came with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawAnswer {
+    pub item: String,
+    pub value: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseContent {
+    Given { marked_by: MarkedBy, answers: Vec<RawAnswer> },
+    NotGiven { reason: NotGivenReason },
+}
+
+/// A response as handed over, before it is checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseInput {
+    pub scale: String,
+    pub content: ResponseContent,
+}
+
+/// One checked answer: VAS items in tenths (0–100), option items as the option's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub item: ItemId,
+    pub value: i64,
+}
+
+/// The total of a response. For ORS-like scales both are tenths (0–400 = 0.0–40.0);
+/// for WHO-5 `raw` is 0–25 and `score` 0–100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Total {
+    pub raw: i64,
+    pub score: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseValue {
+    Given { marked_by: MarkedBy, answers: Vec<Answer>, total: Total },
+    NotGiven { reason: NotGivenReason },
+}
+
+/// A response that has been checked against its scale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidResponse {
+    pub scale: ScaleCode,
+    pub kind: ScaleKind,
+    pub value: ResponseValue,
+}
+
+impl ValidResponse {
+    pub fn total(&self) -> Option<Total> {
+        match &self.value {
+            ResponseValue::Given { total, .. } => Some(*total),
+            ResponseValue::NotGiven { .. } => None,
+        }
+    }
+
+    /// The lowest answer and its item, if given.
+    pub fn lowest_answer(&self) -> Option<&Answer> {
+        match &self.value {
+            ResponseValue::Given { answers, .. } => answers.iter().min_by_key(|a| a.value),
+            ResponseValue::NotGiven { .. } => None,
+        }
+    }
+}
+
+/// What is wrong with a response. Each has a stable `code` for the `{code, message}` boundary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResponseError {
+    #[error("unknown scale {0:?}")]
+    UnknownScale(String),
+    #[error("item {item:?} is not part of this scale")]
+    UnknownItem { item: String },
+    #[error("item {item:?} is answered more than once")]
+    DuplicateItem { item: String },
+    #[error("item {item:?} is not answered")]
+    MissingItem { item: String },
+    #[error("item {item:?} needs a whole number, got {found}")]
+    NotAnInteger { item: String, found: String },
+    #[error("item {item:?} must be from {min} to {max}, got {found}")]
+    OutOfRange { item: String, found: String, min: i64, max: i64 },
+    #[error("item {item:?} must be one of {allowed:?}, got {found}")]
+    NotAnOption { item: String, found: i64, allowed: Vec<i64> },
+}
+
+impl ResponseError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ResponseError::UnknownScale(_) => "response.unknown_scale",
+            ResponseError::UnknownItem { .. } => "response.unknown_item",
+            ResponseError::DuplicateItem { .. } => "response.duplicate_item",
+            ResponseError::MissingItem { .. } => "response.missing_item",
+            ResponseError::NotAnInteger { .. } => "response.not_an_integer",
+            ResponseError::OutOfRange { .. } => "response.out_of_range",
+            ResponseError::NotAnOption { .. } => "response.not_an_option",
+        }
+    }
+}
+
+/// Checks a response against the scale it names and scores it.
+pub fn validate_response(scales: &ScaleSet, input: &ResponseInput) -> Result<ValidResponse, ResponseError> {
+    let scale = scales.find(&input.scale).ok_or_else(|| ResponseError::UnknownScale(input.scale.clone()))?;
+    let value = match &input.content {
+        ResponseContent::NotGiven { reason } => ResponseValue::NotGiven { reason: *reason },
+        ResponseContent::Given { marked_by, answers } => {
+            let answers = check_answers(scale, answers)?;
+            let total = score(scale, &answers);
+            ResponseValue::Given { marked_by: *marked_by, answers, total }
+        }
+    };
+    Ok(ValidResponse { scale: scale.code.clone(), kind: scale.kind, value })
+}
+
+/// Checks every answer and returns them in the scale's item order.
+fn check_answers(scale: &Scale, raw: &[RawAnswer]) -> Result<Vec<Answer>, ResponseError> {
+    let mut by_item: BTreeMap<&str, i64> = BTreeMap::new();
+    for answer in raw {
+        let item = scale.item(&answer.item).ok_or_else(|| ResponseError::UnknownItem { item: answer.item.clone() })?;
+        if by_item.contains_key(answer.item.as_str()) {
+            return Err(ResponseError::DuplicateItem { item: answer.item.clone() });
+        }
+        let value = check_value(&item.id, &item.answer, item.range(), &answer.value)?;
+        by_item.insert(answer.item.as_str(), value);
+    }
+    scale
+        .items
+        .iter()
+        .map(|item| match by_item.get(item.id.0.as_str()) {
+            Some(value) => Ok(Answer { item: item.id.clone(), value: *value }),
+            None => Err(ResponseError::MissingItem { item: item.id.0.clone() }),
+        })
+        .collect()
+}
+
+fn check_value(
+    item: &ItemId,
+    kind: &AnswerKind,
+    (min, max): (i64, i64),
+    value: &serde_json::Value,
+) -> Result<i64, ResponseError> {
+    let item = item.0.clone();
+    let number = match value {
+        serde_json::Value::Number(n) => n,
+        other => return Err(ResponseError::NotAnInteger { item, found: other.to_string() }),
+    };
+    // A float is refused even when whole (10.0): answers are integer tenths or option values,
+    // and a float on the wire means the sender has the unit wrong.
+    if number.is_f64() {
+        return Err(ResponseError::NotAnInteger { item, found: number.to_string() });
+    }
+    let Some(value) = number.as_i64() else {
+        return Err(ResponseError::OutOfRange { item, found: number.to_string(), min, max });
+    };
+    match kind {
+        AnswerKind::Vas { .. } if !(min..=max).contains(&value) => {
+            Err(ResponseError::OutOfRange { item, found: value.to_string(), min, max })
+        }
+        AnswerKind::Choice { options } if !options.iter().any(|o| o.value == value) => {
+            Err(ResponseError::NotAnOption { item, found: value, allowed: options.iter().map(|o| o.value).collect() })
+        }
+        _ => Ok(value),
+    }
+}
+
+/// The total: the sum of the answers, and that times the scale's multiplier.
+pub fn score(scale: &Scale, answers: &[Answer]) -> Total {
+    let raw = answers.iter().map(|a| a.value).sum();
+    Total { raw, score: raw * scale.score_multiplier }
+}
+
+#[cfg(test)]
+mod tests;
