@@ -357,21 +357,34 @@ fn alliance_alerts(scales: &ScaleSet, series: &[(VisitId, &ValidResponse)], aler
     }
     if let ResponseValue::Given { answers, .. } = &latest.value {
         let scale = scales.get(&latest.scale);
-        for answer in answers.iter().filter(|a| a.value < SRS_ITEM_CONCERN_BELOW_TENTHS) {
-            let label = scale.and_then(|s| s.item(&answer.item.0)).map(|i| i.text.clone());
-            let (l_da, l_en) = match &label {
-                Some(text) => (text.get(Lang::Da).to_owned(), text.get(Lang::En).to_owned()),
-                None => (answer.item.0.clone(), answer.item.0.clone()),
-            };
-            let ((v_da, v_en), (c_da, c_en)) = (t(answer.value), t(SRS_ITEM_CONCERN_BELOW_TENTHS));
-            alerts.push(Alert {
-                code: AlertCode::SrsItemLow,
-                visit,
-                text: Text::new(
-                    format!("{name}-punktet «{l_da}» er {v_da}, under {c_da}"),
-                    format!("The {name} item “{l_en}” is {v_en}, below {c_en}"),
-                ),
-            });
+        // One alert naming every low item: four alerts for one visit would bury the others.
+        let low: Vec<_> = answers
+            .iter()
+            .filter(|a| a.value < SRS_ITEM_CONCERN_BELOW_TENTHS)
+            .map(|answer| {
+                let label = scale.and_then(|s| s.item(&answer.item.0)).map(|i| &i.text);
+                let in_lang = |lang| label.map_or(answer.item.0.as_str(), |text| text.get(lang)).to_owned();
+                (in_lang(Lang::Da), in_lang(Lang::En), t(answer.value))
+            })
+            .collect();
+        let (c_da, c_en) = t(SRS_ITEM_CONCERN_BELOW_TENTHS);
+        let text = match low.as_slice() {
+            [] => None,
+            [(l_da, l_en, (v_da, v_en))] => Some(Text::new(
+                format!("{name}-punktet «{l_da}» er {v_da}, under {c_da}"),
+                format!("The {name} item “{l_en}” is {v_en}, below {c_en}"),
+            )),
+            several => {
+                let list_da: Vec<_> = several.iter().map(|(l, _, (v, _))| format!("«{l}» {v}")).collect();
+                let list_en: Vec<_> = several.iter().map(|(_, l, (_, v))| format!("“{l}” {v}")).collect();
+                Some(Text::new(
+                    format!("{name}-punkter under {c_da}: {}", list_da.join(", ")),
+                    format!("{name} items below {c_en}: {}", list_en.join(", ")),
+                ))
+            }
+        };
+        if let Some(text) = text {
+            alerts.push(Alert { code: AlertCode::SrsItemLow, visit, text });
         }
     }
     if let Some(previous) = series.len().checked_sub(2).and_then(|i| series[i].1.total()) {

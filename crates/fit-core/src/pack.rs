@@ -434,7 +434,11 @@ impl Checker<'_> {
                     "intakeTo" => to = Some(tenths),
                     "expected" => expected.push(tenths),
                     other => {
-                        return Err(self.invalid(format!("{part_path}.url"), "intakeFrom, intakeTo or expected", other));
+                        return Err(self.invalid(
+                            format!("{part_path}.url"),
+                            "intakeFrom, intakeTo or expected",
+                            other,
+                        ));
                     }
                 }
             }

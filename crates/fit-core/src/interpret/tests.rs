@@ -236,6 +236,15 @@ fn an_srs_item_alert_names_the_item_in_both_languages() {
     assert_eq!(alert.text.get(Lang::En), "The SRS item “Goals and Topics” is 8.5, below 9.0");
 }
 
+#[test]
+fn several_low_srs_items_make_one_alert_that_names_them_all() {
+    let t = check(&[&[Alliance([85, 100, 70, 100])]]);
+    let low: Vec<_> = t.alerts.iter().filter(|a| a.code == AlertCode::SrsItemLow).collect();
+    assert_eq!(low.len(), 1);
+    assert_eq!(low[0].text.get(Lang::Da), "SRS-punkter under 9,0: «Relation» 8,5, «Tilgang eller metode» 7,0");
+    assert_eq!(low[0].text.get(Lang::En), "SRS items below 9.0: “Relationship” 8.5, “Approach or Method” 7.0");
+}
+
 #[rstest]
 #[case::a_drop_of_1_0_is_a_concern(395, 385, true)]
 #[case::a_drop_of_0_9_is_not(395, 386, false)]

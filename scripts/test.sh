@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test of FIT Field, after installing what is missing: formatting, lints, and the
+# test suites of every crate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/install-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+# One closing line for the whole run: cargo prints a result line per test binary.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "all-tests: %d passed, %d failed\n", passed, failed }' "$log"
