@@ -2,7 +2,7 @@
 //! and the set built into the binaries must be exactly those files.
 
 use fit_core::pack::{BUILT_IN_PACKS, parse_pack};
-use fit_core::{Lang, ScaleSet};
+use fit_core::ScaleSet;
 use fit_tests::read_scale_packs;
 
 #[test]
