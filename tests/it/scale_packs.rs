@@ -1,8 +1,8 @@
 //! The packs in `scales/` are what devices and the server load: every file there must parse,
 //! and the set built into the binaries must be exactly those files.
 
-use fit_core::pack::{BUILT_IN_PACKS, parse_pack};
 use fit_core::ScaleSet;
+use fit_core::pack::{BUILT_IN_PACKS, parse_pack};
 use fit_tests::read_scale_packs;
 
 #[test]
