@@ -1,0 +1,315 @@
+//! What the app can ask for, with no Tauri in sight: unlock with a PIN, the caseload overview,
+//! a citizen's trajectory, the visit flow (start, responses, notes, goals, close) and the sync
+//! counters. Each service checks its input with fit-core and writes through fit-store, where
+//! every write lands with its outbox entry in one transaction.
+
+mod clock;
+mod error;
+mod views;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use fit_core::hlc::MAX_DRIFT_MS_DEFAULT;
+use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
+use fit_core::interpret::VisitScores;
+use fit_core::response::{ResponseContent, ResponseInput, validate_response};
+use fit_core::{IdGenerator, ScaleSet, interpret};
+use fit_protocol::{Answered, ChangeBody, Entity, FieldName};
+use fit_store::keys::{self, StorePaths, UnlockPolicy};
+use fit_store::{HistoryRow, Store, VisitRow};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::DeviceError;
+pub use views::{CaseloadEntry, CitizenView, SyncCounters, Trend};
+
+/// Where the device keeps its store and how it behaves.
+#[derive(Debug, Clone)]
+pub struct DeviceConfig {
+    pub dir: PathBuf,
+    pub unlock: UnlockPolicy,
+    pub max_drift_ms: u64,
+}
+
+impl DeviceConfig {
+    pub fn new(dir: impl Into<PathBuf>) -> DeviceConfig {
+        DeviceConfig { dir: dir.into(), unlock: UnlockPolicy::default(), max_drift_ms: MAX_DRIFT_MS_DEFAULT }
+    }
+}
+
+/// One device's local replica and the services over it. Locked until `unlock`.
+pub struct Device {
+    paths: StorePaths,
+    config: DeviceConfig,
+    scales: ScaleSet,
+    clock: Arc<dyn Clock>,
+    ids: IdGenerator<StdRng>,
+    store: Option<Store>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device").field("dir", &self.config.dir).field("unlocked", &self.store.is_some()).finish()
+    }
+}
+
+impl Device {
+    /// Opens the device's store directory, locked.
+    pub fn open(config: DeviceConfig, clock: Arc<dyn Clock>) -> Result<Device, DeviceError> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| DeviceError::Unavailable(e.to_string()))?;
+        let scales = ScaleSet::built_in().map_err(|e| DeviceError::Unavailable(e.to_string()))?;
+        Ok(Device {
+            paths: StorePaths::new(&config.dir),
+            config,
+            scales,
+            clock,
+            ids: IdGenerator::new(StdRng::from_seed(seed)),
+            store: None,
+        })
+    }
+
+    pub fn is_set_up(&self) -> bool {
+        self.paths.is_set_up()
+    }
+
+    pub fn is_unlocked(&self) -> bool {
+        self.store.is_some()
+    }
+
+    pub fn scales(&self) -> &ScaleSet {
+        &self.scales
+    }
+
+    /// Creates the encrypted store of a new device, protected by `pin`, and leaves it unlocked.
+    pub fn set_up(&mut self, pin: &str) -> Result<DeviceId, DeviceError> {
+        let key = keys::create_key(&self.paths, pin, &self.config.unlock)?;
+        let device: DeviceId = self.ids.next(self.clock.now_ms());
+        self.store = Some(Store::create(&self.paths, &key, device, self.config.max_drift_ms)?);
+        Ok(device)
+    }
+
+    /// Unlocks with the worker's PIN. A wrong PIN is counted; too many wipe the local store.
+    pub fn unlock(&mut self, pin: &str) -> Result<(), DeviceError> {
+        self.store = None;
+        let key = keys::unlock(&self.paths, pin, self.clock.now_ms(), &self.config.unlock)?;
+        self.store = Some(Store::open(&self.paths, &key, self.config.max_drift_ms)?);
+        Ok(())
+    }
+
+    /// Checks the worker's PIN without changing the lock state: leaving citizen mode needs it.
+    /// A wrong PIN counts towards the wipe like any other.
+    pub fn verify_pin(&self, pin: &str) -> Result<(), DeviceError> {
+        keys::unlock(&self.paths, pin, self.clock.now_ms(), &self.config.unlock)?;
+        Ok(())
+    }
+
+    /// Closes the database and drops the data key.
+    pub fn lock(&mut self) {
+        self.store = None;
+    }
+
+    pub fn change_pin(&mut self, old_pin: &str, new_pin: &str) -> Result<(), DeviceError> {
+        keys::change_pin(&self.paths, old_pin, new_pin, self.clock.now_ms(), &self.config.unlock)?;
+        Ok(())
+    }
+
+    /// Direct access to the unlocked store, for sync and for setting up a device.
+    pub fn store_mut(&mut self) -> Result<&mut Store, DeviceError> {
+        self.store.as_mut().ok_or(DeviceError::Locked)
+    }
+
+    fn store(&self) -> Result<&Store, DeviceError> {
+        self.store.as_ref().ok_or(DeviceError::Locked)
+    }
+
+    fn worker(&self) -> Result<WorkerId, DeviceError> {
+        self.store()?.worker_id()?.ok_or(DeviceError::NotEnrolled)
+    }
+
+    fn check_caseload(&self, citizen: CitizenId) -> Result<WorkerId, DeviceError> {
+        let worker = self.worker()?;
+        if !self.store()?.is_in_caseload(worker, citizen)? {
+            return Err(DeviceError::NotInCaseload);
+        }
+        Ok(worker)
+    }
+
+    fn open_visit(&self, visit: VisitId) -> Result<VisitRow, DeviceError> {
+        let row = self.store()?.visit(visit)?.ok_or(DeviceError::VisitNotFound)?;
+        self.check_caseload(row.citizen)?;
+        if row.closed_at_ms.is_some() {
+            return Err(DeviceError::VisitClosed);
+        }
+        Ok(row)
+    }
+
+    fn commit(&mut self, body: ChangeBody) -> Result<(), DeviceError> {
+        let now = self.clock.now_ms();
+        let id: ChangeId = self.ids.next(now);
+        let store = self.store.as_mut().ok_or(DeviceError::Locked)?;
+        store.commit_local(&self.scales, now, id, body)?;
+        Ok(())
+    }
+
+    /// Every citizen in the caseload with the last ORS, its trend, open alerts and pending changes.
+    pub fn caseload_overview(&self) -> Result<Vec<CaseloadEntry>, DeviceError> {
+        let worker = self.worker()?;
+        let store = self.store()?;
+        let citizens = store.caseload(worker)?;
+        let history = store.history(worker, None)?;
+        let pending = store.pending_by_citizen()?;
+        let mut by_citizen = group_by_citizen(history);
+        Ok(citizens
+            .into_iter()
+            .map(|citizen| {
+                let visits = by_citizen.remove(&citizen.id).unwrap_or_default();
+                let trajectory = interpret(&self.scales, citizen.age_band, &visits);
+                let pending_changes = pending.get(&citizen.id).copied().unwrap_or(0);
+                CaseloadEntry::new(citizen, &trajectory, pending_changes)
+            })
+            .collect())
+    }
+
+    /// A citizen's record: profile, trajectory with alerts, visits, notes and goals.
+    /// The read is logged in the device's audit log.
+    pub fn citizen_view(&self, citizen: CitizenId) -> Result<CitizenView, DeviceError> {
+        let worker = self.check_caseload(citizen)?;
+        let store = self.store()?;
+        let profile = store.citizen(citizen)?.ok_or(DeviceError::NotInCaseload)?;
+        let visits = store.visits(citizen)?;
+        let history = store.history(worker, Some(citizen))?;
+        let scores = visit_scores(&visits, history);
+        let trajectory = interpret(&self.scales, profile.age_band, &scores);
+        store.audit_read(citizen, Some(worker), "citizen_view", self.clock.now_ms())?;
+        Ok(CitizenView { profile, trajectory, visits, notes: store.notes(citizen)?, goals: store.goals(citizen)? })
+    }
+
+    pub fn start_visit(&mut self, citizen: CitizenId) -> Result<VisitId, DeviceError> {
+        let worker = self.check_caseload(citizen)?;
+        let now = self.clock.now_ms();
+        let visit: VisitId = self.ids.next(now);
+        self.commit(ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: now })?;
+        Ok(visit)
+    }
+
+    /// Records a filled-in or not-given scale at an open visit.
+    pub fn record_response(&mut self, visit: VisitId, input: ResponseInput) -> Result<ResponseId, DeviceError> {
+        let row = self.open_visit(visit)?;
+        let valid = validate_response(&self.scales, &input)?;
+        let scale_version =
+            self.scales.get(&valid.scale).map(|s| s.version.clone()).ok_or(DeviceError::Unavailable("scale".into()))?;
+        let now = self.clock.now_ms();
+        let response: ResponseId = self.ids.next(now);
+        let answered = match input.content {
+            ResponseContent::Given { marked_by, answers } => Answered::Given { marked_by, answers },
+            ResponseContent::NotGiven { reason } => Answered::NotGiven { reason },
+        };
+        self.commit(ChangeBody::ResponseRecorded {
+            response,
+            visit,
+            citizen: row.citizen,
+            scale: valid.scale,
+            scale_version,
+            answered,
+            recorded_at_ms: now,
+            supersedes: None,
+        })?;
+        Ok(response)
+    }
+
+    pub fn close_visit(&mut self, visit: VisitId) -> Result<(), DeviceError> {
+        let row = self.open_visit(visit)?;
+        let closed_at_ms = self.clock.now_ms().max(row.started_at_ms);
+        self.commit(ChangeBody::VisitClosed { visit, citizen: row.citizen, closed_at_ms })
+    }
+
+    /// Adds a note, or a new version of one (`supersedes`).
+    pub fn add_note(
+        &mut self,
+        citizen: CitizenId,
+        visit: Option<VisitId>,
+        body: &str,
+        supersedes: Option<NoteId>,
+    ) -> Result<NoteId, DeviceError> {
+        self.check_caseload(citizen)?;
+        if let Some(visit) = visit
+            && self.store()?.visit(visit)?.is_none_or(|v| v.citizen != citizen)
+        {
+            return Err(DeviceError::VisitNotFound);
+        }
+        let now = self.clock.now_ms();
+        let note: NoteId = self.ids.next(now);
+        let body = body.trim().to_owned();
+        self.commit(ChangeBody::NoteWritten { note, citizen, visit, body, written_at_ms: now, supersedes })?;
+        Ok(note)
+    }
+
+    /// Creates a goal (`goal` None) or edits one; only the fields given are written.
+    pub fn set_goal(
+        &mut self,
+        citizen: CitizenId,
+        goal: Option<GoalId>,
+        title: Option<&str>,
+        status: Option<&str>,
+    ) -> Result<GoalId, DeviceError> {
+        self.check_caseload(citizen)?;
+        let goal = match goal {
+            Some(goal) => goal,
+            None if title.is_some() => self.ids.next(self.clock.now_ms()),
+            None => return Err(DeviceError::Invalid("a new goal needs a title".into())),
+        };
+        let entity = Entity::Goal { goal, citizen };
+        let fields = [(FieldName::Title, title), (FieldName::Status, status)];
+        for (field, value) in fields.into_iter().filter_map(|(f, v)| v.map(|v| (f, v))) {
+            let value = serde_json::Value::String(value.trim().to_owned());
+            // Check before writing anything, so a bad status does not leave half a goal behind.
+            field.check(&entity, &value).map_err(|e| DeviceError::Invalid(e.to_string()))?;
+        }
+        for (field, value) in fields.into_iter().filter_map(|(f, v)| v.map(|v| (f, v))) {
+            let value = serde_json::Value::String(value.trim().to_owned());
+            self.commit(ChangeBody::FieldSet { entity, field, value, base: None })?;
+        }
+        Ok(goal)
+    }
+
+    pub fn delete_goal(&mut self, citizen: CitizenId, goal: GoalId) -> Result<(), DeviceError> {
+        self.check_caseload(citizen)?;
+        let entity = Entity::Goal { goal, citizen };
+        self.commit(ChangeBody::FieldSet { entity, field: FieldName::Deleted, value: true.into(), base: None })
+    }
+
+    /// How much is waiting to sync, and for how long.
+    pub fn sync_counters(&self) -> Result<SyncCounters, DeviceError> {
+        let store = self.store()?;
+        let oldest = store.oldest_pending_ms()?;
+        Ok(SyncCounters {
+            pending_changes: store.pending_count()?,
+            oldest_pending_age_ms: oldest.map(|t| self.clock.now_ms().saturating_sub(t)),
+        })
+    }
+}
+
+/// Groups a caseload's history (ordered by citizen, then visit) into each citizen's visits.
+fn group_by_citizen(history: Vec<HistoryRow>) -> std::collections::HashMap<CitizenId, Vec<VisitScores>> {
+    let mut out: std::collections::HashMap<CitizenId, Vec<VisitScores>> = std::collections::HashMap::new();
+    for row in history {
+        let visits = out.entry(row.citizen).or_default();
+        match visits.last_mut() {
+            Some(last) if last.visit == row.visit => last.responses.push(row.response),
+            _ => visits.push(VisitScores { visit: row.visit, responses: vec![row.response] }),
+        }
+    }
+    out
+}
+
+/// Every visit of a citizen in order, with the responses recorded at it.
+fn visit_scores(visits: &[VisitRow], history: Vec<HistoryRow>) -> Vec<VisitScores> {
+    let mut by_visit: std::collections::HashMap<VisitId, Vec<_>> = std::collections::HashMap::new();
+    for row in history {
+        by_visit.entry(row.visit).or_default().push(row.response);
+    }
+    visits.iter().map(|v| VisitScores { visit: v.id, responses: by_visit.remove(&v.id).unwrap_or_default() }).collect()
+}

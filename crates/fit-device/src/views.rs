@@ -1,0 +1,63 @@
+//! What the services return: plain data for the screens.
+
+use fit_core::Trajectory;
+use fit_core::interpret::{AlertCode, Measure};
+use fit_store::{CitizenRow, GoalRow, NoteRow, VisitRow};
+use serde::Serialize;
+
+/// The direction of the last ORS against the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trend {
+    Up,
+    Down,
+    Flat,
+}
+
+/// One line of the caseload screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseloadEntry {
+    pub citizen: CitizenRow,
+    pub last_ors_tenths: Option<i64>,
+    pub trend: Option<Trend>,
+    pub alerts: Vec<AlertCode>,
+    pub pending_changes: u64,
+}
+
+impl CaseloadEntry {
+    pub(crate) fn new(citizen: CitizenRow, trajectory: &Trajectory, pending_changes: u64) -> CaseloadEntry {
+        let mut outcomes = trajectory.points.iter().rev().filter_map(|p| match &p.outcome {
+            Some(Measure::Given { total, .. }) => Some(total.score),
+            _ => None,
+        });
+        let last = outcomes.next();
+        let trend = match (last, outcomes.next()) {
+            (Some(last), Some(previous)) => Some(match last.cmp(&previous) {
+                std::cmp::Ordering::Greater => Trend::Up,
+                std::cmp::Ordering::Less => Trend::Down,
+                std::cmp::Ordering::Equal => Trend::Flat,
+            }),
+            _ => None,
+        };
+        let mut alerts: Vec<_> = trajectory.alerts.iter().map(|a| a.code).collect();
+        alerts.dedup();
+        CaseloadEntry { citizen, last_ors_tenths: last, trend, alerts, pending_changes }
+    }
+}
+
+/// A citizen's record as the worker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CitizenView {
+    pub profile: CitizenRow,
+    pub trajectory: Trajectory,
+    pub visits: Vec<VisitRow>,
+    pub notes: Vec<NoteRow>,
+    pub goals: Vec<GoalRow>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SyncCounters {
+    pub pending_changes: u64,
+    /// How long the oldest unsynced change has waited, if any.
+    pub oldest_pending_age_ms: Option<u64>,
+}

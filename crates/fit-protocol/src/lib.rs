@@ -1,0 +1,10 @@
+//! The wire types of FIT Field sync. A device records every local write as a `Change` in its
+//! outbox; the same `Change` is what it sends to the server and what other devices pull.
+
+pub mod change;
+
+pub use change::{Answered, Change, ChangeBody, Entity, FieldError, FieldName, FieldValue};
+
+/// The version of the change format; stored with every outbox entry so a device that is
+/// updated with entries still pending knows what they were written under.
+pub const SCHEMA_VERSION: u32 = 1;

@@ -1,0 +1,86 @@
+//! The device store: the local replica of a worker's caseload in an encrypted SQLite file.
+//!
+//! While offline, the device is the source of truth. Every local write commits its domain rows
+//! and its outbox entry in one transaction; the outbox is what sync pushes. The database is
+//! SQLCipher, keyed with a data key that only exists in memory while the store is unlocked.
+
+mod db;
+pub mod keys;
+mod read;
+mod write;
+
+use fit_core::hlc::HlcClock;
+use fit_core::ids::{DeviceId, WorkerId};
+use rusqlite::Connection;
+
+pub use db::{MIGRATIONS, schema_sql};
+pub use keys::{DataKey, KdfCost, KeyError, StorePaths, UnlockPolicy};
+pub use read::{CitizenRow, GoalRow, HistoryRow, NoteRow, VisitRow};
+
+/// What went wrong in the store. `code` gives a stable code for the `{code, message}` boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the database cannot be opened with this key, or it is not a FIT Field database")]
+    WrongKey,
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("stored data is damaged: {0}")]
+    Damaged(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Key(KeyError::NotSetUp) => "store.not_set_up",
+            StoreError::Key(KeyError::AlreadySetUp) => "store.already_set_up",
+            StoreError::Key(KeyError::PinTooShort) => "pin.too_short",
+            StoreError::Key(KeyError::WrongPin { .. }) => "pin.wrong",
+            StoreError::Key(KeyError::TooSoon { .. }) => "pin.too_soon",
+            StoreError::Key(KeyError::Wiped) => "store.wiped",
+            StoreError::Key(KeyError::Damaged(_)) | StoreError::Damaged(_) => "store.damaged",
+            StoreError::Key(KeyError::Io(_)) => "store.io",
+            StoreError::WrongKey => "store.wrong_key",
+            StoreError::Sqlite(_) | StoreError::Migration(_) => "store.database",
+            StoreError::Invalid(_) => "store.invalid",
+            StoreError::NotFound(_) => "store.not_found",
+        }
+    }
+}
+
+/// An open, unlocked store. Dropping it closes the database; the key is not kept.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    device: DeviceId,
+    hlc: HlcClock,
+}
+
+impl Store {
+    pub fn device_id(&self) -> DeviceId {
+        self.device
+    }
+
+    /// The worker this device belongs to, once known.
+    pub fn worker_id(&self) -> Result<Option<WorkerId>, StoreError> {
+        self.meta("worker_id")?.map(|text| text.parse().map_err(|_| damaged("worker_id"))).transpose()
+    }
+
+    pub fn hlc(&self) -> &HlcClock {
+        &self.hlc
+    }
+}
+
+fn damaged(what: &str) -> StoreError {
+    StoreError::Damaged(format!("{what} could not be read"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,344 @@
+//! Reads: the caseload, a citizen's history, the outbox, and the audit of who read what.
+
+use std::collections::BTreeMap;
+
+use fit_core::hlc::Hlc;
+use fit_core::ids::{CitizenId, GoalId, NoteId, VisitId, WorkerId};
+use fit_core::interpret::AgeBand;
+use fit_core::response::{Answer, ResponseValue, Total, ValidResponse};
+use fit_core::scale::ScaleCode;
+use fit_protocol::{Change, ChangeBody};
+use rusqlite::{OptionalExtension, Row, params};
+
+use crate::write::sql_u64;
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CitizenRow {
+    pub id: CitizenId,
+    pub display_name: String,
+    pub birth_year: Option<i64>,
+    pub age_band: AgeBand,
+    pub case_reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitRow {
+    pub id: VisitId,
+    pub citizen: CitizenId,
+    pub worker: WorkerId,
+    pub started_at_ms: u64,
+    pub closed_at_ms: Option<u64>,
+}
+
+/// One response in a citizen's history, with the visit it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub citizen: CitizenId,
+    pub visit: VisitId,
+    pub response: ValidResponse,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteRow {
+    pub id: NoteId,
+    pub visit: Option<VisitId>,
+    pub body: String,
+    pub written_at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoalRow {
+    pub id: GoalId,
+    pub title: String,
+    pub status: String,
+}
+
+fn parse<T: std::str::FromStr>(text: String, what: &str) -> Result<T, StoreError> {
+    text.parse().map_err(|_| StoreError::Damaged(format!("{what} {text:?}")))
+}
+
+fn from_enum_text<T: serde::de::DeserializeOwned>(text: String) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(text.clone()))
+        .map_err(|_| StoreError::Damaged(format!("unknown value {text:?}")))
+}
+
+fn ms(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Damaged(format!("negative time {value}")))
+}
+
+type CitizenColumns = (String, String, Option<i64>, String, Option<String>);
+
+fn citizen_row(row: &Row<'_>) -> rusqlite::Result<CitizenColumns> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+}
+
+fn to_citizen(raw: CitizenColumns) -> Result<CitizenRow, StoreError> {
+    let (id, display_name, birth_year, age_band, case_reference) = raw;
+    Ok(CitizenRow {
+        id: parse(id, "citizen id")?,
+        display_name,
+        birth_year,
+        age_band: from_enum_text(age_band)?,
+        case_reference,
+    })
+}
+
+type ResponseColumns =
+    (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>);
+
+const RESPONSE_COLUMNS: &str =
+    "r.citizen_id, r.visit_id, r.scale, r.kind, r.marked_by, r.not_given_reason, r.answers, r.total_raw, r.total_score";
+
+fn response_columns(row: &Row<'_>) -> rusqlite::Result<ResponseColumns> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+fn to_history(raw: ResponseColumns) -> Result<HistoryRow, StoreError> {
+    let (citizen, visit, scale, kind, marked_by, reason, answers, total_raw, total_score) = raw;
+    let scale = ScaleCode::parse(&scale).ok_or_else(|| StoreError::Damaged(format!("scale {scale:?}")))?;
+    let value = match (marked_by, answers, total_raw, total_score, reason) {
+        (Some(marked_by), Some(answers), Some(raw), Some(score), None) => ResponseValue::Given {
+            marked_by: from_enum_text(marked_by)?,
+            answers: serde_json::from_str::<Vec<Answer>>(&answers).map_err(|e| StoreError::Damaged(e.to_string()))?,
+            total: Total { raw, score },
+        },
+        (None, None, None, None, Some(reason)) => ResponseValue::NotGiven { reason: from_enum_text(reason)? },
+        _ => return Err(StoreError::Damaged("a response is neither given nor not given".into())),
+    };
+    Ok(HistoryRow {
+        citizen: parse(citizen, "citizen id")?,
+        visit: parse(visit, "visit id")?,
+        response: ValidResponse { scale, kind: from_enum_text(kind)?, value },
+    })
+}
+
+impl Store {
+    /// The citizens assigned to `worker`, by display name.
+    pub fn caseload(&self, worker: WorkerId) -> Result<Vec<CitizenRow>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT c.id, c.display_name, c.birth_year, c.age_band, c.case_reference
+             FROM caseload l JOIN citizens c ON c.id = l.citizen_id
+             WHERE l.worker_id = ?1 ORDER BY c.display_name, c.id",
+        )?;
+        let rows = statement.query_map([worker.to_string()], citizen_row)?;
+        rows.map(|r| to_citizen(r?)).collect()
+    }
+
+    pub fn citizen(&self, citizen: CitizenId) -> Result<Option<CitizenRow>, StoreError> {
+        let raw = self
+            .conn
+            .query_row(
+                "SELECT id, display_name, birth_year, age_band, case_reference FROM citizens WHERE id = ?1",
+                [citizen.to_string()],
+                citizen_row,
+            )
+            .optional()?;
+        raw.map(to_citizen).transpose()
+    }
+
+    pub fn is_in_caseload(&self, worker: WorkerId, citizen: CitizenId) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM caseload WHERE worker_id = ?1 AND citizen_id = ?2",
+                params![worker.to_string(), citizen.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    pub fn visit(&self, visit: VisitId) -> Result<Option<VisitRow>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, citizen_id, worker_id, started_at_ms, closed_at_ms FROM visits WHERE id = ?1",
+        )?;
+        let raw = statement.query_row([visit.to_string()], visit_columns).optional()?;
+        raw.map(to_visit).transpose()
+    }
+
+    /// A citizen's visits, oldest first.
+    pub fn visits(&self, citizen: CitizenId) -> Result<Vec<VisitRow>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, citizen_id, worker_id, started_at_ms, closed_at_ms FROM visits
+             WHERE citizen_id = ?1 ORDER BY started_at_ms, id",
+        )?;
+        let rows = statement.query_map([citizen.to_string()], visit_columns)?;
+        rows.map(|r| to_visit(r?)).collect()
+    }
+
+    /// The responses in force (not superseded) of one citizen, or of every citizen in `worker`'s
+    /// caseload, ordered by citizen, then visit, then the order they were recorded in.
+    pub fn history(&self, worker: WorkerId, citizen: Option<CitizenId>) -> Result<Vec<HistoryRow>, StoreError> {
+        let sql = format!(
+            "SELECT {RESPONSE_COLUMNS}
+             FROM responses r
+             JOIN visits v ON v.id = r.visit_id
+             JOIN caseload l ON l.citizen_id = r.citizen_id AND l.worker_id = ?1
+             WHERE (?2 IS NULL OR r.citizen_id = ?2)
+               AND NOT EXISTS (SELECT 1 FROM responses s WHERE s.supersedes = r.id)
+             ORDER BY r.citizen_id, v.started_at_ms, v.id, r.hlc_wall_ms, r.hlc_counter"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows =
+            statement.query_map(params![worker.to_string(), citizen.map(|c| c.to_string())], response_columns)?;
+        rows.map(|r| to_history(r?)).collect()
+    }
+
+    /// A citizen's notes in force (the latest version of each), newest first.
+    pub fn notes(&self, citizen: CitizenId) -> Result<Vec<NoteRow>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT n.id, n.visit_id, n.body, n.written_at_ms FROM notes n
+             WHERE n.citizen_id = ?1 AND NOT EXISTS (SELECT 1 FROM notes s WHERE s.supersedes = n.id)
+             ORDER BY n.written_at_ms DESC, n.id",
+        )?;
+        let rows = statement.query_map([citizen.to_string()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?, row.get::<_, String>(2)?, row.get(3)?))
+        })?;
+        rows.map(|r| {
+            let (id, visit, body, written_at_ms) = r?;
+            Ok(NoteRow {
+                id: parse(id, "note id")?,
+                visit: visit.map(|v| parse(v, "visit id")).transpose()?,
+                body,
+                written_at_ms: ms(written_at_ms)?,
+            })
+        })
+        .collect()
+    }
+
+    /// A citizen's goals that are not deleted.
+    pub fn goals(&self, citizen: CitizenId) -> Result<Vec<GoalRow>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT id, title, status FROM goals WHERE citizen_id = ?1 AND deleted = 0 ORDER BY id")?;
+        let rows = statement.query_map([citizen.to_string()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+        })?;
+        rows.map(|r| {
+            let (id, title, status) = r?;
+            Ok(GoalRow { id: parse(id, "goal id")?, title, status })
+        })
+        .collect()
+    }
+
+    /// Changes not yet acknowledged by the server.
+    pub fn pending_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = self.conn.query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))?;
+        Ok(count.unsigned_abs())
+    }
+
+    /// Pending changes per citizen.
+    pub fn pending_by_citizen(&self) -> Result<BTreeMap<CitizenId, u64>, StoreError> {
+        let mut statement = self.conn.prepare_cached("SELECT citizen_id, count(*) FROM outbox GROUP BY citizen_id")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+        rows.map(|r| {
+            let (citizen, count) = r?;
+            Ok((parse(citizen, "citizen id")?, count.unsigned_abs()))
+        })
+        .collect()
+    }
+
+    /// When the oldest change not yet acknowledged was recorded (device time).
+    pub fn oldest_pending_ms(&self) -> Result<Option<u64>, StoreError> {
+        let oldest: Option<i64> =
+            self.conn.query_row("SELECT min(device_time_ms) FROM outbox", [], |row| row.get(0))?;
+        oldest.map(ms).transpose()
+    }
+
+    /// Outbox entries after `after_seq`, in sequence order, at most `limit`.
+    pub fn outbox(&self, after_seq: u64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT seq, change_id, hlc_wall_ms, hlc_counter, device_time_ms, schema_version, body
+             FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = statement.query_map(params![sql_u64(after_seq)?, limit], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, u32>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, u32>(5)?,
+                row.get::<_, String>(6)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (seq, id, wall, counter, device_time, schema_version, body) = r?;
+            Ok(Change {
+                id: parse(id, "change id")?,
+                device: self.device,
+                seq: ms(seq)?,
+                hlc: Hlc::new(ms(wall)?, counter),
+                device_time_ms: ms(device_time)?,
+                schema_version,
+                body: serde_json::from_str::<ChangeBody>(&body).map_err(|e| StoreError::Damaged(e.to_string()))?,
+            })
+        })
+        .collect()
+    }
+
+    /// Records that `worker` read `what` of a citizen's record.
+    pub fn audit_read(
+        &self,
+        citizen: CitizenId,
+        worker: Option<WorkerId>,
+        what: &str,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO read_audit (citizen_id, worker_id, what, read_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![citizen.to_string(), worker.map(|w| w.to_string()), what, sql_u64(now_ms)?],
+        )?;
+        Ok(())
+    }
+
+    /// The read audit, oldest first: (citizen, what, when).
+    pub fn read_audit(&self) -> Result<Vec<(CitizenId, String, u64)>, StoreError> {
+        let mut statement =
+            self.conn.prepare_cached("SELECT citizen_id, what, read_at_ms FROM read_audit ORDER BY id")?;
+        let rows =
+            statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?)))?;
+        rows.map(|r| {
+            let (citizen, what, at) = r?;
+            Ok((parse(citizen, "citizen id")?, what, ms(at)?))
+        })
+        .collect()
+    }
+
+    /// Ids of every response, visit and note row, for checks that the outbox matches the domain.
+    pub fn domain_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT id FROM responses UNION ALL SELECT id FROM visits UNION ALL SELECT id FROM notes ORDER BY 1",
+        )?;
+        let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+type VisitColumns = (String, String, String, i64, Option<i64>);
+
+fn visit_columns(row: &Row<'_>) -> rusqlite::Result<VisitColumns> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+}
+
+fn to_visit(raw: VisitColumns) -> Result<VisitRow, StoreError> {
+    let (id, citizen, worker, started, closed) = raw;
+    Ok(VisitRow {
+        id: parse(id, "visit id")?,
+        citizen: parse(citizen, "citizen id")?,
+        worker: parse(worker, "worker id")?,
+        started_at_ms: ms(started)?,
+        closed_at_ms: closed.map(ms).transpose()?,
+    })
+}

@@ -1,0 +1,308 @@
+use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, TeamId, VisitId, WorkerId};
+use fit_core::response::{MarkedBy, RawAnswer};
+use fit_core::{Hlc, IdGenerator, ScaleSet};
+use fit_protocol::{Answered, Change, ChangeBody, Entity, FieldName, SCHEMA_VERSION};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::json;
+
+use super::*;
+use crate::keys::{create_key, unlock};
+
+const NOW: u64 = 1_795_392_000_000;
+const PIN: &str = "246810";
+const DRIFT: u64 = fit_core::hlc::MAX_DRIFT_MS_DEFAULT;
+
+fn policy() -> UnlockPolicy {
+    UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    paths: StorePaths,
+    store: Store,
+    ids: IdGenerator<StdRng>,
+    scales: ScaleSet,
+    worker: WorkerId,
+    citizen: CitizenId,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = StorePaths::new(dir.path());
+    let key = create_key(&paths, PIN, &policy()).unwrap();
+    let mut ids = IdGenerator::new(StdRng::seed_from_u64(5));
+    let mut store = Store::create(&paths, &key, ids.next(NOW), DRIFT).unwrap();
+    let (team, worker, citizen): (TeamId, WorkerId, CitizenId) = (ids.next(NOW), ids.next(NOW), ids.next(NOW));
+    store.set_worker(team, "Team Nord", worker, "Worker One").unwrap();
+    store.assign_citizen(worker, citizen).unwrap();
+    Fixture { _dir: dir, paths, store, ids, scales: ScaleSet::built_in().unwrap(), worker, citizen }
+}
+
+impl Fixture {
+    fn commit(&mut self, body: ChangeBody) -> Result<Change, StoreError> {
+        let id: ChangeId = self.ids.next(NOW);
+        self.store.commit_local(&self.scales, NOW, id, body)
+    }
+
+    fn start_visit(&mut self) -> VisitId {
+        let visit = self.ids.next(NOW);
+        self.commit(ChangeBody::VisitStarted { visit, citizen: self.citizen, worker: self.worker, started_at_ms: NOW })
+            .unwrap();
+        visit
+    }
+
+    fn ors(&mut self, visit: VisitId, values: [i64; 4]) -> Result<Change, StoreError> {
+        let items = ["individually", "interpersonally", "socially", "overall"];
+        let answers = items.iter().zip(values).map(|(i, v)| RawAnswer { item: (*i).into(), value: json!(v) }).collect();
+        let response = self.ids.next(NOW);
+        self.commit(ChangeBody::ResponseRecorded {
+            response,
+            visit,
+            citizen: self.citizen,
+            scale: fit_core::ScaleCode::parse("ors").unwrap(),
+            scale_version: "short-labels-1".into(),
+            answered: Answered::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
+            recorded_at_ms: NOW,
+            supersedes: None,
+        })
+    }
+}
+
+#[test]
+fn the_device_migrations_are_valid() {
+    MIGRATIONS.validate().unwrap();
+}
+
+#[test]
+fn the_schema_matches_its_snapshot() {
+    let f = fixture();
+    insta::assert_snapshot!(schema_sql(&f.store).unwrap().join(";\n\n"));
+}
+
+#[test]
+fn a_local_write_commits_its_row_and_its_outbox_entry_together() {
+    let mut f = fixture();
+    let visit = f.start_visit();
+    let change = f.ors(visit, [50, 60, 70, 80]).unwrap();
+    assert_eq!(change.seq, 2);
+    assert_eq!(f.store.pending_count().unwrap(), 2);
+    let history = f.store.history(f.worker, Some(f.citizen)).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].response.total().unwrap().score, 260);
+    let outbox = f.store.outbox(0, 10).unwrap();
+    assert_eq!(outbox.iter().map(|c| c.seq).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(outbox[1], change);
+    assert_eq!(outbox[1].schema_version, SCHEMA_VERSION);
+}
+
+#[test]
+fn a_refused_write_leaves_neither_a_row_nor_an_outbox_entry() {
+    let mut f = fixture();
+    let visit = f.start_visit();
+    let before = (f.store.pending_count().unwrap(), f.store.domain_ids().unwrap(), f.store.hlc().last());
+    assert!(matches!(f.ors(visit, [50, 60, 70, 101]), Err(StoreError::Invalid(_))));
+    let unknown_visit = f.ids.next(NOW);
+    assert!(matches!(f.ors(unknown_visit, [50, 60, 70, 80]), Err(StoreError::NotFound(_))));
+    assert_eq!((f.store.pending_count().unwrap(), f.store.domain_ids().unwrap(), f.store.hlc().last()), before);
+}
+
+#[test]
+fn outbox_sequence_numbers_keep_growing_after_entries_are_removed() {
+    let mut f = fixture();
+    f.start_visit();
+    f.store.conn.execute("DELETE FROM outbox", []).unwrap();
+    let visit = f.start_visit();
+    assert_eq!(f.ors(visit, [1, 2, 3, 4]).unwrap().seq, 3);
+}
+
+#[test]
+fn every_local_write_gets_a_later_hlc_even_when_the_clock_stands_still() {
+    let mut f = fixture();
+    f.start_visit();
+    f.start_visit();
+    let outbox = f.store.outbox(0, 10).unwrap();
+    assert!(outbox[1].hlc > outbox[0].hlc);
+    assert_eq!(outbox[0].hlc.wall_ms, outbox[1].hlc.wall_ms);
+}
+
+#[test]
+fn a_field_write_records_the_version_it_was_based_on() {
+    let mut f = fixture();
+    let goal: GoalId = f.ids.next(NOW);
+    let entity = Entity::Goal { goal, citizen: f.citizen };
+    let first = f
+        .commit(ChangeBody::FieldSet { entity, field: FieldName::Title, value: json!("Sove bedre"), base: None })
+        .unwrap();
+    let second = f
+        .commit(ChangeBody::FieldSet { entity, field: FieldName::Title, value: json!("Sove hele natten"), base: None })
+        .unwrap();
+    let ChangeBody::FieldSet { base, .. } = second.body else { panic!("field set") };
+    assert_eq!(base, Some(fit_core::merge::Version { hlc: first.hlc, device: f.store.device_id() }));
+    assert_eq!(f.store.goals(f.citizen).unwrap()[0].title, "Sove hele natten");
+}
+
+#[test]
+fn an_older_pulled_field_write_does_not_replace_a_newer_one() {
+    let mut f = fixture();
+    let goal: GoalId = f.ids.next(NOW);
+    let entity = Entity::Goal { goal, citizen: f.citizen };
+    f.commit(ChangeBody::FieldSet { entity, field: FieldName::Title, value: json!("Nyere"), base: None }).unwrap();
+    let other_device: DeviceId = f.ids.next(NOW);
+    let older = Change {
+        id: f.ids.next(NOW),
+        device: other_device,
+        seq: 1,
+        hlc: Hlc::new(NOW - 60_000, 0),
+        device_time_ms: NOW - 60_000,
+        schema_version: SCHEMA_VERSION,
+        body: ChangeBody::FieldSet { entity, field: FieldName::Title, value: json!("Ældre"), base: None },
+    };
+    f.store.apply_pulled(&f.scales, NOW, &[older], Some(("main", 7))).unwrap();
+    assert_eq!(f.store.goals(f.citizen).unwrap()[0].title, "Nyere");
+}
+
+#[test]
+fn a_deleted_goal_stays_deleted() {
+    let mut f = fixture();
+    let goal: GoalId = f.ids.next(NOW);
+    let entity = Entity::Goal { goal, citizen: f.citizen };
+    f.commit(ChangeBody::FieldSet { entity, field: FieldName::Title, value: json!("Gå en tur"), base: None }).unwrap();
+    f.commit(ChangeBody::FieldSet { entity, field: FieldName::Deleted, value: json!(true), base: None }).unwrap();
+    assert!(f.store.goals(f.citizen).unwrap().is_empty());
+    let undelete =
+        f.commit(ChangeBody::FieldSet { entity, field: FieldName::Deleted, value: json!(false), base: None });
+    assert!(matches!(undelete, Err(StoreError::Invalid(_))));
+}
+
+#[test]
+fn pulled_changes_and_their_cursor_commit_together_and_move_the_clock() {
+    let mut f = fixture();
+    let other_device: DeviceId = f.ids.next(NOW);
+    let visit: VisitId = f.ids.next(NOW);
+    let ahead = Hlc::new(NOW + 60_000, 3);
+    let started = Change {
+        id: f.ids.next(NOW),
+        device: other_device,
+        seq: 1,
+        hlc: ahead,
+        device_time_ms: NOW,
+        schema_version: SCHEMA_VERSION,
+        body: ChangeBody::VisitStarted { visit, citizen: f.citizen, worker: f.worker, started_at_ms: NOW },
+    };
+    let mut broken = started.clone();
+    broken.id = f.ids.next(NOW);
+    broken.body = ChangeBody::VisitClosed { visit: f.ids.next(NOW), citizen: f.citizen, closed_at_ms: NOW };
+    assert!(f.store.apply_pulled(&f.scales, NOW, &[started.clone(), broken], Some(("main", 9))).is_err());
+    assert!(f.store.visit(visit).unwrap().is_none(), "a failed page applies nothing");
+
+    f.store.apply_pulled(&f.scales, NOW, &[started], Some(("main", 9))).unwrap();
+    assert!(f.store.visit(visit).unwrap().is_some());
+    assert!(f.store.hlc().last() > ahead);
+    let cursor: i64 =
+        f.store.conn.query_row("SELECT position FROM sync_cursors WHERE stream = 'main'", [], |r| r.get(0)).unwrap();
+    assert_eq!(cursor, 9);
+    assert_eq!(f.store.pending_count().unwrap(), 0, "pulled changes are not pushed back");
+}
+
+#[test]
+fn the_database_file_holds_none_of_the_plaintext() {
+    let mut f = fixture();
+    let entity = Entity::Citizen { citizen: f.citizen };
+    let name = "Kirsten Plaintextsen";
+    f.commit(ChangeBody::FieldSet { entity, field: FieldName::DisplayName, value: json!(name), base: None }).unwrap();
+    let note = f.ids.next(NOW);
+    let body = "Talte om søvnproblemer og naboen";
+    f.commit(ChangeBody::NoteWritten {
+        note,
+        citizen: f.citizen,
+        visit: None,
+        body: body.into(),
+        written_at_ms: NOW,
+        supersedes: None,
+    })
+    .unwrap();
+    assert_eq!(f.store.citizen(f.citizen).unwrap().unwrap().display_name, name);
+    drop(f.store);
+    let mut on_disk = Vec::new();
+    for entry in std::fs::read_dir(&f.paths.dir).unwrap() {
+        on_disk.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(on_disk.len() > 4096);
+    for secret in [name, body, "Plaintextsen", "CREATE TABLE", "SQLite format 3"] {
+        let found = on_disk.windows(secret.len()).any(|w| w == secret.as_bytes());
+        assert!(!found, "{secret:?} is readable on disk");
+    }
+}
+
+#[test]
+fn the_database_does_not_open_without_the_key_or_with_another_key() {
+    let f = fixture();
+    drop(f.store);
+    let plain = rusqlite::Connection::open(f.paths.database()).unwrap();
+    assert!(plain.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).is_err());
+    let other = tempfile::tempdir().unwrap();
+    let other_key = create_key(&StorePaths::new(other.path()), PIN, &policy()).unwrap();
+    assert!(matches!(Store::open(&f.paths, &other_key, DRIFT), Err(StoreError::WrongKey)));
+    let right_key = unlock(&f.paths, PIN, NOW, &policy()).unwrap();
+    assert!(Store::open(&f.paths, &right_key, DRIFT).is_ok());
+}
+
+#[test]
+fn a_wrong_pin_waits_longer_each_time_and_the_right_one_resets_the_count() {
+    let f = fixture();
+    let p = policy();
+    let wrong = unlock(&f.paths, "000000", NOW, &p).unwrap_err();
+    assert!(matches!(wrong, KeyError::WrongPin { attempts_left: 9, retry_after_ms: 1_000 }), "{wrong:?}");
+    let too_soon = unlock(&f.paths, PIN, NOW + 999, &p).unwrap_err();
+    assert!(matches!(too_soon, KeyError::TooSoon { retry_after_ms: 1 }), "{too_soon:?}");
+    let wrong = unlock(&f.paths, "000000", NOW + 1_000, &p).unwrap_err();
+    assert!(matches!(wrong, KeyError::WrongPin { attempts_left: 8, retry_after_ms: 2_000 }), "{wrong:?}");
+    unlock(&f.paths, PIN, NOW + 3_000, &p).unwrap();
+    let wrong = unlock(&f.paths, "000000", NOW + 3_000, &p).unwrap_err();
+    assert!(matches!(wrong, KeyError::WrongPin { attempts_left: 9, .. }), "{wrong:?}");
+}
+
+#[test]
+fn too_many_wrong_pins_wipe_the_local_store() {
+    let f = fixture();
+    drop(f.store);
+    let p = UnlockPolicy { max_failures: 3, ..policy() };
+    let mut now = NOW;
+    for _ in 0..2 {
+        assert!(matches!(unlock(&f.paths, "111111", now, &p), Err(KeyError::WrongPin { .. })));
+        now += 60_000;
+    }
+    assert!(matches!(unlock(&f.paths, "111111", now, &p), Err(KeyError::Wiped)));
+    let left: Vec<_> = std::fs::read_dir(&f.paths.dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(matches!(unlock(&f.paths, PIN, now, &p), Err(KeyError::NotSetUp)));
+}
+
+#[test]
+fn changing_the_pin_keeps_the_data_and_retires_the_old_pin() {
+    let mut f = fixture();
+    let visit = f.start_visit();
+    drop(f.store);
+    let p = policy();
+    let db_before = std::fs::read(f.paths.database()).unwrap();
+    keys::change_pin(&f.paths, PIN, "13579135", NOW, &p).unwrap();
+    assert_eq!(std::fs::read(f.paths.database()).unwrap(), db_before, "the database is not re-encrypted");
+    assert!(matches!(unlock(&f.paths, PIN, NOW, &p), Err(KeyError::WrongPin { .. })));
+    let key = unlock(&f.paths, "13579135", NOW + 1_000, &p).unwrap();
+    let store = Store::open(&f.paths, &key, DRIFT).unwrap();
+    assert!(store.visit(visit).unwrap().is_some());
+}
+
+#[test]
+fn a_short_pin_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(create_key(&StorePaths::new(dir.path()), "1234", &policy()), Err(KeyError::PinTooShort)));
+}
+
+#[test]
+fn the_delay_doubles_up_to_its_maximum() {
+    let p = UnlockPolicy::default();
+    let delays: Vec<_> = [1, 2, 3, 9, 30].iter().map(|n| p.delay_ms(*n)).collect();
+    assert_eq!(delays, [1_000, 2_000, 4_000, 256_000, 900_000]);
+}

@@ -1,0 +1,332 @@
+//! Writes. A local write and a change pulled from the server go through the same `apply`, so
+//! both replicas build their rows the same way; a local write also appends to the outbox, in the
+//! same transaction.
+
+use fit_core::ids::{ChangeId, CitizenId, TeamId, WorkerId};
+use fit_core::merge::{FieldWrite, Merge, Version, merge_lww};
+use fit_core::response::{ResponseContent, ResponseInput, ResponseValue, validate_response};
+use fit_core::{Hlc, ScaleSet};
+use fit_protocol::{Answered, Change, ChangeBody, Entity, FieldName, FieldValue, SCHEMA_VERSION};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::db::set_meta;
+use crate::{Store, StoreError};
+
+impl Store {
+    /// Records a local write: its domain rows and its outbox entry commit together or not at all.
+    /// For a field write, `base` is filled in with the version the field holds now.
+    pub fn commit_local(
+        &mut self,
+        scales: &ScaleSet,
+        now_ms: u64,
+        id: ChangeId,
+        body: ChangeBody,
+    ) -> Result<Change, StoreError> {
+        let mut clock = self.hlc.clone();
+        let hlc = clock.tick(now_ms);
+        let tx = self.conn.transaction()?;
+        let body = match body {
+            ChangeBody::FieldSet { entity, field, value, .. } => {
+                let base = field_version(&tx, &entity, field)?;
+                ChangeBody::FieldSet { entity, field, value, base }
+            }
+            other => other,
+        };
+        let mut change = Change {
+            id,
+            device: self.device,
+            seq: 0,
+            hlc,
+            device_time_ms: now_ms,
+            schema_version: SCHEMA_VERSION,
+            body,
+        };
+        apply(&tx, scales, &change)?;
+        let body_json = serde_json::to_string(&change.body).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO outbox (change_id, citizen_id, hlc_wall_ms, hlc_counter, device_time_ms, schema_version, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                change.id.to_string(),
+                change.citizen().to_string(),
+                sql_u64(hlc.wall_ms)?,
+                hlc.counter,
+                sql_u64(now_ms)?,
+                change.schema_version,
+                body_json
+            ],
+        )?;
+        change.seq = u64::try_from(tx.last_insert_rowid()).map_err(|_| StoreError::Damaged("outbox seq".into()))?;
+        save_hlc(&tx, hlc)?;
+        tx.commit()?;
+        self.hlc = clock;
+        Ok(change)
+    }
+
+    /// Applies changes pulled from the server in one transaction, together with the new cursor
+    /// position of `stream`, so a page and its cursor commit or fail together. Changes this
+    /// device made itself are skipped: they are in place already.
+    pub fn apply_pulled(
+        &mut self,
+        scales: &ScaleSet,
+        now_ms: u64,
+        changes: &[Change],
+        cursor: Option<(&str, u64)>,
+    ) -> Result<(), StoreError> {
+        let mut clock = self.hlc.clone();
+        let tx = self.conn.transaction()?;
+        for change in changes.iter().filter(|c| c.device != self.device) {
+            // The server checked the drift when it accepted the change; a clock this device
+            // cannot follow must not stop the change from applying, only from moving our clock.
+            let _ = clock.observe(change.hlc, now_ms);
+            apply(&tx, scales, change)?;
+        }
+        if let Some((stream, position)) = cursor {
+            tx.execute(
+                "INSERT INTO sync_cursors (stream, position) VALUES (?1, ?2)
+                 ON CONFLICT (stream) DO UPDATE SET position = excluded.position",
+                params![stream, sql_u64(position)?],
+            )?;
+        }
+        save_hlc(&tx, clock.last())?;
+        tx.commit()?;
+        self.hlc = clock;
+        Ok(())
+    }
+
+    /// Records who this device belongs to (known at enrollment).
+    pub fn set_worker(
+        &mut self,
+        team: TeamId,
+        team_name: &str,
+        worker: WorkerId,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO teams (id, name) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+            params![team.to_string(), team_name],
+        )?;
+        tx.execute(
+            "INSERT INTO workers (id, team_id, display_name) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET team_id = excluded.team_id, display_name = excluded.display_name",
+            params![worker.to_string(), team.to_string(), name],
+        )?;
+        set_meta(&tx, "worker_id", &worker.to_string())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Puts a citizen in this device's caseload (the assignment is the server's; it arrives by sync).
+    pub fn assign_citizen(&mut self, worker: WorkerId, citizen: CitizenId) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        ensure_citizen(&tx, citizen)?;
+        tx.execute(
+            "INSERT INTO caseload (worker_id, citizen_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![worker.to_string(), citizen.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn save_hlc(tx: &Transaction<'_>, hlc: Hlc) -> Result<(), StoreError> {
+    set_meta(tx, "hlc_wall_ms", &hlc.wall_ms.to_string())?;
+    set_meta(tx, "hlc_counter", &hlc.counter.to_string())
+}
+
+/// SQLite integers are signed 64-bit; times in milliseconds fit until the year 292 million.
+pub(crate) fn sql_u64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Invalid(format!("{value} is too large to store")))
+}
+
+fn ensure_citizen(tx: &Transaction<'_>, citizen: CitizenId) -> Result<(), StoreError> {
+    tx.execute("INSERT INTO citizens (id) VALUES (?1) ON CONFLICT DO NOTHING", [citizen.to_string()])?;
+    Ok(())
+}
+
+/// Applies one change to the domain tables.
+pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) -> Result<(), StoreError> {
+    match &change.body {
+        ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms } => {
+            ensure_citizen(tx, *citizen)?;
+            tx.execute(
+                "INSERT INTO visits (id, citizen_id, worker_id, started_at_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO NOTHING",
+                params![visit.to_string(), citizen.to_string(), worker.to_string(), sql_u64(*started_at_ms)?],
+            )?;
+        }
+        ChangeBody::VisitClosed { visit, citizen, closed_at_ms } => {
+            let updated = tx.execute(
+                "UPDATE visits SET closed_at_ms = ?1 WHERE id = ?2 AND citizen_id = ?3 AND closed_at_ms IS NULL",
+                params![sql_u64(*closed_at_ms)?, visit.to_string(), citizen.to_string()],
+            )?;
+            if updated == 0 {
+                return Err(StoreError::NotFound(format!("open visit {visit}")));
+            }
+        }
+        ChangeBody::ResponseRecorded {
+            response,
+            visit,
+            citizen,
+            scale,
+            scale_version,
+            answered,
+            recorded_at_ms,
+            supersedes,
+        } => {
+            let visit_citizen: Option<String> = tx
+                .query_row("SELECT citizen_id FROM visits WHERE id = ?1", [visit.to_string()], |row| row.get(0))
+                .optional()?;
+            if visit_citizen.as_deref() != Some(citizen.to_string().as_str()) {
+                return Err(StoreError::NotFound(format!("visit {visit} of this citizen")));
+            }
+            let content = match answered {
+                Answered::Given { marked_by, answers } => {
+                    ResponseContent::Given { marked_by: *marked_by, answers: answers.clone() }
+                }
+                Answered::NotGiven { reason } => ResponseContent::NotGiven { reason: *reason },
+            };
+            let valid = validate_response(scales, &ResponseInput { scale: scale.to_string(), content })
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let (marked_by, reason, answers, total) = match &valid.value {
+                ResponseValue::Given { marked_by, answers, total } => {
+                    let answers = serde_json::to_string(answers).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    (Some(enum_text(marked_by)?), None, Some(answers), Some(*total))
+                }
+                ResponseValue::NotGiven { reason } => (None, Some(enum_text(reason)?), None, None),
+            };
+            tx.execute(
+                "INSERT INTO responses (id, visit_id, citizen_id, scale, scale_version, kind, marked_by,
+                    not_given_reason, answers, total_raw, total_score, recorded_at_ms, supersedes, hlc_wall_ms, hlc_counter)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 ON CONFLICT (id) DO NOTHING",
+                params![
+                    response.to_string(),
+                    visit.to_string(),
+                    citizen.to_string(),
+                    scale.as_str(),
+                    scale_version,
+                    enum_text(&valid.kind)?,
+                    marked_by,
+                    reason,
+                    answers,
+                    total.map(|t| t.raw),
+                    total.map(|t| t.score),
+                    sql_u64(*recorded_at_ms)?,
+                    supersedes.map(|s| s.to_string()),
+                    sql_u64(change.hlc.wall_ms)?,
+                    change.hlc.counter,
+                ],
+            )?;
+        }
+        ChangeBody::NoteWritten { note, citizen, visit, body, written_at_ms, supersedes } => {
+            if body.trim().is_empty() || body.chars().count() > fit_protocol::change::NOTE_LEN_MAX {
+                return Err(StoreError::Invalid("a note needs text, at most 10,000 characters".into()));
+            }
+            tx.execute(
+                "INSERT INTO notes (id, citizen_id, visit_id, body, written_at_ms, supersedes, hlc_wall_ms, hlc_counter)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+                params![
+                    note.to_string(),
+                    citizen.to_string(),
+                    visit.map(|v| v.to_string()),
+                    body,
+                    sql_u64(*written_at_ms)?,
+                    supersedes.map(|s| s.to_string()),
+                    sql_u64(change.hlc.wall_ms)?,
+                    change.hlc.counter,
+                ],
+            )?;
+        }
+        ChangeBody::FieldSet { entity, field, value, base } => {
+            let checked = field.check(entity, value).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let current = field_version(tx, entity, *field)?;
+            let version = Version { hlc: change.hlc, device: change.device };
+            if let Merge::Apply { .. } = merge_lww(current, FieldWrite { version, base: *base }) {
+                write_field(tx, entity, *field, &checked)?;
+                let (kind, id) = entity_key(entity);
+                tx.execute(
+                    "INSERT INTO field_versions (entity, entity_id, field, hlc_wall_ms, hlc_counter, device_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (entity, entity_id, field) DO UPDATE SET hlc_wall_ms = excluded.hlc_wall_ms,
+                        hlc_counter = excluded.hlc_counter, device_id = excluded.device_id",
+                    params![
+                        kind,
+                        id,
+                        field.as_str(),
+                        sql_u64(version.hlc.wall_ms)?,
+                        version.hlc.counter,
+                        version.device.to_string()
+                    ],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The text serde gives a unit enum variant: the same words in the database as on the wire.
+fn enum_text<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => Ok(text),
+        _ => Err(StoreError::Invalid("not a unit enum".into())),
+    }
+}
+
+fn entity_key(entity: &Entity) -> (&'static str, String) {
+    match entity {
+        Entity::Citizen { citizen } => ("citizen", citizen.to_string()),
+        Entity::Goal { goal, .. } => ("goal", goal.to_string()),
+    }
+}
+
+pub(crate) fn field_version(
+    tx: &rusqlite::Connection,
+    entity: &Entity,
+    field: FieldName,
+) -> Result<Option<Version>, StoreError> {
+    let (kind, id) = entity_key(entity);
+    let row: Option<(i64, u32, String)> = tx
+        .query_row(
+            "SELECT hlc_wall_ms, hlc_counter, device_id FROM field_versions
+             WHERE entity = ?1 AND entity_id = ?2 AND field = ?3",
+            params![kind, id, field.as_str()],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    row.map(|(wall, counter, device)| {
+        Ok(Version {
+            hlc: Hlc::new(u64::try_from(wall).map_err(|_| StoreError::Damaged("field version".into()))?, counter),
+            device: device.parse().map_err(|_| StoreError::Damaged("field version device".into()))?,
+        })
+    })
+    .transpose()
+}
+
+fn write_field(tx: &Transaction<'_>, entity: &Entity, field: FieldName, value: &FieldValue) -> Result<(), StoreError> {
+    let value = match value {
+        FieldValue::Text(text) => rusqlite::types::Value::Text(text.clone()),
+        FieldValue::Integer(n) => rusqlite::types::Value::Integer(*n),
+        FieldValue::Bool(b) => rusqlite::types::Value::Integer(i64::from(*b)),
+        FieldValue::Null => rusqlite::types::Value::Null,
+    };
+    // Column names come from the closed FieldName list, never from input.
+    match entity {
+        Entity::Citizen { citizen } => {
+            ensure_citizen(tx, *citizen)?;
+            let sql = format!("UPDATE citizens SET {} = ?1 WHERE id = ?2", field.as_str());
+            tx.execute(&sql, params![value, citizen.to_string()])?;
+        }
+        Entity::Goal { goal, citizen } => {
+            ensure_citizen(tx, *citizen)?;
+            tx.execute(
+                "INSERT INTO goals (id, citizen_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![goal.to_string(), citizen.to_string()],
+            )?;
+            let sql = format!("UPDATE goals SET {} = ?1 WHERE id = ?2", field.as_str());
+            tx.execute(&sql, params![value, goal.to_string()])?;
+        }
+    }
+    Ok(())
+}
