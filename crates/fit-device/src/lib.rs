@@ -4,6 +4,7 @@
 //! every write lands with its outbox entry in one transaction.
 
 mod clock;
+pub mod demo;
 mod error;
 mod views;
 
@@ -313,3 +314,6 @@ fn visit_scores(visits: &[VisitRow], history: Vec<HistoryRow>) -> Vec<VisitScore
     }
     visits.iter().map(|v| VisitScores { visit: v.id, responses: by_visit.remove(&v.id).unwrap_or_default() }).collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+use std::sync::Arc;
+
+use fit_core::ids::{CitizenId, TeamId, WorkerId};
+use fit_core::interpret::AlertCode;
+use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput};
+use fit_store::{KdfCost, UnlockPolicy};
+use serde_json::json;
+
+use super::*;
+use crate::demo::DemoSpec;
+
+const NOW: u64 = 1_795_392_000_000;
+const PIN: &str = "135790";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    device: Device,
+    clock: Arc<ManualClock>,
+    citizen: CitizenId,
+}
+
+fn config(dir: &std::path::Path) -> DeviceConfig {
+    DeviceConfig {
+        unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
+        ..DeviceConfig::new(dir)
+    }
+}
+
+/// A set-up, unlocked device with one citizen (with two earlier visits) in its caseload.
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(NOW));
+    let mut device = Device::open(config(dir.path()), clock.clone()).unwrap();
+    device.set_up(PIN).unwrap();
+    let (team, worker): (TeamId, WorkerId) = (device.ids.next(NOW), device.ids.next(NOW));
+    device.store_mut().unwrap().set_worker(team, "Team Syd", worker, "Worker").unwrap();
+    let spec = DemoSpec { citizens: 1, visits_per_citizen: 2, seed: 1, start_ms: NOW - 30 * 86_400_000 };
+    let citizen = device.load_demo(spec).unwrap()[0];
+    Fixture { _dir: dir, device, clock, citizen }
+}
+
+fn ors(values: [i64; 4]) -> ResponseInput {
+    let items = ["individually", "interpersonally", "socially", "overall"];
+    given("ors", &items, &values)
+}
+
+fn srs(values: [i64; 4]) -> ResponseInput {
+    let items = ["relationship", "goals-and-topics", "approach-or-method", "overall"];
+    given("srs", &items, &values)
+}
+
+fn given(scale: &str, items: &[&str], values: &[i64]) -> ResponseInput {
+    let answers = items.iter().zip(values).map(|(i, v)| RawAnswer { item: (*i).into(), value: json!(v) }).collect();
+    ResponseInput {
+        scale: scale.into(),
+        content: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
+    }
+}
+
+#[test]
+fn a_whole_visit_is_recorded_and_read_back_with_its_alerts() {
+    let mut f = fixture();
+    let visit = f.device.start_visit(f.citizen).unwrap();
+    f.device.record_response(visit, ors([30, 40, 50, 60])).unwrap();
+    f.device.record_response(visit, srs([95, 85, 95, 95])).unwrap();
+    f.device.add_note(f.citizen, Some(visit), "Talte om at komme ud at gå", None).unwrap();
+    let goal = f.device.set_goal(f.citizen, None, Some("Gå en tur hver dag"), None).unwrap();
+    f.device.close_visit(visit).unwrap();
+
+    let view = f.device.citizen_view(f.citizen).unwrap();
+    assert_eq!(view.visits.len(), 3);
+    assert!(view.visits.last().unwrap().closed_at_ms.is_some());
+    assert_eq!(view.trajectory.outcome.as_ref().unwrap().latest_tenths, 180);
+    assert!(view.trajectory.has_alert(AlertCode::OrsBelowCutoff));
+    assert!(view.trajectory.has_alert(AlertCode::SrsItemLow));
+    assert_eq!(view.notes[0].body, "Talte om at komme ud at gå");
+    assert_eq!((view.goals[0].id, view.goals[0].status.as_str()), (goal, "active"));
+
+    // Start, two responses, a note, a goal title and the close: six changes wait to sync.
+    let entry = &f.device.caseload_overview().unwrap()[0];
+    assert_eq!((entry.last_ors_tenths, entry.pending_changes), (Some(180), 6));
+    assert!(entry.alerts.contains(&AlertCode::OrsBelowCutoff));
+}
+
+#[test]
+fn the_caseload_shows_the_trend_of_the_last_ors() {
+    let mut f = fixture();
+    let before = f.device.caseload_overview().unwrap()[0].last_ors_tenths.unwrap();
+    let visit = f.device.start_visit(f.citizen).unwrap();
+    let higher = (before + 40).min(400);
+    let base = higher / 4;
+    f.device.record_response(visit, ors([base, base, base, higher - 3 * base])).unwrap();
+    let entry = &f.device.caseload_overview().unwrap()[0];
+    assert_eq!(entry.last_ors_tenths, Some(higher));
+    assert_eq!(entry.trend, Some(if higher > before { Trend::Up } else { Trend::Flat }));
+}
+
+#[test]
+fn an_invalid_response_is_refused_with_its_code_and_writes_nothing() {
+    let mut f = fixture();
+    let visit = f.device.start_visit(f.citizen).unwrap();
+    let pending = f.device.sync_counters().unwrap().pending_changes;
+    let error = f.device.record_response(visit, ors([30, 40, 50, 101])).unwrap_err();
+    assert_eq!(error.code(), "response.out_of_range");
+    let error = f.device.record_response(visit, given("ors", &["individually"], &[50])).unwrap_err();
+    assert_eq!(error.code(), "response.missing_item");
+    assert_eq!(f.device.sync_counters().unwrap().pending_changes, pending);
+}
+
+#[test]
+fn a_scale_not_given_is_recorded_with_its_reason() {
+    let mut f = fixture();
+    let visit = f.device.start_visit(f.citizen).unwrap();
+    let input =
+        ResponseInput { scale: "ors".into(), content: ResponseContent::NotGiven { reason: NotGivenReason::TooUnwell } };
+    f.device.record_response(visit, input).unwrap();
+    let view = f.device.citizen_view(f.citizen).unwrap();
+    let last = view.trajectory.points.last().unwrap();
+    assert!(matches!(
+        last.outcome,
+        Some(fit_core::interpret::Measure::NotGiven { reason: NotGivenReason::TooUnwell, .. })
+    ));
+}
+
+#[test]
+fn a_closed_visit_takes_no_more_responses() {
+    let mut f = fixture();
+    let visit = f.device.start_visit(f.citizen).unwrap();
+    f.device.close_visit(visit).unwrap();
+    assert_eq!(f.device.record_response(visit, ors([50, 50, 50, 50])).unwrap_err().code(), "visit.closed");
+    assert_eq!(f.device.close_visit(visit).unwrap_err().code(), "visit.closed");
+}
+
+#[test]
+fn a_citizen_outside_the_caseload_cannot_be_read_or_written() {
+    let mut f = fixture();
+    let stranger: CitizenId = f.device.ids.next(NOW);
+    assert_eq!(f.device.citizen_view(stranger).unwrap_err().code(), "citizen.not_in_caseload");
+    assert_eq!(f.device.start_visit(stranger).unwrap_err().code(), "citizen.not_in_caseload");
+    assert_eq!(f.device.add_note(stranger, None, "x", None).unwrap_err().code(), "citizen.not_in_caseload");
+}
+
+#[test]
+fn reading_a_citizen_is_logged_in_the_audit_log() {
+    let f = fixture();
+    f.device.citizen_view(f.citizen).unwrap();
+    let audit = f.device.store().unwrap().read_audit().unwrap();
+    assert_eq!(audit, [(f.citizen, "citizen_view".to_owned(), NOW)]);
+}
+
+#[test]
+fn a_locked_device_answers_nothing_until_unlocked() {
+    let mut f = fixture();
+    f.device.lock();
+    assert_eq!(f.device.caseload_overview().unwrap_err().code(), "device.locked");
+    assert_eq!(f.device.start_visit(f.citizen).unwrap_err().code(), "device.locked");
+    assert_eq!(f.device.unlock("000000").unwrap_err().code(), "pin.wrong");
+    assert!(!f.device.is_unlocked());
+    assert_eq!(f.device.unlock(PIN).unwrap_err().code(), "pin.too_soon");
+    f.clock.advance(1_000);
+    f.device.unlock(PIN).unwrap();
+    assert_eq!(f.device.caseload_overview().unwrap().len(), 1);
+}
+
+#[test]
+fn the_age_of_the_oldest_unsynced_change_grows_with_the_clock() {
+    let mut f = fixture();
+    assert_eq!(f.device.sync_counters().unwrap(), SyncCounters { pending_changes: 0, oldest_pending_age_ms: None });
+    f.device.start_visit(f.citizen).unwrap();
+    f.clock.advance(90_000);
+    f.device.start_visit(f.citizen).unwrap();
+    assert_eq!(
+        f.device.sync_counters().unwrap(),
+        SyncCounters { pending_changes: 2, oldest_pending_age_ms: Some(90_000) }
+    );
+}
+
+#[test]
+fn a_goal_with_a_bad_status_writes_nothing() {
+    let mut f = fixture();
+    let error = f.device.set_goal(f.citizen, None, Some("Ny bolig"), Some("maybe")).unwrap_err();
+    assert_eq!(error.code(), "input.invalid");
+    assert!(f.device.citizen_view(f.citizen).unwrap().goals.is_empty());
+    assert_eq!(f.device.sync_counters().unwrap().pending_changes, 0);
+}
+
+#[test]
+fn a_new_note_version_replaces_the_old_one_in_the_record() {
+    let mut f = fixture();
+    let first = f.device.add_note(f.citizen, None, "Første udkast", None).unwrap();
+    f.device.add_note(f.citizen, None, "Rettet note", Some(first)).unwrap();
+    let notes = f.device.citizen_view(f.citizen).unwrap().notes;
+    assert_eq!(notes.iter().map(|n| n.body.as_str()).collect::<Vec<_>>(), ["Rettet note"]);
+}
