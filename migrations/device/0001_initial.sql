@@ -133,6 +133,14 @@ CREATE TABLE read_audit (
     read_at_ms INTEGER NOT NULL
 ) STRICT;
 
+-- A cache of each citizen's caseload line (last ORS, the one before, open alert codes), so the
+-- caseload opens in one query however long the histories are. Any change about a citizen
+-- deletes its row in the same transaction; the next overview recomputes it.
+CREATE TABLE citizen_summaries (
+    citizen_id TEXT PRIMARY KEY NOT NULL REFERENCES citizens (id),
+    summary    TEXT NOT NULL
+) STRICT;
+
 -- Scale packs installed from the server (licensed full text); built-in packs are compiled in.
 CREATE TABLE scale_packs (
     code            TEXT PRIMARY KEY NOT NULL,

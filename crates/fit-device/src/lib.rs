@@ -156,22 +156,31 @@ impl Device {
     }
 
     /// Every citizen in the caseload with the last ORS, its trend, open alerts and pending changes.
+    /// Each line is cached in the store until the next change about its citizen.
     pub fn caseload_overview(&self) -> Result<Vec<CaseloadEntry>, DeviceError> {
         let worker = self.worker()?;
         let store = self.store()?;
         let citizens = store.caseload(worker)?;
-        let history = store.history(worker, None)?;
+        let mut summaries = store.summaries(worker)?;
         let pending = store.pending_by_citizen()?;
-        let mut by_citizen = group_by_citizen(history);
-        Ok(citizens
-            .into_iter()
-            .map(|citizen| {
-                let visits = by_citizen.remove(&citizen.id).unwrap_or_default();
-                let trajectory = interpret(&self.scales, citizen.age_band, &visits);
-                let pending_changes = pending.get(&citizen.id).copied().unwrap_or(0);
-                CaseloadEntry::new(citizen, &trajectory, pending_changes)
-            })
-            .collect())
+        let mut computed = Vec::new();
+        let mut entries = Vec::with_capacity(citizens.len());
+        for citizen in citizens {
+            let summary = match summaries.remove(&citizen.id) {
+                Some(summary) => summary,
+                None => {
+                    let history = store.history(worker, Some(citizen.id))?;
+                    let visits = group_by_citizen(history).remove(&citizen.id).unwrap_or_default();
+                    let summary = views::summarize(&interpret(&self.scales, citizen.age_band, &visits));
+                    computed.push((citizen.id, summary.clone()));
+                    summary
+                }
+            };
+            let pending_changes = pending.get(&citizen.id).copied().unwrap_or(0);
+            entries.push(CaseloadEntry::new(citizen, &summary, pending_changes));
+        }
+        store.save_summaries(&computed)?;
+        Ok(entries)
     }
 
     /// A citizen's record: profile, trajectory with alerts, visits, notes and goals.

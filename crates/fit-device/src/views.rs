@@ -2,7 +2,7 @@
 
 use fit_core::Trajectory;
 use fit_core::interpret::{AlertCode, Measure};
-use fit_store::{CitizenRow, GoalRow, NoteRow, VisitRow};
+use fit_store::{CitizenRow, CitizenSummary, GoalRow, NoteRow, VisitRow};
 use serde::Serialize;
 
 /// The direction of the last ORS against the one before it.
@@ -25,13 +25,8 @@ pub struct CaseloadEntry {
 }
 
 impl CaseloadEntry {
-    pub(crate) fn new(citizen: CitizenRow, trajectory: &Trajectory, pending_changes: u64) -> CaseloadEntry {
-        let mut outcomes = trajectory.points.iter().rev().filter_map(|p| match &p.outcome {
-            Some(Measure::Given { total, .. }) => Some(total.score),
-            _ => None,
-        });
-        let last = outcomes.next();
-        let trend = match (last, outcomes.next()) {
+    pub(crate) fn new(citizen: CitizenRow, summary: &CitizenSummary, pending_changes: u64) -> CaseloadEntry {
+        let trend = match (summary.last_outcome_tenths, summary.previous_outcome_tenths) {
             (Some(last), Some(previous)) => Some(match last.cmp(&previous) {
                 std::cmp::Ordering::Greater => Trend::Up,
                 std::cmp::Ordering::Less => Trend::Down,
@@ -39,10 +34,25 @@ impl CaseloadEntry {
             }),
             _ => None,
         };
-        let mut alerts: Vec<_> = trajectory.alerts.iter().map(|a| a.code).collect();
-        alerts.dedup();
-        CaseloadEntry { citizen, last_ors_tenths: last, trend, alerts, pending_changes }
+        CaseloadEntry {
+            citizen,
+            last_ors_tenths: summary.last_outcome_tenths,
+            trend,
+            alerts: summary.alerts.clone(),
+            pending_changes,
+        }
     }
+}
+
+/// What the caseload line needs from a trajectory: the last two outcome totals and the alerts.
+pub(crate) fn summarize(trajectory: &Trajectory) -> CitizenSummary {
+    let mut outcomes = trajectory.points.iter().rev().filter_map(|p| match &p.outcome {
+        Some(Measure::Given { total, .. }) => Some(total.score),
+        _ => None,
+    });
+    let mut alerts: Vec<_> = trajectory.alerts.iter().map(|a| a.code).collect();
+    alerts.dedup();
+    CitizenSummary { last_outcome_tenths: outcomes.next(), previous_outcome_tenths: outcomes.next(), alerts }
 }
 
 /// A citizen's record as the worker sees it.

@@ -14,6 +14,9 @@ use crate::{Store, StoreError, damaged};
 pub static MIGRATIONS: LazyLock<Migrations<'static>> =
     LazyLock::new(|| Migrations::new(vec![M::up(include_str!("../../../migrations/device/0001_initial.sql"))]));
 
+/// 32 MiB of decrypted pages: a caseload of 60 citizens with 200 visits each is about 10 MiB.
+const CACHE_SIZE_KIB: i64 = 32 * 1024;
+
 /// Waits this long for a lock held by another connection before failing.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
@@ -44,6 +47,9 @@ impl Store {
         // that exists nowhere else until it syncs.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Decrypting a page costs more than reading it: keep a caseload's pages decrypted in
+        // memory (negative = KiB) instead of SQLite's 2 MB default.
+        conn.pragma_update(None, "cache_size", -CACHE_SIZE_KIB)?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
         MIGRATIONS.to_latest(&mut conn)?;
 

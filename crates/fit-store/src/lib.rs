@@ -15,7 +15,7 @@ use rusqlite::Connection;
 
 pub use db::{MIGRATIONS, schema_sql};
 pub use keys::{DataKey, KdfCost, KeyError, StorePaths, UnlockPolicy};
-pub use read::{CitizenRow, GoalRow, HistoryRow, NoteRow, VisitRow};
+pub use read::{CitizenRow, CitizenSummary, GoalRow, HistoryRow, NoteRow, VisitRow};
 
 /// What went wrong in the store. `code` gives a stable code for the `{code, message}` boundary.
 #[derive(Debug, thiserror::Error)]

@@ -47,6 +47,14 @@ pub struct NoteRow {
     pub written_at_ms: u64,
 }
 
+/// A citizen's line on the caseload screen, cached until the next change about the citizen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CitizenSummary {
+    pub last_outcome_tenths: Option<i64>,
+    pub previous_outcome_tenths: Option<i64>,
+    pub alerts: Vec<fit_core::AlertCode>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoalRow {
     pub id: GoalId,
@@ -180,12 +188,14 @@ impl Store {
     /// The responses in force (not superseded) of one citizen, or of every citizen in `worker`'s
     /// caseload, ordered by citizen, then visit, then the order they were recorded in.
     pub fn history(&self, worker: WorkerId, citizen: Option<CitizenId>) -> Result<Vec<HistoryRow>, StoreError> {
+        // Two statements rather than `?2 IS NULL OR …`, so the one-citizen query uses its index.
+        let citizen_filter = if citizen.is_some() { "r.citizen_id = ?2" } else { "?2 IS NULL" };
         let sql = format!(
             "SELECT {RESPONSE_COLUMNS}
              FROM responses r
              JOIN visits v ON v.id = r.visit_id
              JOIN caseload l ON l.citizen_id = r.citizen_id AND l.worker_id = ?1
-             WHERE (?2 IS NULL OR r.citizen_id = ?2)
+             WHERE {citizen_filter}
                AND NOT EXISTS (SELECT 1 FROM responses s WHERE s.supersedes = r.id)
              ORDER BY r.citizen_id, v.started_at_ms, v.id, r.hlc_wall_ms, r.hlc_counter"
         );
@@ -314,6 +324,41 @@ impl Store {
             Ok((parse(citizen, "citizen id")?, what, ms(at)?))
         })
         .collect()
+    }
+
+    /// The cached caseload lines of `worker`'s citizens that are still current.
+    pub fn summaries(&self, worker: WorkerId) -> Result<BTreeMap<CitizenId, CitizenSummary>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT s.citizen_id, s.summary FROM citizen_summaries s
+             JOIN caseload l ON l.citizen_id = s.citizen_id AND l.worker_id = ?1",
+        )?;
+        let rows = statement
+            .query_map([worker.to_string()], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+        rows.map(|r| {
+            let (citizen, summary) = r?;
+            let summary = serde_json::from_str(&summary).map_err(|e| StoreError::Damaged(e.to_string()))?;
+            Ok((parse(citizen, "citizen id")?, summary))
+        })
+        .collect()
+    }
+
+    /// Caches caseload lines, in one transaction.
+    pub fn save_summaries(&self, summaries: &[(CitizenId, CitizenSummary)]) -> Result<(), StoreError> {
+        if summaries.is_empty() {
+            return Ok(());
+        }
+        // `&self`: the cache is written while reading, and a transaction makes the writes one fsync.
+        let tx = self.conn.unchecked_transaction()?;
+        for (citizen, summary) in summaries {
+            let json = serde_json::to_string(summary).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO citizen_summaries (citizen_id, summary) VALUES (?1, ?2)
+                 ON CONFLICT (citizen_id) DO UPDATE SET summary = excluded.summary",
+                params![citizen.to_string(), json],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Ids of every response, visit and note row, for checks that the outbox matches the domain.

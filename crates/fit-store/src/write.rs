@@ -145,8 +145,9 @@ fn ensure_citizen(tx: &Transaction<'_>, citizen: CitizenId) -> Result<(), StoreE
     Ok(())
 }
 
-/// Applies one change to the domain tables.
+/// Applies one change to the domain tables, and drops the citizen's cached caseload line.
 pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM citizen_summaries WHERE citizen_id = ?1", [change.citizen().to_string()])?;
     match &change.body {
         ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms } => {
             ensure_citizen(tx, *citizen)?;
