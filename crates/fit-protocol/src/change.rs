@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// One change as recorded in a device's outbox and sent in a batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Change {
     pub id: ChangeId,
     pub device: DeviceId,
@@ -32,7 +33,7 @@ impl Change {
 
 /// What happened. Every variant names its citizen, because sync scope is the caseload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ChangeBody {
     VisitStarted {
         visit: VisitId,
@@ -88,7 +89,7 @@ impl ChangeBody {
 
 /// The answers of a response as sent: given with marks, or not given with a reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Answered {
     Given { marked_by: MarkedBy, answers: Vec<RawAnswer> },
     NotGiven { reason: NotGivenReason },
@@ -96,7 +97,7 @@ pub enum Answered {
 
 /// The record a field belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Entity {
     Citizen { citizen: CitizenId },
     Goal { goal: GoalId, citizen: CitizenId },

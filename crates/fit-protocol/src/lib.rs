@@ -2,8 +2,12 @@
 //! outbox; the same `Change` is what it sends to the server and what other devices pull.
 
 pub mod change;
+pub mod sync;
 
 pub use change::{Answered, Change, ChangeBody, Entity, FieldError, FieldName, FieldValue};
+pub use sync::{
+    EnrollRequest, EnrollResponse, ErrorBody, LoggedChange, PROTOCOL_VERSION, SyncRequest, SyncResponse, VersionRange,
+};
 
 /// The version of the change format; stored with every outbox entry so a device that is
 /// updated with entries still pending knows what they were written under.
