@@ -4,20 +4,54 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fit_protocol::ErrorBody;
+use fit_protocol::sync::{PROTOCOL_VERSION, PROTOCOL_VERSION_MIN};
+use fit_protocol::{ErrorBody, VersionRange};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("no such endpoint")]
     NotFound,
+    #[error("the request body is not valid: {0}")]
+    Malformed(String),
+    #[error("protocol version {requested} is not supported; update the app")]
+    ProtocolUnsupported { requested: u32 },
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    #[error("a valid device token is needed")]
+    Unauthorized,
+    #[error("this device has been revoked")]
+    Revoked,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("this citizen is not in the caseload of this device's worker")]
+    OutOfScope,
     #[error("the server had a problem; try again later")]
     Internal(#[source] anyhow::Error),
 }
 
 impl ApiError {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid { code, message: message.into() }
+    }
+
+    /// Names the change of a batch an error is about.
+    pub fn in_change(self, index: usize) -> ApiError {
+        match self {
+            ApiError::Invalid { code, message } => {
+                ApiError::Invalid { code, message: format!("change {index}: {message}") }
+            }
+            other => other,
+        }
+    }
+
     pub fn status_code(&self) -> StatusCode {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Malformed(_) | ApiError::ProtocolUnsupported { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized | ApiError::Revoked => StatusCode::UNAUTHORIZED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::OutOfScope => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -25,6 +59,13 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::NotFound => "route.not_found",
+            ApiError::Malformed(_) => "request.malformed",
+            ApiError::ProtocolUnsupported { .. } => "protocol.unsupported",
+            ApiError::Invalid { code, .. } => code,
+            ApiError::Unauthorized => "auth.required",
+            ApiError::Revoked => "device.revoked",
+            ApiError::Conflict(_) => "change.conflict",
+            ApiError::OutOfScope => "citizen.out_of_scope",
             ApiError::Internal(_) => "server.internal",
         }
     }
@@ -35,7 +76,9 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(error) = &self {
             tracing::error!(error = %error, "request failed");
         }
-        let body = ErrorBody { code: self.code().to_owned(), message: self.to_string(), supported: None };
+        let supported = matches!(self, ApiError::ProtocolUnsupported { .. })
+            .then_some(VersionRange { min: PROTOCOL_VERSION_MIN, max: PROTOCOL_VERSION });
+        let body = ErrorBody { code: self.code().to_owned(), message: self.to_string(), supported };
         (self.status_code(), Json(body)).into_response()
     }
 }

@@ -1,27 +1,294 @@
+//! Router tests without sockets, over a real SQLite store in a temporary directory.
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use fit_core::Hlc;
+use fit_core::ids::{CitizenId, DeviceId, GoalId, TeamId, VisitId, WorkerId};
+use fit_core::merge::Version;
+use fit_core::response::{MarkedBy, RawAnswer};
+use fit_protocol::{Answered, Change, ChangeBody, Entity, FieldName, SCHEMA_VERSION};
 use http_body_util::BodyExt;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::*;
+use crate::store::sqlite::SqliteStore;
 
-async fn get_json(path: &str) -> (StatusCode, serde_json::Value) {
-    let response = app(AppState::default()).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap())
+const NOW: u64 = 1_795_392_000_000;
+
+fn id<T: From<uuid::Uuid>>() -> T {
+    T::from(uuid::Uuid::now_v7())
+}
+
+struct Server {
+    _dir: tempfile::TempDir,
+    state: AppState<SqliteStore>,
+    worker: WorkerId,
+    citizen: CitizenId,
+    team: TeamId,
+}
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("server.db")).unwrap();
+    let mut state = AppState::new(store).unwrap();
+    state.now_ms = Arc::new(|| NOW);
+    let (team, worker, citizen) = (id(), id(), id());
+    state.store.create_team(team, "Team Øst".into()).await.unwrap();
+    state.store.create_worker(worker, team, "Worker".into()).await.unwrap();
+    state.store.create_citizen(citizen, team).await.unwrap();
+    state.store.assign(citizen, worker, NOW).await.unwrap();
+    Server { _dir: dir, state, worker, citizen, team }
+}
+
+impl Server {
+    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path).header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response =
+            app(self.state.clone()).oneshot(request.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn code_for(&self, worker: WorkerId, expires_at_ms: u64) -> String {
+        let code = uuid::Uuid::now_v7().simple().to_string();
+        self.state.store.create_enrollment_code(secret_hash(&code), worker, NOW, expires_at_ms).await.unwrap();
+        code
+    }
+
+    /// Enrolls a new device of `worker`; returns its id and token.
+    async fn enroll(&self, worker: WorkerId) -> (DeviceId, String) {
+        let device: DeviceId = id();
+        let code = self.code_for(worker, NOW + 60_000).await;
+        let (status, body) =
+            self.call("POST", "/api/v1/enroll", None, json!({"protocol": 1, "code": code, "device": device})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (device, body["token"].as_str().unwrap().to_owned())
+    }
+
+    async fn sync(&self, token: &str, push: &[Change], cursor: u64) -> (StatusCode, Value) {
+        self.call(
+            "POST",
+            "/api/v1/sync",
+            Some(token),
+            json!({"protocol": 1, "push": push, "cursor": cursor, "pull_limit": 100}),
+        )
+        .await
+    }
+}
+
+fn change(device: DeviceId, seq: u64, body: ChangeBody) -> Change {
+    Change {
+        id: id(),
+        device,
+        seq,
+        hlc: Hlc::new(NOW, seq as u32),
+        device_time_ms: NOW,
+        schema_version: SCHEMA_VERSION,
+        body,
+    }
+}
+
+fn visit_and_ors(device: DeviceId, citizen: CitizenId, worker: WorkerId, first_seq: u64, score: i64) -> Vec<Change> {
+    let visit: VisitId = id();
+    let items = ["individually", "interpersonally", "socially", "overall"];
+    let answers = items.iter().map(|i| RawAnswer { item: (*i).into(), value: json!(score) }).collect();
+    vec![
+        change(device, first_seq, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: NOW }),
+        change(
+            device,
+            first_seq + 1,
+            ChangeBody::ResponseRecorded {
+                response: id(),
+                visit,
+                citizen,
+                scale: fit_core::ScaleCode::parse("ors").unwrap(),
+                scale_version: "short-labels-1".into(),
+                answered: Answered::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
+                recorded_at_ms: NOW,
+                supersedes: None,
+            },
+        ),
+    ]
 }
 
 #[tokio::test]
 async fn health_answers_with_the_protocol_versions_it_speaks() {
-    let (status, body) = get_json("/api/v1/health").await;
+    let s = server().await;
+    let (status, body) = s.call("GET", "/api/v1/health", None, Value::Null).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, serde_json::json!({"status": "ok", "protocol": {"min": 1, "max": 1}}));
+    assert_eq!(body, json!({"status": "ok", "protocol": {"min": 1, "max": 1}}));
 }
 
 #[tokio::test]
 async fn an_unknown_path_gets_a_404_with_a_code() {
-    let (status, body) = get_json("/api/v1/nothing-here").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["code"], "route.not_found");
+    let s = server().await;
+    let (status, body) = s.call("GET", "/api/v1/nothing-here", None, Value::Null).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("route.not_found")));
+}
+
+#[tokio::test]
+async fn an_enrollment_code_works_once_and_not_after_it_expires() {
+    let s = server().await;
+    let code = s.code_for(s.worker, NOW + 1).await;
+    let request = json!({"protocol": 1, "code": code, "device": id::<DeviceId>()});
+    let (status, body) = s.call("POST", "/api/v1/enroll", None, request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["worker"], json!(s.worker));
+    assert_eq!(body["team"], json!(s.team));
+    let again = json!({"protocol": 1, "code": code, "device": id::<DeviceId>()});
+    assert_eq!(s.call("POST", "/api/v1/enroll", None, again).await.1["code"], "enroll.code_used");
+    let expired = s.code_for(s.worker, NOW).await;
+    let late = json!({"protocol": 1, "code": expired, "device": id::<DeviceId>()});
+    assert_eq!(s.call("POST", "/api/v1/enroll", None, late).await.1["code"], "enroll.code_expired");
+    let wrong = json!({"protocol": 1, "code": "not-a-code", "device": id::<DeviceId>()});
+    assert_eq!(s.call("POST", "/api/v1/enroll", None, wrong).await.1["code"], "enroll.code_invalid");
+}
+
+#[tokio::test]
+async fn a_sync_without_a_valid_token_is_refused() {
+    let s = server().await;
+    let (status, body) = s.sync("not-a-token", &[], 0).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("auth.required")));
+}
+
+#[tokio::test]
+async fn what_one_device_pushes_another_device_of_the_worker_pulls() {
+    let s = server().await;
+    let (a, token_a) = s.enroll(s.worker).await;
+    let (_, token_b) = s.enroll(s.worker).await;
+    let push = visit_and_ors(a, s.citizen, s.worker, 1, 60);
+    let (status, body) = s.sync(&token_a, &push, 0).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["acknowledged_seq"], 2);
+    assert_eq!(body["changes"], json!([]), "a device's own changes are not sent back");
+    let (_, pulled) = s.sync(&token_b, &[], 0).await;
+    let got: Vec<Change> =
+        serde_json::from_value(pulled["changes"].as_array().unwrap().iter().map(|c| c["change"].clone()).collect())
+            .unwrap();
+    assert_eq!(got, push);
+    assert_eq!((pulled["cursor"].as_u64(), pulled["more"].as_bool()), (Some(2), Some(false)));
+    let (_, nothing) = s.sync(&token_b, &[], 2).await;
+    assert_eq!((nothing["changes"].clone(), nothing["cursor"].as_u64()), (json!([]), Some(2)));
+}
+
+#[tokio::test]
+async fn the_same_batch_twice_is_stored_once() {
+    let s = server().await;
+    let (a, token) = s.enroll(s.worker).await;
+    let push = visit_and_ors(a, s.citizen, s.worker, 1, 60);
+    s.sync(&token, &push, 0).await;
+    let (status, body) = s.sync(&token, &push, 0).await;
+    assert_eq!((status, body["acknowledged_seq"].as_u64()), (StatusCode::OK, Some(2)));
+    assert_eq!(s.state.store.changes().await.unwrap(), push);
+}
+
+#[tokio::test]
+async fn the_same_seq_with_other_content_is_a_conflict_and_changes_nothing() {
+    let s = server().await;
+    let (a, token) = s.enroll(s.worker).await;
+    s.sync(&token, &visit_and_ors(a, s.citizen, s.worker, 1, 60), 0).await;
+    let before = s.state.store.changes().await.unwrap();
+    let replayed = visit_and_ors(a, s.citizen, s.worker, 1, 70);
+    let (status, body) = s.sync(&token, &replayed, 0).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("change.conflict")));
+    assert_eq!(s.state.store.changes().await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_batch_that_skips_sequence_numbers_is_refused_whole() {
+    let s = server().await;
+    let (a, token) = s.enroll(s.worker).await;
+    let (status, body) = s.sync(&token, &visit_and_ors(a, s.citizen, s.worker, 3, 60), 0).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("batch.sequence_gap")));
+    assert!(s.state.store.changes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_change_for_another_workers_citizen_is_refused_and_the_batch_with_it() {
+    let s = server().await;
+    let other_worker: WorkerId = id();
+    let stranger: CitizenId = id();
+    s.state.store.create_worker(other_worker, s.team, "Other".into()).await.unwrap();
+    s.state.store.create_citizen(stranger, s.team).await.unwrap();
+    s.state.store.assign(stranger, other_worker, NOW).await.unwrap();
+    let (a, token) = s.enroll(s.worker).await;
+    let mut push = visit_and_ors(a, s.citizen, s.worker, 1, 60);
+    push.extend(visit_and_ors(a, stranger, s.worker, 3, 60));
+    let (status, body) = s.sync(&token, &push, 0).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("citizen.out_of_scope")));
+    assert!(s.state.store.changes().await.unwrap().is_empty());
+    let (other_device, other_token) = s.enroll(other_worker).await;
+    s.sync(&other_token, &visit_and_ors(other_device, stranger, other_worker, 1, 50), 0).await;
+    let (_, pulled) = s.sync(&token, &[], 0).await;
+    assert_eq!(pulled["changes"], json!([]), "a device never receives another worker's citizen");
+}
+
+#[tokio::test]
+async fn a_revoked_device_is_told_so() {
+    let s = server().await;
+    let (a, token) = s.enroll(s.worker).await;
+    s.state.store.revoke(a, NOW).await.unwrap();
+    let (status, body) = s.sync(&token, &[], 0).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("device.revoked")));
+}
+
+#[tokio::test]
+async fn an_unsupported_protocol_version_gets_the_supported_range() {
+    let s = server().await;
+    let (_, token) = s.enroll(s.worker).await;
+    let request = json!({"protocol": 2, "push": [], "cursor": 0, "pull_limit": 10});
+    let (status, body) = s.call("POST", "/api/v1/sync", Some(&token), request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (body["code"].clone(), body["supported"].clone()),
+        (json!("protocol.unsupported"), json!({"min": 1, "max": 1}))
+    );
+}
+
+#[tokio::test]
+async fn an_out_of_range_score_is_refused_with_the_response_code() {
+    let s = server().await;
+    let (a, token) = s.enroll(s.worker).await;
+    let (status, body) = s.sync(&token, &visit_and_ors(a, s.citizen, s.worker, 1, 101), 0).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("response.out_of_range")));
+    assert!(body["message"].as_str().unwrap().starts_with("change 1:"), "{body}");
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_a_400_with_a_code() {
+    let s = server().await;
+    let (_, token) = s.enroll(s.worker).await;
+    let (status, body) = s.call("POST", "/api/v1/sync", Some(&token), json!({"protocol": "one"})).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")));
+}
+
+#[tokio::test]
+async fn concurrent_edits_of_one_field_are_kept_in_the_conflict_log() {
+    let s = server().await;
+    let (a, token_a) = s.enroll(s.worker).await;
+    let (b, token_b) = s.enroll(s.worker).await;
+    let goal: GoalId = id();
+    let entity = Entity::Goal { goal, citizen: s.citizen };
+    let set = |device, seq, hlc: u64, title: &str, base: Option<Version>| Change {
+        hlc: Hlc::new(hlc, 0),
+        ..change(device, seq, ChangeBody::FieldSet { entity, field: FieldName::Title, value: json!(title), base })
+    };
+    let first = set(a, 1, NOW, "Finde et job", None);
+    s.sync(&token_a, std::slice::from_ref(&first), 0).await;
+    let base = Some(Version { hlc: first.hlc, device: a });
+    let edit_a = set(a, 2, NOW + 10, "Finde et deltidsjob", base);
+    let edit_b = set(b, 1, NOW + 20, "Starte på uddannelse", base);
+    s.sync(&token_a, std::slice::from_ref(&edit_a), 0).await;
+    s.sync(&token_b, std::slice::from_ref(&edit_b), 0).await;
+    let conflicts = s.state.store.conflicts().await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(
+        (conflicts[0].winner.clone(), conflicts[0].loser.clone()),
+        (edit_b.id.to_string(), edit_a.id.to_string())
+    );
 }

@@ -1,0 +1,558 @@
+//! The SQLite backend, the embedded default: one connection on its own thread, so there is one
+//! writer, and group commit: requests that arrive while a transaction runs are applied together,
+//! each inside its own savepoint (all or nothing per request), under one fsync.
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use fit_core::Hlc;
+use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
+use fit_core::merge::{FieldWrite, Version, merge_lww};
+use fit_protocol::{Change, ChangeBody, Entity, LoggedChange, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite_migration::{M, Migrations};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore};
+use crate::error::ApiError;
+
+static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
+    Migrations::new(vec![M::up(include_str!("../../../../migrations/server-sqlite/0001_initial.sql"))])
+});
+
+/// Requests applied in one transaction at most: bounds the latency one commit adds to the first.
+const GROUP_COMMIT_MAX: usize = 64;
+/// Requests waiting for the writer: past this, callers wait for room (back-pressure).
+const QUEUE_LEN_MAX: usize = 1_024;
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// A unit of work for the writer thread: runs inside a savepoint and says whether it succeeded;
+/// its reply is sent only once the transaction holding it has committed.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Box<dyn FnOnce(bool) + Send>) + Send>;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path` and starts its writer thread.
+    pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+        let mut conn = Connection::open(path)?;
+        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        anyhow::ensure!(mode.eq_ignore_ascii_case("wal"), "journal mode is {mode}, not WAL");
+        // FULL: an acknowledged change survives power loss; group commit pays the fsync once per group.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+        MIGRATIONS.to_latest(&mut conn)?;
+        let (jobs, receiver) = mpsc::channel(QUEUE_LEN_MAX);
+        std::thread::Builder::new().name("fit-server-sqlite".into()).spawn(move || run_writer(conn, receiver))?;
+        Ok(SqliteStore { jobs })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = work(conn);
+            let ok = result.is_ok();
+            let send: Box<dyn FnOnce(bool) + Send> = Box::new(move |committed| {
+                let _ = reply.send(if committed { result } else { Err(internal("the transaction did not commit")) });
+            });
+            (ok, send)
+        });
+        self.jobs.send(job).await.map_err(|_| internal("the database writer has stopped"))?;
+        answer.await.map_err(|_| internal("the database writer dropped a request"))?
+    }
+}
+
+fn internal(message: &str) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("{message}"))
+}
+
+fn db(error: rusqlite::Error) -> ApiError {
+    ApiError::Internal(error.into())
+}
+
+fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Job>) {
+    while let Some(first) = receiver.blocking_recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_COMMIT_MAX {
+            match receiver.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(group.len());
+        let committed = (|| -> rusqlite::Result<()> {
+            let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for job in group.drain(..) {
+                let savepoint = tx.savepoint()?;
+                let (ok, reply) = job(&savepoint);
+                if ok {
+                    savepoint.commit()?
+                } else {
+                    savepoint.finish()?
+                }
+                replies.push(reply);
+            }
+            tx.commit()
+        })();
+        if let Err(error) = &committed {
+            tracing::error!(error = %error, "a group commit failed");
+        }
+        // Jobs that never ran (the group failed before them) are dropped: their callers see an error.
+        for reply in replies {
+            reply(committed.is_ok());
+        }
+    }
+}
+
+fn sql_u64(value: u64) -> Result<i64, ApiError> {
+    i64::try_from(value).map_err(|_| ApiError::invalid("request.out_of_range", format!("{value} is too large")))
+}
+
+fn to_u64(value: i64) -> Result<u64, ApiError> {
+    u64::try_from(value).map_err(|_| internal("a negative number in the database"))
+}
+
+fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|_| internal("a malformed id in the database"))
+}
+
+impl ServerStore for SqliteStore {
+    async fn enroll(
+        &self,
+        code_hash: String,
+        device: DeviceId,
+        token_hash: String,
+        now_ms: u64,
+    ) -> Result<Enrolled, ApiError> {
+        self.run(move |conn| {
+            let code: Option<(String, i64, Option<i64>)> = conn
+                .query_row(
+                    "SELECT worker_id, expires_at_ms, used_at_ms FROM enrollment_codes WHERE code_hash = ?1",
+                    [&code_hash],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            let Some((worker, expires_at_ms, used_at_ms)) = code else {
+                return Err(ApiError::invalid("enroll.code_invalid", "this enrollment code is not valid"));
+            };
+            if used_at_ms.is_some() {
+                return Err(ApiError::invalid("enroll.code_used", "this enrollment code has been used already"));
+            }
+            if to_u64(expires_at_ms)? <= now_ms {
+                return Err(ApiError::invalid("enroll.code_expired", "this enrollment code has expired"));
+            }
+            let exists = conn
+                .query_row("SELECT 1 FROM devices WHERE id = ?1", [device.to_string()], |_| Ok(()))
+                .optional()
+                .map_err(db)?;
+            if exists.is_some() {
+                return Err(ApiError::invalid("enroll.device_exists", "this device is enrolled already"));
+            }
+            conn.execute("UPDATE enrollment_codes SET used_at_ms = ?1 WHERE code_hash = ?2", params![sql_u64(now_ms)?, code_hash])
+                .map_err(db)?;
+            conn.execute(
+                "INSERT INTO devices (id, worker_id, token_hash, enrolled_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![device.to_string(), worker, token_hash, sql_u64(now_ms)?],
+            )
+            .map_err(db)?;
+            let (worker_name, team, team_name): (String, String, String) = conn
+                .query_row(
+                    "SELECT w.display_name, t.id, t.name FROM workers w JOIN teams t ON t.id = w.team_id WHERE w.id = ?1",
+                    [&worker],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .map_err(db)?;
+            Ok(Enrolled { worker: parse_id(&worker)?, worker_name, team: parse_id(&team)?, team_name })
+        })
+        .await
+    }
+
+    async fn authenticate(&self, token_hash: String) -> Result<DeviceAuth, ApiError> {
+        self.run(move |conn| {
+            let row: Option<(String, String, Option<i64>)> = conn
+                .query_row(
+                    "SELECT id, worker_id, revoked_at_ms FROM devices WHERE token_hash = ?1",
+                    [&token_hash],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            match row {
+                None => Err(ApiError::Unauthorized),
+                Some((_, _, Some(_))) => Err(ApiError::Revoked),
+                Some((device, worker, None)) => {
+                    Ok(DeviceAuth { device: parse_id(&device)?, worker: parse_id(&worker)? })
+                }
+            }
+        })
+        .await
+    }
+
+    async fn sync(
+        &self,
+        auth: DeviceAuth,
+        request: SyncRequest,
+        pull_limit: usize,
+        now_ms: u64,
+    ) -> Result<SyncResponse, ApiError> {
+        self.run(move |conn| sync_in(conn, auth, &request, pull_limit, now_ms)).await
+    }
+
+    async fn create_team(&self, team: TeamId, name: String) -> Result<(), ApiError> {
+        self.run(move |conn| {
+            insert(conn, "INSERT INTO teams (id, name) VALUES (?1, ?2)", params![team.to_string(), name])
+        })
+        .await
+    }
+
+    async fn create_worker(&self, worker: WorkerId, team: TeamId, name: String) -> Result<(), ApiError> {
+        self.run(move |conn| {
+            insert(
+                conn,
+                "INSERT INTO workers (id, team_id, display_name) VALUES (?1, ?2, ?3)",
+                params![worker.to_string(), team.to_string(), name],
+            )
+        })
+        .await
+    }
+
+    async fn create_citizen(&self, citizen: CitizenId, team: TeamId) -> Result<(), ApiError> {
+        self.run(move |conn| {
+            insert(
+                conn,
+                "INSERT INTO citizens (id, team_id) VALUES (?1, ?2)",
+                params![citizen.to_string(), team.to_string()],
+            )
+        })
+        .await
+    }
+
+    async fn assign(&self, citizen: CitizenId, worker: WorkerId, now_ms: u64) -> Result<(), ApiError> {
+        self.run(move |conn| {
+            insert(
+                conn,
+                "INSERT INTO caseload (citizen_id, worker_id, assigned_at_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (citizen_id) DO UPDATE SET worker_id = excluded.worker_id, assigned_at_ms = excluded.assigned_at_ms",
+                params![citizen.to_string(), worker.to_string(), sql_u64(now_ms)?],
+            )
+        })
+        .await
+    }
+
+    async fn create_enrollment_code(
+        &self,
+        code_hash: String,
+        worker: WorkerId,
+        now_ms: u64,
+        expires_at_ms: u64,
+    ) -> Result<(), ApiError> {
+        self.run(move |conn| {
+            insert(
+                conn,
+                "INSERT INTO enrollment_codes (code_hash, worker_id, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![code_hash, worker.to_string(), sql_u64(now_ms)?, sql_u64(expires_at_ms)?],
+            )
+        })
+        .await
+    }
+
+    async fn devices(&self) -> Result<Vec<DeviceInfo>, ApiError> {
+        self.run(|conn| {
+            let mut statement = conn
+                .prepare("SELECT id, worker_id, enrolled_at_ms, revoked_at_ms, last_seq FROM devices ORDER BY enrolled_at_ms, id")
+                .map_err(db)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
+                        row.get::<_, i64>(4)?,
+                    ))
+                })
+                .map_err(db)?;
+            rows.map(|row| {
+                let (device, worker, enrolled, revoked, last_seq) = row.map_err(db)?;
+                Ok(DeviceInfo {
+                    device: parse_id(&device)?,
+                    worker: parse_id(&worker)?,
+                    enrolled_at_ms: to_u64(enrolled)?,
+                    revoked_at_ms: revoked.map(to_u64).transpose()?,
+                    last_seq: to_u64(last_seq)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn revoke(&self, device: DeviceId, now_ms: u64) -> Result<(), ApiError> {
+        self.run(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, ?1) WHERE id = ?2",
+                    params![sql_u64(now_ms)?, device.to_string()],
+                )
+                .map_err(db)?;
+            if changed == 0 { Err(ApiError::invalid("device.unknown", "no such device")) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn changes(&self) -> Result<Vec<Change>, ApiError> {
+        self.run(|conn| {
+            let mut statement = conn.prepare("SELECT change FROM change_log ORDER BY position").map_err(db)?;
+            let rows = statement.query_map([], |row| row.get::<_, String>(0)).map_err(db)?;
+            rows.map(|row| serde_json::from_str(&row.map_err(db)?).map_err(|e| ApiError::Internal(e.into()))).collect()
+        })
+        .await
+    }
+
+    async fn conflicts(&self) -> Result<Vec<Conflict>, ApiError> {
+        self.run(|conn| {
+            let mut statement = conn
+                .prepare("SELECT citizen_id, entity_id, field, winner_change, loser_change FROM conflicts ORDER BY id")
+                .map_err(db)?;
+            let rows = statement
+                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))
+                .map_err(db)?;
+            rows.map(|row| {
+                let (citizen, entity_id, field, winner, loser) = row.map_err(db)?;
+                Ok(Conflict { citizen: parse_id(&citizen)?, entity_id, field, winner, loser })
+            })
+            .collect()
+        })
+        .await
+    }
+}
+
+/// An insert from an admin command: a duplicate id is the administrator's mistake, not a fault.
+fn insert(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<(), ApiError> {
+    match conn.execute(sql, params) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(ApiError::invalid("admin.constraint", "that already exists, or refers to something that does not"))
+        }
+        Err(e) => Err(db(e)),
+    }
+}
+
+fn sync_in(
+    conn: &Connection,
+    auth: DeviceAuth,
+    request: &SyncRequest,
+    limit: usize,
+    now_ms: u64,
+) -> Result<SyncResponse, ApiError> {
+    let device = auth.device.to_string();
+    let state: Option<(i64, Option<i64>)> = conn
+        .query_row("SELECT last_seq, revoked_at_ms FROM devices WHERE id = ?1", [&device], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()
+        .map_err(db)?;
+    let mut last_seq = match state {
+        None => return Err(ApiError::Unauthorized),
+        Some((_, Some(_))) => return Err(ApiError::Revoked),
+        Some((last_seq, None)) => to_u64(last_seq)?,
+    };
+
+    for (index, change) in request.push.iter().enumerate() {
+        push_one(conn, auth, change, last_seq, now_ms).map_err(|e| e.in_change(index))?;
+        last_seq = last_seq.max(change.seq);
+    }
+    conn.execute(
+        "UPDATE devices SET last_seq = ?1, last_sync_ms = ?2 WHERE id = ?3",
+        params![sql_u64(last_seq)?, sql_u64(now_ms)?, device],
+    )
+    .map_err(db)?;
+
+    // The page: what the worker may see past the cursor. One more row than asked tells whether
+    // there is more. The device's own changes move the cursor but are not sent back.
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT l.position, l.device_id, l.change FROM change_log l
+             JOIN caseload c ON c.citizen_id = l.citizen_id AND c.worker_id = ?1
+             WHERE l.position > ?2 ORDER BY l.position LIMIT ?3",
+        )
+        .map_err(db)?;
+    let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+    let rows = statement
+        .query_map(params![auth.worker.to_string(), sql_u64(request.cursor)?, fetch], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+        })
+        .map_err(db)?;
+    let mut rows: Vec<_> = rows.collect::<Result<_, _>>().map_err(db)?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let cursor = match rows.last() {
+        Some((position, _, _)) => to_u64(*position)?,
+        None => request.cursor,
+    };
+    let mut changes = Vec::with_capacity(rows.len());
+    for (position, origin, json) in rows {
+        if origin != device {
+            let change = serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.into()))?;
+            changes.push(LoggedChange { position: to_u64(position)?, change });
+        }
+    }
+    Ok(SyncResponse {
+        protocol: PROTOCOL_VERSION,
+        acknowledged_seq: last_seq,
+        changes,
+        cursor,
+        more,
+        removed_citizens: Vec::new(),
+        server_time_ms: now_ms,
+    })
+}
+
+/// Stores one pushed change, or recognises it as one already stored.
+fn push_one(conn: &Connection, auth: DeviceAuth, change: &Change, last_seq: u64, now_ms: u64) -> Result<(), ApiError> {
+    let json = serde_json::to_string(change).map_err(|e| ApiError::Internal(e.into()))?;
+    if change.seq <= last_seq {
+        let stored: Option<String> = conn
+            .query_row(
+                "SELECT change FROM change_log WHERE device_id = ?1 AND seq = ?2",
+                params![auth.device.to_string(), sql_u64(change.seq)?],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        let same =
+            stored.as_deref().map(serde_json::from_str::<Change>).transpose().ok().flatten().as_ref() == Some(change);
+        return if same {
+            Ok(())
+        } else {
+            Err(ApiError::Conflict(format!("seq {} was sent before with other content", change.seq)))
+        };
+    }
+    if change.seq != last_seq + 1 {
+        return Err(ApiError::invalid(
+            "batch.sequence_gap",
+            format!("expected seq {}, got {}: changes are missing before it", last_seq + 1, change.seq),
+        ));
+    }
+    let id_used = conn
+        .query_row("SELECT 1 FROM change_log WHERE change_id = ?1", [change.id.to_string()], |_| Ok(()))
+        .optional()
+        .map_err(db)?;
+    if id_used.is_some() {
+        return Err(ApiError::Conflict(format!("change id {} was sent before with other content", change.id)));
+    }
+    let citizen = change.citizen().to_string();
+    let assigned_to: Option<String> = conn
+        .query_row("SELECT worker_id FROM caseload WHERE citizen_id = ?1", [&citizen], |row| row.get(0))
+        .optional()
+        .map_err(db)?;
+    if assigned_to.as_deref() != Some(auth.worker.to_string().as_str()) {
+        return Err(ApiError::OutOfScope);
+    }
+    if let ChangeBody::FieldSet { entity, field, base, .. } = &change.body {
+        merge_field(conn, change, entity, field.as_str(), *base, &citizen, now_ms)?;
+    }
+    let kind = match &change.body {
+        ChangeBody::VisitStarted { .. } => "visit_started",
+        ChangeBody::VisitClosed { .. } => "visit_closed",
+        ChangeBody::ResponseRecorded { .. } => "response_recorded",
+        ChangeBody::NoteWritten { .. } => "note_written",
+        ChangeBody::FieldSet { .. } => "field_set",
+    };
+    conn.execute(
+        "INSERT INTO change_log (change_id, device_id, seq, citizen_id, kind, hlc_wall_ms, hlc_counter, device_time_ms,
+            received_at_ms, schema_version, change)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            change.id.to_string(),
+            auth.device.to_string(),
+            sql_u64(change.seq)?,
+            citizen,
+            kind,
+            sql_u64(change.hlc.wall_ms)?,
+            change.hlc.counter,
+            sql_u64(change.device_time_ms)?,
+            sql_u64(now_ms)?,
+            change.schema_version,
+            json
+        ],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Last writer wins per field; a write not based on the version held is concurrent with it and
+/// goes to the conflict log with the winner.
+fn merge_field(
+    conn: &Connection,
+    change: &Change,
+    entity: &Entity,
+    field: &str,
+    base: Option<Version>,
+    citizen: &str,
+    now_ms: u64,
+) -> Result<(), ApiError> {
+    let (kind, id) = match entity {
+        Entity::Citizen { citizen } => ("citizen", citizen.to_string()),
+        Entity::Goal { goal, .. } => ("goal", goal.to_string()),
+    };
+    let current: Option<(i64, u32, String, String)> = conn
+        .query_row(
+            "SELECT hlc_wall_ms, hlc_counter, device_id, change_id FROM field_versions
+             WHERE entity = ?1 AND entity_id = ?2 AND field = ?3",
+            params![kind, id, field],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .optional()
+        .map_err(db)?;
+    let current_version = current
+        .as_ref()
+        .map(|(wall, counter, device, _)| {
+            Ok::<_, ApiError>(Version { hlc: Hlc::new(to_u64(*wall)?, *counter), device: parse_id(device)? })
+        })
+        .transpose()?;
+    let incoming = Version { hlc: change.hlc, device: change.device };
+    let merge = merge_lww(current_version, FieldWrite { version: incoming, base });
+    if merge.is_concurrent()
+        && let Some((_, _, _, current_change)) = &current
+    {
+        let (winner, loser) = if merge.applies() {
+            (change.id.to_string(), current_change.clone())
+        } else {
+            (current_change.clone(), change.id.to_string())
+        };
+        conn.execute(
+            "INSERT INTO conflicts (entity, entity_id, citizen_id, field, winner_change, loser_change, detected_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![kind, id, citizen, field, winner, loser, sql_u64(now_ms)?],
+        )
+        .map_err(db)?;
+    }
+    if merge.applies() {
+        conn.execute(
+            "INSERT INTO field_versions (entity, entity_id, field, hlc_wall_ms, hlc_counter, device_id, change_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (entity, entity_id, field) DO UPDATE SET hlc_wall_ms = excluded.hlc_wall_ms,
+                hlc_counter = excluded.hlc_counter, device_id = excluded.device_id, change_id = excluded.change_id",
+            params![
+                kind,
+                id,
+                field,
+                sql_u64(incoming.hlc.wall_ms)?,
+                incoming.hlc.counter,
+                change.device.to_string(),
+                change.id.to_string()
+            ],
+        )
+        .map_err(db)?;
+    }
+    Ok(())
+}
