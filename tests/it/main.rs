@@ -1,6 +1,9 @@
 //! The one cross-crate test binary. Each module is one area; they share the harness in `src/`.
 // Tests print the seeds and counts that replay or explain a run.
 #![allow(clippy::print_stdout)]
+// Test helpers outside #[test] functions unwrap too: a panic is a failed test with a location.
+#![allow(clippy::unwrap_used)]
 
 mod scale_packs;
 mod store_crash;
+mod sync;

@@ -1,6 +1,8 @@
 //! Harness for the cross-crate tests: finding the repository's files and reading them as a
 //! shell would, so the tests check what ships and not a copy of it.
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 
 /// The repository root (the parent of this package).

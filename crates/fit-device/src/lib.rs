@@ -6,6 +6,7 @@
 mod clock;
 pub mod demo;
 mod error;
+pub mod sync;
 mod views;
 
 use std::path::PathBuf;

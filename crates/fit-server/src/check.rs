@@ -7,18 +7,18 @@ use fit_core::hlc::HlcClock;
 use fit_core::ids::{DeviceId, check_v7};
 use fit_core::response::{ResponseContent, ResponseInput, validate_response};
 use fit_protocol::change::NOTE_LEN_MAX;
-use fit_protocol::sync::{PROTOCOL_VERSION, PROTOCOL_VERSION_MIN, PULL_CHANGES_MAX, PUSH_CHANGES_MAX};
-use fit_protocol::{Answered, Change, ChangeBody, Entity, SCHEMA_VERSION, SyncRequest};
+use fit_protocol::sync::{PULL_CHANGES_MAX, PUSH_CHANGES_MAX};
+use fit_protocol::{Answered, Change, ChangeBody, Entity, SCHEMA_VERSION, SyncRequest, VersionRange};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// Checks the protocol version a request states.
-pub fn check_protocol(protocol: u32) -> Result<(), ApiError> {
-    if (PROTOCOL_VERSION_MIN..=PROTOCOL_VERSION).contains(&protocol) {
+/// Checks the protocol version a request states against the versions this server accepts.
+pub fn check_protocol(protocol: u32, accepted: VersionRange) -> Result<(), ApiError> {
+    if (accepted.min..=accepted.max).contains(&protocol) {
         Ok(())
     } else {
-        Err(ApiError::ProtocolUnsupported { requested: protocol })
+        Err(ApiError::ProtocolUnsupported { requested: protocol, supported: accepted })
     }
 }
 
@@ -29,8 +29,9 @@ pub fn check_sync_request(
     scales: &ScaleSet,
     clock: &HlcClock,
     now_ms: u64,
+    accepted: VersionRange,
 ) -> Result<usize, ApiError> {
-    check_protocol(request.protocol)?;
+    check_protocol(request.protocol, accepted)?;
     if request.push.len() > PUSH_CHANGES_MAX {
         return Err(ApiError::invalid("batch.too_large", format!("at most {PUSH_CHANGES_MAX} changes per batch")));
     }

@@ -4,7 +4,6 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fit_protocol::sync::{PROTOCOL_VERSION, PROTOCOL_VERSION_MIN};
 use fit_protocol::{ErrorBody, VersionRange};
 
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +13,7 @@ pub enum ApiError {
     #[error("the request body is not valid: {0}")]
     Malformed(String),
     #[error("protocol version {requested} is not supported; update the app")]
-    ProtocolUnsupported { requested: u32 },
+    ProtocolUnsupported { requested: u32, supported: VersionRange },
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
     #[error("a valid device token is needed")]
@@ -76,8 +75,10 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(error) = &self {
             tracing::error!(error = %error, "request failed");
         }
-        let supported = matches!(self, ApiError::ProtocolUnsupported { .. })
-            .then_some(VersionRange { min: PROTOCOL_VERSION_MIN, max: PROTOCOL_VERSION });
+        let supported = match &self {
+            ApiError::ProtocolUnsupported { supported, .. } => Some(*supported),
+            _ => None,
+        };
         let body = ErrorBody { code: self.code().to_owned(), message: self.to_string(), supported };
         (self.status_code(), Json(body)).into_response()
     }

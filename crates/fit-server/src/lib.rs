@@ -46,6 +46,8 @@ pub struct AppState<S> {
     pub scales: Arc<ScaleSet>,
     pub now_ms: NowMs,
     pub max_drift_ms: u64,
+    /// The protocol versions this server accepts: a municipality can retire old app versions.
+    pub protocols: VersionRange,
 }
 
 impl<S> std::fmt::Debug for AppState<S> {
@@ -62,6 +64,7 @@ impl<S: ServerStore> AppState<S> {
             scales: Arc::new(ScaleSet::built_in()?),
             now_ms: system_now(),
             max_drift_ms: MAX_DRIFT_MS_DEFAULT,
+            protocols: VersionRange { min: PROTOCOL_VERSION_MIN, max: PROTOCOL_VERSION },
         })
     }
 }
@@ -69,7 +72,7 @@ impl<S: ServerStore> AppState<S> {
 /// The whole HTTP surface of the server.
 pub fn app<S: ServerStore>(state: AppState<S>) -> Router {
     Router::new()
-        .route("/api/v1/health", get(health))
+        .route("/api/v1/health", get(health::<S>))
         .route("/api/v1/enroll", post(enroll::<S>))
         .route("/api/v1/sync", post(sync::<S>))
         .fallback(|| async { ApiError::NotFound })
@@ -97,8 +100,8 @@ struct Health {
     protocol: VersionRange,
 }
 
-async fn health() -> Json<Health> {
-    Json(Health { status: "ok", protocol: VersionRange { min: PROTOCOL_VERSION_MIN, max: PROTOCOL_VERSION } })
+async fn health<S: ServerStore>(State(state): State<AppState<S>>) -> Json<Health> {
+    Json(Health { status: "ok", protocol: state.protocols })
 }
 
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -110,7 +113,7 @@ async fn enroll<S: ServerStore>(
     request: Result<Json<EnrollRequest>, JsonRejection>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
     let request = body(request)?;
-    check::check_protocol(request.protocol)?;
+    check::check_protocol(request.protocol, state.protocols)?;
     if request.code.is_empty() || request.code.len() > ENROLLMENT_CODE_LEN_MAX {
         return Err(ApiError::invalid("enroll.code_invalid", "this enrollment code is not valid"));
     }
@@ -135,12 +138,14 @@ async fn sync<S: ServerStore>(
     headers: HeaderMap,
     request: Result<Json<SyncRequest>, JsonRejection>,
 ) -> Result<Json<SyncResponse>, ApiError> {
+    // The version first: a device that must be updated hears so whatever else is wrong.
+    let request = body(request)?;
+    check::check_protocol(request.protocol, state.protocols)?;
     let token = bearer(&headers).ok_or(ApiError::Unauthorized)?;
     let auth = state.store.authenticate(secret_hash(token)).await?;
-    let request = body(request)?;
     let now = (state.now_ms)();
     let clock = HlcClock::new(Hlc::ZERO, state.max_drift_ms);
-    let pull_limit = check::check_sync_request(&request, auth.device, &state.scales, &clock, now)?;
+    let pull_limit = check::check_sync_request(&request, auth.device, &state.scales, &clock, now, state.protocols)?;
     Ok(Json(state.store.sync(auth, request, pull_limit, now).await?))
 }
 

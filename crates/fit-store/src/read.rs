@@ -361,6 +361,31 @@ impl Store {
         Ok(())
     }
 
+    /// The server URL and device token, once enrolled.
+    pub fn sync_settings(&self) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self.meta("server_url")?.zip(self.meta("device_token")?))
+    }
+
+    /// Why sync is blocked (the app must be updated), if it is.
+    pub fn sync_blocked(&self) -> Result<Option<String>, StoreError> {
+        self.meta("sync_blocked")
+    }
+
+    pub fn last_sync_ms(&self) -> Result<Option<u64>, StoreError> {
+        self.meta("last_sync_ms")?
+            .map(|t| t.parse().map_err(|_| StoreError::Damaged("last_sync_ms".into())))
+            .transpose()
+    }
+
+    /// The position in the server's log this device has applied up to.
+    pub fn cursor(&self, stream: &str) -> Result<u64, StoreError> {
+        let position: Option<i64> = self
+            .conn
+            .query_row("SELECT position FROM sync_cursors WHERE stream = ?1", [stream], |row| row.get(0))
+            .optional()?;
+        position.map(ms).transpose().map(|p| p.unwrap_or(0))
+    }
+
     /// Ids of every response, visit and note row, for checks that the outbox matches the domain.
     pub fn domain_ids(&self) -> Result<Vec<String>, StoreError> {
         let mut statement = self.conn.prepare(

@@ -73,9 +73,34 @@ impl Store {
         changes: &[Change],
         cursor: Option<(&str, u64)>,
     ) -> Result<(), StoreError> {
+        self.apply_sync(scales, now_ms, None, changes, cursor)
+    }
+
+    /// Applies the answer to a sync in one transaction: drops the outbox entries the server
+    /// acknowledged, applies the pulled page and moves the cursor. The citizens of pulled changes
+    /// are in this device's caseload: the server sends nothing else.
+    pub fn apply_sync(
+        &mut self,
+        scales: &ScaleSet,
+        now_ms: u64,
+        acknowledged_seq: Option<u64>,
+        changes: &[Change],
+        cursor: Option<(&str, u64)>,
+    ) -> Result<(), StoreError> {
         let mut clock = self.hlc.clone();
+        let worker = self.worker_id()?;
         let tx = self.conn.transaction()?;
+        if let Some(seq) = acknowledged_seq {
+            tx.execute("DELETE FROM outbox WHERE seq <= ?1", [sql_u64(seq)?])?;
+        }
         for change in changes.iter().filter(|c| c.device != self.device) {
+            if let Some(worker) = worker {
+                ensure_citizen(&tx, change.citizen())?;
+                tx.execute(
+                    "INSERT INTO caseload (worker_id, citizen_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    params![worker.to_string(), change.citizen().to_string()],
+                )?;
+            }
             // The server checked the drift when it accepted the change; a clock this device
             // cannot follow must not stop the change from applying, only from moving our clock.
             let _ = clock.observe(change.hlc, now_ms);
@@ -92,6 +117,30 @@ impl Store {
         tx.commit()?;
         self.hlc = clock;
         Ok(())
+    }
+
+    /// Remembers where and how this device syncs; the token is stored encrypted with the rest.
+    pub fn set_sync_settings(&mut self, server_url: &str, token: &str) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        set_meta(&tx, "server_url", server_url)?;
+        set_meta(&tx, "device_token", token)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Notes that the server no longer speaks this app's protocol (`None` clears it).
+    pub fn set_sync_blocked(&mut self, reason: Option<&str>) -> Result<(), StoreError> {
+        match reason {
+            Some(reason) => set_meta(&self.conn, "sync_blocked", reason),
+            None => {
+                self.conn.execute("DELETE FROM meta WHERE key = 'sync_blocked'", [])?;
+                Ok(())
+            }
+        }
+    }
+
+    pub fn set_last_sync(&mut self, now_ms: u64) -> Result<(), StoreError> {
+        set_meta(&self.conn, "last_sync_ms", &now_ms.to_string())
     }
 
     /// Records who this device belongs to (known at enrollment).

@@ -1,0 +1,171 @@
+//! Devices syncing with a real server on loopback: offline work on two devices converges, a
+//! lost answer never duplicates a response, revocation wipes, a version mismatch keeps the outbox.
+
+use std::sync::{Arc, Mutex};
+
+use fit_core::response::{MarkedBy, RawAnswer, ResponseContent, ResponseInput};
+use fit_device::sync::{SyncClient, SyncConfig, SyncError};
+use fit_device::{Device, DeviceConfig, SystemClock};
+use fit_protocol::{ChangeBody, VersionRange};
+use fit_server::store::ServerStore;
+use fit_store::{KdfCost, UnlockPolicy};
+use fit_tests::server::{Caseload, LiveServer, Relay, create_caseload, enrollment_code};
+
+const PIN: &str = "975310";
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+struct TestDevice {
+    _dir: tempfile::TempDir,
+    device: Mutex<Device>,
+}
+
+/// A set-up device enrolled with `server_url` for the caseload's worker.
+async fn enrolled_device(server: &LiveServer, server_url: &str, caseload: Caseload, client: &SyncClient) -> TestDevice {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DeviceConfig {
+        unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
+        ..DeviceConfig::new(dir.path())
+    };
+    let mut device = Device::open(config, Arc::new(SystemClock)).unwrap();
+    device.set_up(PIN).unwrap();
+    let device = Mutex::new(device);
+    let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
+    let enrolled = client.enroll(&device, server_url, &code).await.unwrap();
+    assert_eq!(enrolled.worker, caseload.worker);
+    // The assignment itself reaches devices with the citizen's first change; until then the
+    // device is told about it here, as the caseload screen of a new enrollment would be.
+    device.lock().unwrap().store_mut().unwrap().assign_citizen(caseload.worker, caseload.citizen).unwrap();
+    TestDevice { _dir: dir, device }
+}
+
+fn ors(value: i64) -> ResponseInput {
+    let items = ["individually", "interpersonally", "socially", "overall"];
+    let answers = items.iter().map(|i| RawAnswer { item: (*i).into(), value: value.into() }).collect();
+    ResponseInput {
+        scale: "ors".into(),
+        content: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
+    }
+}
+
+/// Records a visit with an ORS on the device, offline: nothing leaves the device.
+fn record_visit(device: &Mutex<Device>, caseload: Caseload, value: i64) {
+    let mut device = device.lock().unwrap();
+    let visit = device.start_visit(caseload.citizen).unwrap();
+    device.record_response(visit, ors(value)).unwrap();
+    device.close_visit(visit).unwrap();
+}
+
+fn client() -> SyncClient {
+    SyncClient::new(SyncConfig::default()).unwrap()
+}
+
+fn responses_on_server(changes: &[fit_protocol::Change]) -> Vec<String> {
+    let mut ids: Vec<_> = changes
+        .iter()
+        .filter_map(|c| match &c.body {
+            ChangeBody::ResponseRecorded { response, .. } => Some(response.to_string()),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn visit_ids(device: &Mutex<Device>, caseload: Caseload) -> Vec<String> {
+    let device = device.lock().unwrap();
+    let mut ids: Vec<_> =
+        device.citizen_view(caseload.citizen).unwrap().visits.iter().map(|v| v.id.to_string()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn offline_work_on_two_devices_converges_after_both_sync() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let client = client();
+    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    let b = enrolled_device(&server, &server.url(), caseload, &client).await;
+    record_visit(&a.device, caseload, 40);
+    record_visit(&a.device, caseload, 45);
+    record_visit(&b.device, caseload, 70);
+
+    for device in [&a.device, &b.device, &a.device] {
+        client.sync_now(device, |_| {}).await.unwrap();
+    }
+    assert_eq!(visit_ids(&a.device, caseload), visit_ids(&b.device, caseload));
+    assert_eq!(visit_ids(&a.device, caseload).len(), 3);
+    let view_a = a.device.lock().unwrap().citizen_view(caseload.citizen).unwrap();
+    let view_b = b.device.lock().unwrap().citizen_view(caseload.citizen).unwrap();
+    assert_eq!(view_a.trajectory, view_b.trajectory);
+    assert_eq!(responses_on_server(&server.store.changes().await.unwrap()).len(), 3);
+    for device in [&a.device, &b.device] {
+        assert_eq!(device.lock().unwrap().sync_counters().unwrap().pending_changes, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_lost_answer_makes_the_device_push_again_and_nothing_is_duplicated() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let relay = Relay::start(server.addr).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let client = client();
+    let a = enrolled_device(&server, &relay.url(), caseload, &client).await;
+    record_visit(&a.device, caseload, 55);
+
+    relay.lose_next_answer.store(true, std::sync::atomic::Ordering::SeqCst);
+    let lost = client.sync_now(&a.device, |_| {}).await.unwrap_err();
+    assert!(matches!(lost, SyncError::Busy { .. }), "{lost:?}");
+    assert_eq!(responses_on_server(&server.store.changes().await.unwrap()).len(), 1, "the server stored the batch");
+    assert_eq!(a.device.lock().unwrap().sync_counters().unwrap().pending_changes, 3, "the device never heard so");
+
+    client.sync_now(&a.device, |_| {}).await.unwrap();
+    assert_eq!(a.device.lock().unwrap().sync_counters().unwrap().pending_changes, 0);
+    let changes = server.store.changes().await.unwrap();
+    assert_eq!(changes.len(), 3, "visit started, response, visit closed: once each");
+    assert_eq!(responses_on_server(&changes).len(), 1);
+}
+
+#[tokio::test]
+async fn a_revoked_device_wipes_its_local_store() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let client = client();
+    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    record_visit(&a.device, caseload, 30);
+    let device_id = a.device.lock().unwrap().store_mut().unwrap().device_id();
+    server.store.revoke(device_id, now_ms()).await.unwrap();
+
+    let error = client.sync_now(&a.device, |_| {}).await.unwrap_err();
+    assert!(matches!(error, SyncError::Revoked), "{error:?}");
+    {
+        let device = a.device.lock().unwrap();
+        assert!(!device.is_unlocked());
+        assert!(!device.is_set_up(), "the key file and the database are gone");
+    }
+    assert!(server.store.changes().await.unwrap().is_empty(), "a revoked device uploads nothing");
+}
+
+#[tokio::test]
+async fn a_server_that_no_longer_speaks_the_apps_protocol_blocks_sync_and_keeps_the_outbox() {
+    let newer = VersionRange { min: 2, max: 2 };
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let client = client();
+    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    record_visit(&a.device, caseload, 30);
+    let address = server.addr;
+    let data = server.stop().await;
+    // The municipality upgrades the server on the same address and data, and retires protocol 1.
+    let upgraded = LiveServer::start_in(data, Some(address), move |state| state.protocols = newer).await.unwrap();
+
+    let error = client.sync_now(&a.device, |_| {}).await.unwrap_err();
+    assert!(matches!(error, SyncError::Unsupported { min: 2, max: 2 }), "{error:?}");
+    assert_eq!(a.device.lock().unwrap().sync_counters().unwrap().pending_changes, 3);
+    let again = client.sync_now(&a.device, |_| {}).await.unwrap_err();
+    assert_eq!(again.code(), "protocol.unsupported", "sync stays blocked until the app is updated");
+    assert!(upgraded.store.changes().await.unwrap().is_empty());
+}
