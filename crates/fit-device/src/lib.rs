@@ -3,9 +3,11 @@
 //! counters. Each service checks its input with fit-core and writes through fit-store, where
 //! every write lands with its outbox entry in one transaction.
 
+pub mod app;
 mod clock;
 pub mod demo;
 mod error;
+pub mod settings;
 pub mod sync;
 mod views;
 

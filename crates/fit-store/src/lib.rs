@@ -5,6 +5,7 @@
 //! SQLCipher, keyed with a data key that only exists in memory while the store is unlocked.
 
 mod db;
+mod identity;
 pub mod keys;
 mod read;
 mod write;
@@ -14,6 +15,7 @@ use fit_core::ids::{DeviceId, WorkerId};
 use rusqlite::Connection;
 
 pub use db::{MIGRATIONS, schema_sql};
+pub use identity::Identity;
 pub use keys::{DataKey, KdfCost, KeyError, StorePaths, UnlockPolicy};
 pub use read::{CitizenRow, CitizenSummary, GoalRow, HistoryRow, NoteRow, VisitRow};
 

@@ -1,0 +1,87 @@
+//! The Tauri shell of FIT Field: it opens the device's store, runs the sync engine in the
+//! background (whenever the server is reachable, and at the nightly window) and hands the UI
+//! one command per action, each a one-liner over `fit_device::app::AppSession`. Every command
+//! answers `{code, message}` on failure; no panic reaches the UI.
+
+mod commands;
+mod shell;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use tauri::{Manager, Runtime};
+
+pub use shell::Shell;
+
+/// Settings the app takes on its command line. The end-to-end tests and the demo pass them this
+/// way, because the app inherits the WebDriver server's environment, not the test's.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "fit-app", about = "FIT Field: feedback-informed treatment for home support")]
+pub struct Cli {
+    /// Where the encrypted store and the settings live (default: the platform's app data folder).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// With --enroll-code and --pin: set up and enroll a new device with this server at start.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// A one-time enrollment code from the server's administrator.
+    #[arg(long)]
+    pub enroll_code: Option<String>,
+    /// The PIN of a device set up from the command line (demo only: it is visible to `ps`).
+    #[arg(long)]
+    pub pin: Option<String>,
+    /// The longest wait between retries while the server is unreachable.
+    #[arg(long, default_value_t = 300)]
+    pub sync_retry_max_seconds: u64,
+}
+
+/// Builds and runs the app with `builder`; tests can pass a mock builder.
+pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, cli: Cli) -> Result<(), tauri::Error> {
+    builder
+        .setup(move |app| {
+            let data_dir = match &cli.data_dir {
+                Some(dir) => dir.clone(),
+                None => app.path().app_data_dir()?,
+            };
+            let shell = Shell::open(&data_dir, &cli)?;
+            app.manage(shell);
+            shell::start(app.handle().clone(), cli.clone());
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::get_status,
+            commands::set_up_device,
+            commands::enroll_device,
+            commands::unlock_app,
+            commands::lock_app,
+            commands::change_pin,
+            commands::list_caseload,
+            commands::get_citizen,
+            commands::get_scale,
+            commands::start_visit,
+            commands::record_response,
+            commands::close_visit,
+            commands::add_note,
+            commands::set_goal,
+            commands::delete_goal,
+            commands::enter_citizen_mode,
+            commands::record_citizen_answer,
+            commands::leave_citizen_mode,
+            commands::get_sync_status,
+            commands::sync_now,
+            commands::get_settings,
+            commands::save_settings,
+        ])
+        .run(tauri::generate_context!())
+}
+
+/// The entry point of every platform: the desktop binary calls it, Android and iOS start here.
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    // Unknown arguments (a launcher's own) must not stop the app: it starts with the defaults.
+    let cli = Cli::try_parse().unwrap_or_else(|_| Cli::parse_from(["fit-app"]));
+    if let Err(error) = run_app(tauri::Builder::default(), cli) {
+        eprintln!("FIT Field could not start: {error}");
+        std::process::exit(1);
+    }
+}

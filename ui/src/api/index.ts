@@ -1,0 +1,60 @@
+// The only module that talks to the Rust side. Every command answers a value or rejects with
+// `{code, message}`; anything else that rejects is turned into that shape here.
+
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type {
+  AppError, AppSettings, AppStatus, CaseloadLine, CitizenAnswer, CitizenMode, CitizenPage,
+  NotGivenReason, Scale, SyncView,
+} from './types';
+
+export * from './types';
+
+export const SYNC_STATUS_EVENT = 'sync-status';
+
+export function isAppError(value: unknown): value is AppError {
+  return typeof value === 'object' && value !== null
+    && typeof (value as AppError).code === 'string' && typeof (value as AppError).message === 'string';
+}
+
+/** Invokes a command; a rejection is always an `AppError`. */
+export async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    if (isAppError(error)) throw error;
+    throw { code: 'app.ipc', message: String(error) } satisfies AppError;
+  }
+}
+
+export const api = {
+  status: () => call<AppStatus>('get_status'),
+  setUp: (pin: string) => call<void>('set_up_device', { pin }),
+  enroll: (server_url: string, code: string) => call<void>('enroll_device', { server_url, code }),
+  unlock: (pin: string) => call<void>('unlock_app', { pin }),
+  lock: () => call<void>('lock_app'),
+  changePin: (old_pin: string, new_pin: string) => call<void>('change_pin', { old_pin, new_pin }),
+  caseload: () => call<CaseloadLine[]>('list_caseload'),
+  citizen: (citizen: string) => call<CitizenPage>('get_citizen', { citizen }),
+  scale: (code: string) => call<Scale>('get_scale', { code }),
+  startVisit: (citizen: string) => call<string>('start_visit', { citizen }),
+  recordNotGiven: (visit: string, scale: string, reason: NotGivenReason) =>
+    call<string>('record_response', { visit, input: { scale, content: { not_given: { reason } } } }),
+  closeVisit: (visit: string) => call<void>('close_visit', { visit }),
+  addNote: (citizen: string, visit: string | null, body: string) =>
+    call<string>('add_note', { citizen, visit, body }),
+  addGoal: (citizen: string, title: string) =>
+    call<string>('set_goal', { citizen, goal: null, title, status: 'active' }),
+  setGoalStatus: (citizen: string, goal: string, status: string) =>
+    call<string>('set_goal', { citizen, goal, title: null, status }),
+  deleteGoal: (citizen: string, goal: string) => call<void>('delete_goal', { citizen, goal }),
+  enterCitizenMode: (visit: string, scale: string) => call<CitizenMode>('enter_citizen_mode', { visit, scale }),
+  recordCitizenAnswer: (answer: CitizenAnswer) => call<string>('record_citizen_answer', { answer }),
+  leaveCitizenMode: (pin: string) => call<void>('leave_citizen_mode', { pin }),
+  syncStatus: () => call<SyncView>('get_sync_status'),
+  syncNow: () => call<void>('sync_now'),
+  settings: () => call<AppSettings>('get_settings'),
+  saveSettings: (settings: AppSettings) => call<AppSettings>('save_settings', { settings }),
+  onSyncStatus: (handler: (view: SyncView) => void): Promise<UnlistenFn> =>
+    listen<SyncView>(SYNC_STATUS_EVENT, (event) => handler(event.payload)),
+};

@@ -1,0 +1,41 @@
+// The app's navigation and shared state: which screen shows, the device status, the sync view.
+
+import { api, type AppError, type AppSettings, type AppStatus, type SyncView } from '../api';
+import { locale } from './i18n.svelte';
+
+export type Screen =
+  | { name: 'caseload' }
+  | { name: 'citizen'; citizen: string }
+  | { name: 'visit'; citizen: string; visit: string }
+  | { name: 'sync' }
+  | { name: 'settings' };
+
+export const app = $state<{
+  status: AppStatus | null;
+  screen: Screen;
+  sync: SyncView | null;
+  settings: AppSettings | null;
+  fatal: AppError | null;
+}>({ status: null, screen: { name: 'caseload' }, sync: null, settings: null, fatal: null });
+
+export async function refreshStatus(): Promise<void> {
+  app.status = await api.status();
+}
+
+export async function refreshSync(): Promise<void> {
+  try {
+    app.sync = await api.syncStatus();
+  } catch {
+    // The status line keeps its last value; the sync screen shows errors itself.
+  }
+}
+
+export async function loadSettings(): Promise<void> {
+  app.settings = await api.settings();
+  locale.lang = app.settings.lang;
+}
+
+export function go(screen: Screen): void {
+  app.screen = screen;
+  window.scrollTo?.(0, 0);
+}

@@ -1,0 +1,39 @@
+// What the trajectory chart draws, computed from a citizen's trajectory: ORS totals per visit,
+// the clinical cutoff, the reliable-change band around the first score, SRS beneath, and WHO-5
+// when present. Values are in scale points (tenths / 10); a visit without a score is a gap.
+
+import type { Measure, Trajectory } from '../api/types';
+
+export interface ChartData {
+  labels: string[];
+  ors: (number | null)[];
+  cutoff: number | null;
+  bandLow: number | null;
+  bandHigh: number | null;
+  srs: (number | null)[];
+  /** The SRS total below which the alliance needs attention. */
+  srsConcern: number;
+  who5: (number | null)[] | null;
+}
+
+export const SRS_CONCERN_TENTHS = 360;
+
+function given(measure: Measure | null, divisor: number): number | null {
+  return measure && measure.status === 'given' ? measure.total.score / divisor : null;
+}
+
+export function chartData(trajectory: Trajectory): ChartData {
+  const points = trajectory.points;
+  const outcome = trajectory.outcome;
+  const who5 = points.map((p) => given(p.wellbeing, 1));
+  return {
+    labels: points.map((p) => String(p.number)),
+    ors: points.map((p) => given(p.outcome, 10)),
+    cutoff: outcome ? outcome.cutoff_tenths / 10 : null,
+    bandLow: outcome ? outcome.band_low_tenths / 10 : null,
+    bandHigh: outcome ? outcome.band_high_tenths / 10 : null,
+    srs: points.map((p) => given(p.alliance, 10)),
+    srsConcern: SRS_CONCERN_TENTHS / 10,
+    who5: who5.some((v) => v !== null) ? who5 : null,
+  };
+}

@@ -1,0 +1,48 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { api, isAppError } from '../api';
+
+describe('the API layer', () => {
+  let calls: { cmd: string; args: unknown }[];
+
+  beforeEach(() => {
+    calls = [];
+  });
+  afterEach(() => clearMocks());
+
+  it('sends snake_case arguments to the commands', async () => {
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      return cmd === 'start_visit' ? 'visit-1' : null;
+    });
+    await expect(api.startVisit('citizen-1')).resolves.toBe('visit-1');
+    await api.enroll('http://127.0.0.1:8080', 'abc');
+    await api.recordNotGiven('visit-1', 'srs', 'too_unwell');
+    await api.recordCitizenAnswer({ kind: 'given', answers: [['individually', 55]] });
+    expect(calls).toEqual([
+      { cmd: 'start_visit', args: { citizen: 'citizen-1' } },
+      { cmd: 'enroll_device', args: { server_url: 'http://127.0.0.1:8080', code: 'abc' } },
+      {
+        cmd: 'record_response',
+        args: { visit: 'visit-1', input: { scale: 'srs', content: { not_given: { reason: 'too_unwell' } } } },
+      },
+      { cmd: 'record_citizen_answer', args: { answer: { kind: 'given', answers: [['individually', 55]] } } },
+    ]);
+  });
+
+  it('passes a {code, message} error through unchanged', async () => {
+    mockIPC(() => {
+      throw { code: 'citizen_mode.active', message: 'the worker PIN is needed' };
+    });
+    await expect(api.caseload()).rejects.toEqual({ code: 'citizen_mode.active', message: 'the worker PIN is needed' });
+  });
+
+  it('turns any other failure into a {code, message} error', async () => {
+    mockIPC(() => {
+      throw new Error('boom');
+    });
+    const error = await api.lock().catch((e: unknown) => e);
+    expect(isAppError(error)).toBe(true);
+    expect(error).toMatchObject({ code: 'app.ipc' });
+  });
+});

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import * as cm from '../lib/citizenMode';
+
+describe('citizen mode', () => {
+  it('starts with no mark on any item and cannot go on without one', () => {
+    const s = cm.start(4);
+    expect(s.marks).toEqual([null, null, null, null]);
+    expect(cm.canGoOn(s)).toBe(false);
+    expect(cm.next(s)).toBe(s);
+  });
+
+  it('places a mark where the line is tapped, in tenths, clamped to the line', () => {
+    expect(cm.tenthsAt(0, 400)).toBe(0);
+    expect(cm.tenthsAt(400, 400)).toBe(100);
+    expect(cm.tenthsAt(250, 400)).toBe(63);
+    expect(cm.tenthsAt(-20, 400)).toBe(0);
+    expect(cm.tenthsAt(500, 400)).toBe(100);
+    expect(cm.tenthsAt(10, 0)).toBe(0);
+    expect(cm.place(cm.start(4), 72).marks[0]).toBe(72);
+  });
+
+  it('nudges by a tenth without inventing a mark in the middle', () => {
+    const s = cm.start(2);
+    expect(cm.nudge(s, 1).marks[0]).toBe(1);
+    expect(cm.nudge(s, -1).marks[0]).toBe(99);
+    const placed = cm.place(s, 50);
+    expect(cm.nudge(placed, 1).marks[0]).toBe(51);
+    expect(cm.nudge(cm.place(s, 100), 1).marks[0]).toBe(100);
+    expect(cm.nudge(cm.place(s, 0), -1).marks[0]).toBe(0);
+  });
+
+  it('walks the items, reviews, and confirms only with every mark', () => {
+    let s = cm.start(2);
+    s = cm.next(cm.place(s, 30));
+    expect(s.index).toBe(1);
+    expect(cm.previous(s).index).toBe(0);
+    s = cm.next(cm.place(s, 80));
+    expect(s.phase).toBe('review');
+    expect(cm.answers(s, ['a', 'b'])).toEqual([['a', 30], ['b', 80]]);
+    s = cm.confirm(s);
+    expect(s.phase).toBe('saving');
+    expect(cm.saved(s).phase).toBe('done');
+    expect(cm.saveFailed(s).phase).toBe('review');
+  });
+
+  it('redo clears every mark and starts over', () => {
+    let s = cm.start(2);
+    s = cm.next(cm.place(cm.next(cm.place(s, 30)), 80));
+    const again = cm.redo(s);
+    expect(again.phase).toBe('item');
+    expect(again.index).toBe(0);
+    expect(again.marks).toEqual([null, null]);
+  });
+
+  it('declining can be taken back, to where the citizen was', () => {
+    const s = cm.place(cm.start(4), 40);
+    const asking = cm.askDecline(s);
+    expect(asking.phase).toBe('declining');
+    expect(cm.keepAnswering(asking)).toMatchObject({ phase: 'item', marks: [40, null, null, null] });
+    expect(cm.askDecline({ ...s, phase: 'done' }).phase).toBe('done');
+  });
+
+  it('does not pair answers while a mark is missing', () => {
+    expect(cm.answers(cm.place(cm.start(2), 10), ['a', 'b'])).toBeNull();
+  });
+});
