@@ -34,3 +34,8 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
   echo "Installing tauri-driver"
   cargo install tauri-driver --locked
 fi
+
+# The app embeds the built UI, so the UI is built before any cargo command compiles the app;
+# the end-to-end tests drive the debug binary, so it is built here too.
+npm --prefix ui run build --silent
+cargo build --locked -p fit-app

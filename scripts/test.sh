@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/install-deps.sh
+. scripts/install-app-deps.sh
+
+# The UI's unit tests (vitest with Tauri's mockIPC); the app's end-to-end tests run with cargo test.
+echo "== UI unit tests"
+npm --prefix ui test
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -113,22 +113,22 @@ impl Shell {
     }
 }
 
-/// Starts the background work: the nightly window, the sync status events, the demo set-up
-/// from the command line, and the sync loop once the device is enrolled and unlocked.
+/// Starts the background work: the nightly window, the sync status events, and the sync loop
+/// once the device is enrolled and unlocked. A device set up from the command line (the demo)
+/// is set up first, before the window asks where it stands.
 pub fn start<R: Runtime>(app: AppHandle<R>, cli: Cli) {
     let handle = app.clone();
     tauri::async_runtime::spawn(async move { nightly(handle).await });
     let handle = app.clone();
     tauri::async_runtime::spawn(async move { emit_status(handle).await });
-    tauri::async_runtime::spawn(async move {
+    if let (Some(server), Some(code), Some(pin)) = (&cli.server, &cli.enroll_code, &cli.pin) {
         let shell = app.state::<Shell>();
-        if let (Some(server), Some(code), Some(pin)) = (&cli.server, &cli.enroll_code, &cli.pin)
-            && let Err(error) = shell.session.set_up_enrolled(&shell.client, pin, server, code).await
-        {
+        let set_up = shell.session.set_up_enrolled(&shell.client, pin, server, code);
+        if let Err(error) = tauri::async_runtime::block_on(set_up) {
             eprintln!("setting up from the command line failed: {}", error.code);
         }
-        ensure_sync(&app);
-    });
+    }
+    ensure_sync(&app);
 }
 
 /// Starts the sync loop if the device is enrolled and it is not running yet. It keeps running

@@ -4,6 +4,7 @@
 // Test helpers outside #[test] functions unwrap too: a panic is a failed test with a location.
 #![allow(clippy::unwrap_used)]
 
+mod e2e;
 mod scale_packs;
 mod store_crash;
 mod sync;

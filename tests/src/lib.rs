@@ -1,6 +1,7 @@
 //! Harness for the cross-crate tests: finding the repository's files and reading them as a
 //! shell would, so the tests check what ships and not a copy of it.
 
+pub mod app;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -58,6 +58,8 @@ pub struct AppStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CitizenMode {
     pub visit: VisitId,
+    /// Whose visit: the worker's view returns to it when citizen mode ends.
+    pub citizen: CitizenId,
     pub scale: ScaleCode,
     /// True once the citizen's answer (or "not given") is recorded; only handing back is left.
     pub done: bool,
@@ -316,7 +318,7 @@ impl AppSession {
         if row.closed_at_ms.is_some() {
             return Err(DeviceError::VisitClosed.into());
         }
-        let mode = CitizenMode { visit, scale, done: false };
+        let mode = CitizenMode { visit, citizen: row.citizen, scale, done: false };
         *lock(&self.citizen_mode) = Some(mode.clone());
         Ok(mode)
     }

@@ -5,7 +5,7 @@ export interface Text { da?: string; en?: string }
 
 export interface AppError { code: string; message: string }
 
-export interface CitizenMode { visit: string; scale: string; done: boolean }
+export interface CitizenMode { visit: string; citizen: string; scale: string; done: boolean }
 
 export interface AppStatus {
   set_up: boolean;

@@ -326,9 +326,9 @@ export function formatAge(ms: number): string {
 }
 
 const alertTexts: Record<string, Text> = {
-  'ors.below_cutoff': { da: 'ORS under den kliniske grænse', en: 'ORS below the clinical cutoff' },
-  'ors.reliable_deterioration': { da: 'Pålidelig forværring', en: 'Reliable deterioration' },
-  'ors.no_reliable_improvement': { da: 'Ingen pålidelig bedring', en: 'No reliable improvement' },
+  'ors.below_cutoff': { da: 'Under klinisk grænse', en: 'Below clinical cutoff' },
+  'ors.reliable_deterioration': { da: 'Sikker forværring', en: 'Reliable deterioration' },
+  'ors.no_reliable_improvement': { da: 'Ingen sikker bedring', en: 'No reliable improvement' },
   'ors.below_expected': { da: 'Under forventet forløb', en: 'Below the expected trajectory' },
   'srs.total_low': { da: 'SRS lav', en: 'SRS low' },
   'srs.item_low': { da: 'SRS: et spørgsmål lavt', en: 'SRS: one item low' },

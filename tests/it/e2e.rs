@@ -1,0 +1,219 @@
+//! The real app, driven through WebDriver (tauri-driver + WebKitWebDriver under Xvfb), against a
+//! real fit-server on loopback: a whole visit recorded offline reaches the server by itself,
+//! exactly once; citizen mode cannot be left without the worker's PIN. Every screen passed on
+//! the way is saved under target/screenshots/.
+
+use fit_protocol::ChangeBody;
+use fit_server::store::ServerStore;
+use fit_tests::app::{RealApp, SeedingDevice, is_png, now_ms};
+use fit_tests::server::{LiveServer, create_caseload, enrollment_code};
+
+const PIN: &str = "482615";
+const ORS: [&str; 4] = ["individually", "interpersonally", "socially", "overall"];
+const SRS: [&str; 4] = ["relationship", "goals-and-topics", "approach-or-method", "overall"];
+
+/// Fills in the scale on screen in citizen mode: one tap per item at `fraction` of the line,
+/// then confirms, and hands back with the worker's PIN. Returns the tenths placed per item.
+async fn fill_in_citizen_mode(app: &RealApp, items: &[&str], fraction: f64, shot: &str) -> Vec<i64> {
+    app.find("citizen-mode").await.unwrap();
+    let mut placed = Vec::new();
+    for (n, item) in items.iter().enumerate() {
+        app.find(&format!("item-{item}")).await.unwrap();
+        assert_eq!(app.line_value().await.unwrap(), None, "no default mark on {item}");
+        assert!(!app.find("next").await.unwrap().is_enabled().await.unwrap(), "no next without a mark");
+        app.tap_line(fraction).await.unwrap();
+        let value = app.line_value().await.unwrap().expect("the tap placed a mark");
+        placed.push(value);
+        if n == 0 {
+            app.screenshot(&format!("{shot}-item")).await.unwrap();
+        }
+        app.click("next").await.unwrap();
+    }
+    app.find("review").await.unwrap();
+    app.screenshot(&format!("{shot}-review")).await.unwrap();
+    app.click("confirm").await.unwrap();
+    app.find("thanks").await.unwrap();
+    app.screenshot(&format!("{shot}-thanks")).await.unwrap();
+    app.click("worker").await.unwrap();
+    app.type_into("worker-pin", PIN).await.unwrap();
+    app.click("leave").await.unwrap();
+    app.wait_gone("citizen-mode").await.unwrap();
+    placed
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    // The citizen's first visit, from the worker's other device: ORS 32.0 and SRS 38.0.
+    let seeder = SeedingDevice::enroll(&server, caseload).await.unwrap();
+    seeder.seed_citizen(caseload, caseload.citizen, "Borger A", 80, 95).await.unwrap();
+    let seed_device = seeder.device_id().unwrap();
+    let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
+
+    let app = RealApp::start(&["--sync-retry-max-seconds".into(), "2".into()]).await.unwrap();
+
+    // Enroll and choose the PIN.
+    app.type_into("server-url", &server.url()).await.unwrap();
+    app.type_into("enroll-code", &code).await.unwrap();
+    app.type_into("new-pin", PIN).await.unwrap();
+    app.type_into("new-pin-again", PIN).await.unwrap();
+    app.screenshot("01-enroll").await.unwrap();
+    app.click("enroll").await.unwrap();
+    let citizen_card = format!("citizen-{}", caseload.citizen);
+    app.find(&citizen_card).await.unwrap();
+    app.screenshot("02-caseload").await.unwrap();
+
+    // The server goes away: the whole visit happens offline.
+    let addr = server.addr;
+    let data = server.stop().await;
+
+    app.click(&citizen_card).await.unwrap();
+    app.find("chart-ors").await.unwrap();
+    app.screenshot("03-citizen").await.unwrap();
+    app.click("start-visit").await.unwrap();
+    app.find("step-ors").await.unwrap();
+    app.screenshot("04-visit-start").await.unwrap();
+
+    app.click("hand-over").await.unwrap();
+    let ors = fill_in_citizen_mode(&app, &ORS, 0.2, "05-citizen-ors").await;
+    // Back in the worker's view: the new ORS is on the chart, with the alerts it raises.
+    app.find("visit-review").await.unwrap();
+    let ors_total: i64 = ors.iter().sum();
+    assert!((70..=90).contains(&ors_total), "four taps at a fifth of the line: {ors:?}");
+    app.wait_css("[data-testid=\"visit-review\"] [data-code=\"ors.below_cutoff\"]").await.unwrap();
+    app.screenshot("06-visit-review").await.unwrap();
+
+    app.click("hand-over").await.unwrap();
+    let srs = fill_in_citizen_mode(&app, &SRS, 0.9, "07-citizen-srs").await;
+    assert!(srs.iter().all(|v| (85..=95).contains(v)), "taps at nine tenths: {srs:?}");
+    app.find("step-close").await.unwrap();
+    app.type_into("visit-note", "Talked about the week; next visit Thursday.").await.unwrap();
+    app.screenshot("08-visit-close").await.unwrap();
+    app.click("close-visit").await.unwrap();
+    app.find("start-visit").await.unwrap();
+
+    // The caseload shows the alert, and the changes wait on the device.
+    app.click("nav-caseload").await.unwrap();
+    app.wait_css(&format!("[data-testid=\"{citizen_card}\"] [data-code=\"ors.below_cutoff\"]")).await.unwrap();
+    app.screenshot("09-caseload-alert").await.unwrap();
+    app.click("nav-sync").await.unwrap();
+    app.find("sync-status").await.unwrap();
+    app.screenshot("10-sync-offline").await.unwrap();
+
+    // The server comes back on the same address; the app syncs by itself.
+    let server = LiveServer::start_in(data, Some(addr), |_| {}).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let mine = loop {
+        let changes = server.store.changes().await.unwrap();
+        // The app's device is the one that started a visit, other than the seeding device.
+        let app_device = changes
+            .iter()
+            .find(|c| c.device != seed_device && matches!(c.body, ChangeBody::VisitStarted { .. }))
+            .map(|c| c.device);
+        let mine: Vec<_> = changes.into_iter().filter(|c| Some(c.device) == app_device).collect();
+        if mine.iter().any(|c| matches!(c.body, ChangeBody::VisitClosed { .. })) {
+            break mine;
+        }
+        assert!(std::time::Instant::now() < deadline, "the app did not sync within 90 s");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    app.wait_css("[data-testid=\"sync-pending\"]").await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.find("sync-pending").await.unwrap().text().await.unwrap() != "0" {
+        assert!(std::time::Instant::now() < deadline, "the sync screen kept showing pending changes");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    app.screenshot("11-sync-done").await.unwrap();
+
+    // Exactly that visit, once: one start, two responses (the ORS and SRS placed), one note,
+    // one close, and nothing else from this device.
+    let started: Vec<_> = mine
+        .iter()
+        .filter_map(|c| if let ChangeBody::VisitStarted { visit, .. } = &c.body { Some(*visit) } else { None })
+        .collect();
+    assert_eq!(started.len(), 1, "one visit: {mine:#?}");
+    let visit = started[0];
+    let mut responses: Vec<(String, Vec<i64>)> = mine
+        .iter()
+        .filter_map(|c| match &c.body {
+            ChangeBody::ResponseRecorded {
+                visit: v,
+                scale,
+                answered: fit_protocol::Answered::Given { answers, .. },
+                ..
+            } if *v == visit => Some((scale.to_string(), answers.iter().map(|a| a.value.as_i64().unwrap()).collect())),
+            _ => None,
+        })
+        .collect();
+    responses.sort();
+    assert_eq!(responses, vec![("ors".to_owned(), ors), ("srs".to_owned(), srs)]);
+    let notes =
+        mine.iter().filter(|c| matches!(&c.body, ChangeBody::NoteWritten { visit: Some(v), .. } if *v == visit));
+    assert_eq!(notes.count(), 1);
+    let closes = mine.iter().filter(|c| matches!(&c.body, ChangeBody::VisitClosed { visit: v, .. } if *v == visit));
+    assert_eq!(closes.count(), 1);
+    assert_eq!(mine.len(), 5, "start, ORS, SRS, note, close: {mine:#?}");
+    let mut ids: Vec<_> = mine.iter().map(|c| c.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), mine.len(), "no change twice");
+
+    app.stop().await.unwrap();
+    for shot in ["01-enroll", "02-caseload", "05-citizen-ors-item", "06-visit-review", "11-sync-done"] {
+        assert!(is_png(&fit_tests::app::screenshot_dir().join(format!("{shot}.png"))), "{shot}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let seeder = SeedingDevice::enroll(&server, caseload).await.unwrap();
+    seeder.seed_citizen(caseload, caseload.citizen, "Borger B", 60, 90).await.unwrap();
+    let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
+    // Set up and enrolled from the command line; the PIN is entered on the lock screen later.
+    let args = ["--server", &server.url(), "--enroll-code", &code, "--pin", PIN].map(String::from);
+    let app = RealApp::start(&args).await.unwrap();
+
+    let citizen_card = format!("citizen-{}", caseload.citizen);
+    app.click(&citizen_card).await.unwrap();
+    app.click("start-visit").await.unwrap();
+    app.click("hand-over").await.unwrap();
+    app.find("citizen-mode").await.unwrap();
+    app.tap_line(0.5).await.unwrap();
+
+    // No navigation in citizen mode, and nothing of the worker's view answers from the page.
+    assert!(app.driver().find(thirtyfour::By::Css("nav")).await.is_err(), "no navigation shows");
+    let answer = app.invoke_from_page("list_caseload").await.unwrap();
+    assert_eq!(answer["error"]["code"], "citizen_mode.active", "{answer}");
+
+    // Reloading the page does not leave it.
+    app.driver().refresh().await.unwrap();
+    app.find("citizen-mode").await.unwrap();
+
+    // A wrong PIN does not leave it.
+    app.click("worker").await.unwrap();
+    app.type_into("worker-pin", "000000").await.unwrap();
+    app.click("leave").await.unwrap();
+    app.find("error").await.unwrap();
+    app.screenshot("12-citizen-mode-wrong-pin").await.unwrap();
+    assert!(app.find("citizen-mode").await.is_ok());
+    let answer = app.invoke_from_page("list_caseload").await.unwrap();
+    assert_eq!(answer["error"]["code"], "citizen_mode.active", "{answer}");
+
+    // Cancelling returns to the scale, still in citizen mode.
+    app.click("cancel-leave").await.unwrap();
+    app.find("vas-line").await.unwrap();
+
+    // The worker's PIN leaves it, back to the visit.
+    app.click("worker").await.unwrap();
+    app.type_into("worker-pin", PIN).await.unwrap();
+    app.click("leave").await.unwrap();
+    app.wait_gone("citizen-mode").await.unwrap();
+    app.find("step-ors").await.unwrap();
+    let answer = app.invoke_from_page("list_caseload").await.unwrap();
+    assert!(answer["ok"].is_array(), "{answer}");
+    app.stop().await.unwrap();
+    drop(server);
+}
