@@ -214,6 +214,29 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     app.find("step-ors").await.unwrap();
     let answer = app.invoke_from_page("list_caseload").await.unwrap();
     assert!(answer["ok"].is_array(), "{answer}");
+
+    // The rest of the screens, for the record: settings in English, the lock screen, and
+    // citizen mode and the citizen page at a phone's size.
+    app.click("nav-settings").await.unwrap();
+    app.click("lang-en").await.unwrap();
+    app.click("save-settings").await.unwrap();
+    app.wait_css("[data-testid=\"nav-settings\"]:not(:empty)").await.unwrap();
+    assert_eq!(app.find("nav-settings").await.unwrap().text().await.unwrap(), "Settings");
+    app.screenshot("13-settings-english").await.unwrap();
+    app.click("lock").await.unwrap();
+    app.find("unlock-pin").await.unwrap();
+    app.screenshot("14-lock").await.unwrap();
+    app.type_into("unlock-pin", PIN).await.unwrap();
+    app.click("unlock").await.unwrap();
+    app.click("nav-caseload").await.unwrap();
+    app.click(&citizen_card).await.unwrap();
+    app.driver().set_window_rect(0, 0, 390, 780).await.unwrap();
+    app.find("chart-ors").await.unwrap();
+    app.screenshot("15-phone-citizen").await.unwrap();
+    app.click("start-visit").await.unwrap();
+    app.click("hand-over").await.unwrap();
+    app.find("vas-line").await.unwrap();
+    app.screenshot("16-phone-citizen-mode").await.unwrap();
     app.stop().await.unwrap();
     drop(server);
 }

@@ -1,0 +1,30 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { alertLabel, errorText, formatTenths, locale, syncErrorText, t } from '../lib/i18n.svelte';
+
+describe('texts', () => {
+  afterEach(() => {
+    locale.lang = 'da';
+  });
+
+  it('writes tenths with a decimal comma in Danish and a point in English', () => {
+    expect(formatTenths(249, 'da')).toBe('24,9');
+    expect(formatTenths(249, 'en')).toBe('24.9');
+    expect(formatTenths(0, 'da')).toBe('0,0');
+    expect(formatTenths(-5, 'en')).toBe('-0.5');
+  });
+
+  it('speaks Danish by default and switches to English', () => {
+    expect(t('start_visit')).toBe('Start besøg');
+    locale.lang = 'en';
+    expect(t('start_visit')).toBe('Start visit');
+    expect(t('cm_item_of', { n: 2, total: 4 })).toBe('Question 2 of 4');
+  });
+
+  it('puts known errors in plain words and keeps the message of unknown ones', () => {
+    expect(errorText({ code: 'pin.wrong', message: 'wrong PIN (3 tries left)' })).toBe('Forkert PIN-kode.');
+    expect(errorText({ code: 'enroll.code_used', message: 'the code was used' })).toBe('the code was used');
+    expect(syncErrorText('no connection to the server')).toBe('Ingen forbindelse til serveren.');
+    expect(alertLabel('ors.below_cutoff')).toBe('Under klinisk grænse');
+    expect(alertLabel('some.new_alert')).toBe('some.new_alert');
+  });
+});
