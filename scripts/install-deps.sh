@@ -19,6 +19,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 
+# PostgreSQL's server programs, for the tests of the server's PostgreSQL store: the tests start a
+# throwaway cluster of their own with initdb and pg_ctl (Debian 12 has 15, Ubuntu 24.04 16).
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  echo "Installing PostgreSQL"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
+fi
+
 # Rust: Debian's cargo is too old for the workspace, so rustup's stable toolchain is used.
 if [ -f "$HOME/.cargo/env" ]; then
   # shellcheck source=/dev/null

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod e2e;
+mod postgres;
 mod scale_packs;
 mod store_crash;
 mod sync;

@@ -2,6 +2,7 @@
 //! shell would, so the tests check what ships and not a copy of it.
 
 pub mod app;
+pub mod postgres;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
-//! A real fit-server on 127.0.0.1:0 with its SQLite store in a temporary directory, and a
-//! loopback relay in front of it that can lose the next answer, as a flaky network does.
+//! A real fit-server on 127.0.0.1:0 with its SQLite store in a temporary directory (or over any
+//! other store), and a loopback relay in front of it that can lose the next answer, as a flaky
+//! network does.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,17 +18,17 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-/// A running server. Dropping it stops it.
+/// A running server over a store of kind `S` (SQLite by default). Dropping it stops it.
 #[derive(Debug)]
-pub struct LiveServer {
+pub struct LiveServer<S: ServerStore = SqliteStore> {
     pub addr: SocketAddr,
-    pub store: SqliteStore,
+    pub store: S,
     shutdown: Arc<Notify>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     dir: Option<tempfile::TempDir>,
 }
 
-impl LiveServer {
+impl LiveServer<SqliteStore> {
     /// Starts a server; `configure` may change its state (for example the accepted protocols).
     pub async fn start(configure: impl FnOnce(&mut AppState<SqliteStore>)) -> anyhow::Result<LiveServer> {
         LiveServer::start_in(tempfile::tempdir()?, None, configure).await
@@ -40,6 +41,24 @@ impl LiveServer {
         configure: impl FnOnce(&mut AppState<SqliteStore>),
     ) -> anyhow::Result<LiveServer> {
         let store = SqliteStore::open(&dir.path().join("server.db"))?;
+        LiveServer::start_with(store, Some(dir), addr, configure).await
+    }
+
+    /// Stops taking requests, waits for the ones under way, and hands back the data directory.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.shut_down().await.unwrap_or_else(|| unreachable!("a SQLite server always keeps its directory"))
+    }
+}
+
+impl<S: ServerStore> LiveServer<S> {
+    /// Starts a server over `store` on `addr` if given; `keep` is a directory the server's data
+    /// lives in, handed back when it stops.
+    pub async fn start_with(
+        store: S,
+        keep: Option<tempfile::TempDir>,
+        addr: Option<SocketAddr>,
+        configure: impl FnOnce(&mut AppState<S>),
+    ) -> anyhow::Result<LiveServer<S>> {
         let mut state = AppState::new(store.clone())?;
         configure(&mut state);
         let listener = TcpListener::bind(addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))).await?;
@@ -47,24 +66,24 @@ impl LiveServer {
         let shutdown = Arc::new(Notify::new());
         let stop = shutdown.clone();
         let task = tokio::spawn(fit_server::serve(listener, state, async move { stop.notified().await }));
-        Ok(LiveServer { addr, store, shutdown, task: Some(task), dir: Some(dir) })
+        Ok(LiveServer { addr, store, shutdown, task: Some(task), dir: keep })
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// Stops taking requests, waits for the ones under way, and hands back the data directory.
-    pub async fn stop(mut self) -> tempfile::TempDir {
+    /// Stops taking requests, waits for the ones under way, and hands back the directory it kept.
+    pub async fn shut_down(mut self) -> Option<tempfile::TempDir> {
         self.shutdown.notify_one();
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        self.dir.take().unwrap_or_else(|| unreachable!("the directory is taken only here"))
+        self.dir.take()
     }
 }
 
-impl Drop for LiveServer {
+impl<S: ServerStore> Drop for LiveServer<S> {
     fn drop(&mut self) {
         self.shutdown.notify_one();
     }
@@ -82,7 +101,7 @@ pub fn new_id<T: From<uuid::Uuid>>() -> T {
     T::from(uuid::Uuid::now_v7())
 }
 
-pub async fn create_caseload(store: &SqliteStore, now_ms: u64) -> anyhow::Result<Caseload> {
+pub async fn create_caseload<S: ServerStore>(store: &S, now_ms: u64) -> anyhow::Result<Caseload> {
     let caseload = Caseload { team: new_id(), worker: new_id(), citizen: new_id() };
     store.create_team(caseload.team, "Team Vest".into()).await?;
     store.create_worker(caseload.worker, caseload.team, "Worker".into()).await?;
@@ -92,7 +111,7 @@ pub async fn create_caseload(store: &SqliteStore, now_ms: u64) -> anyhow::Result
 }
 
 /// A fresh one-time enrollment code for `worker`, valid for an hour.
-pub async fn enrollment_code(store: &SqliteStore, worker: WorkerId, now_ms: u64) -> anyhow::Result<String> {
+pub async fn enrollment_code<S: ServerStore>(store: &S, worker: WorkerId, now_ms: u64) -> anyhow::Result<String> {
     let code = uuid::Uuid::now_v7().simple().to_string();
     store.create_enrollment_code(secret_hash(&code), worker, now_ms, now_ms + 3_600_000).await?;
     Ok(code)

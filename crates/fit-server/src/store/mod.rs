@@ -1,6 +1,7 @@
 //! The server's storage behind one narrow trait, so the backend is chosen in `main` and one
 //! conformance story runs over every backend. SQLite is the embedded default.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
