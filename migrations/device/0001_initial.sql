@@ -118,6 +118,12 @@ CREATE TABLE outbox (
 ) STRICT;
 CREATE INDEX outbox_by_citizen ON outbox (citizen_id);
 
+-- Citizens the server moved to another worker's caseload. They leave the caseload screen at
+-- once; their rows are erased as soon as none of their changes waits in the outbox.
+CREATE TABLE leaving_citizens (
+    citizen_id TEXT PRIMARY KEY NOT NULL
+) STRICT;
+
 -- Positions in the server's change log, per stream.
 CREATE TABLE sync_cursors (
     stream   TEXT PRIMARY KEY NOT NULL,

@@ -4,7 +4,9 @@
 // Test helpers outside #[test] functions unwrap too: a panic is a failed test with a location.
 #![allow(clippy::unwrap_used)]
 
+mod conformance;
 mod e2e;
+mod malformed;
 mod postgres;
 mod scale_packs;
 mod store_crash;

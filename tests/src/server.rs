@@ -11,8 +11,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use fit_core::ids::{CitizenId, TeamId, WorkerId};
-use fit_server::store::ServerStore;
 use fit_server::store::sqlite::SqliteStore;
+use fit_server::store::{CitizenProfile, ServerStore};
 use fit_server::{AppState, secret_hash};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -105,7 +105,7 @@ pub async fn create_caseload<S: ServerStore>(store: &S, now_ms: u64) -> anyhow::
     let caseload = Caseload { team: new_id(), worker: new_id(), citizen: new_id() };
     store.create_team(caseload.team, "Team Vest".into()).await?;
     store.create_worker(caseload.worker, caseload.team, "Worker".into()).await?;
-    store.create_citizen(caseload.citizen, caseload.team).await?;
+    store.create_citizen(caseload.citizen, caseload.team, CitizenProfile::adult("Anna"), now_ms).await?;
     store.assign(caseload.citizen, caseload.worker, now_ms).await?;
     Ok(caseload)
 }
@@ -163,7 +163,9 @@ async fn relay(
     body: Bytes,
 ) -> impl IntoResponse {
     let mut request = state.http.request(method, format!("{}{}", state.upstream, uri));
-    for name in [axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE] {
+    for name in
+        [axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE, axum::http::header::CONTENT_ENCODING]
+    {
         if let Some(value) = headers.get(&name) {
             request = request.header(name, value);
         }

@@ -114,8 +114,10 @@ fn lock(device: &Mutex<Device>) -> MutexGuard<'_, Device> {
 }
 
 impl Device {
-    /// The next request: the oldest unacknowledged outbox entries and the cursor.
-    fn next_sync_request(&self, config: &SyncConfig) -> Result<(String, String, SyncRequest), SyncError> {
+    /// The next request: the oldest unacknowledged outbox entries and the cursor, with the
+    /// server's URL and this device's token. Public for transports other than `SyncClient`
+    /// (the simulation drives devices and the server in one process).
+    pub fn next_sync_request(&self, config: &SyncConfig) -> Result<(String, String, SyncRequest), SyncError> {
         let store = self.store()?;
         if let Some(reason) = store.sync_blocked()? {
             return Err(SyncError::Refused { code: "protocol.unsupported".into(), message: reason });
@@ -128,7 +130,7 @@ impl Device {
     }
 
     /// Commits a sync answer: acknowledged entries leave the outbox, the page and cursor apply.
-    fn finish_sync(&mut self, response: &SyncResponse) -> Result<(), DeviceError> {
+    pub fn finish_sync(&mut self, response: &SyncResponse) -> Result<(), DeviceError> {
         let now = self.clock.now_ms();
         let changes: Vec<_> = response.changes.iter().map(|c| c.change.clone()).collect();
         let store = self.store.as_mut().ok_or(DeviceError::Locked)?;
@@ -137,6 +139,7 @@ impl Device {
             now,
             Some(response.acknowledged_seq),
             &changes,
+            &response.removed_citizens,
             Some((CURSOR_STREAM, response.cursor)),
         )?;
         store.set_last_sync(now)?;
@@ -144,11 +147,14 @@ impl Device {
     }
 
     /// Erases the local store after the server said the device is revoked.
-    fn wipe_after_revoke(&mut self) -> Result<(), DeviceError> {
+    pub fn wipe_after_revoke(&mut self) -> Result<(), DeviceError> {
         self.store = None;
         fit_store::keys::wipe(&self.paths).map_err(|e| DeviceError::Unavailable(e.to_string()))
     }
 }
+
+/// Request bodies larger than this are sent zstd-compressed.
+const COMPRESS_FROM_BYTES: usize = 1024;
 
 /// Talks to the server over HTTP.
 #[derive(Debug, Clone)]
@@ -237,7 +243,16 @@ impl SyncClient {
         token: Option<&str>,
         body: &Q,
     ) -> Result<A, SyncError> {
-        let mut request = self.http.post(url).json(body);
+        let json = serde_json::to_vec(body).map_err(|e| SyncError::Offline(e.to_string()))?;
+        let mut request = self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json");
+        // Batches are repetitive JSON: zstd makes them several times smaller on slow mobile links.
+        // Small requests go plain; the answer is compressed when large (reqwest asks for zstd).
+        request = if json.len() > COMPRESS_FROM_BYTES {
+            let packed = zstd::bulk::compress(&json, 3).map_err(|e| SyncError::Offline(e.to_string()))?;
+            request.header(reqwest::header::CONTENT_ENCODING, "zstd").body(packed)
+        } else {
+            request.body(json)
+        };
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

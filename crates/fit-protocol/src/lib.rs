@@ -2,6 +2,7 @@
 //! outbox; the same `Change` is what it sends to the server and what other devices pull.
 
 pub mod change;
+pub mod demo;
 pub mod sync;
 
 pub use change::{Answered, Change, ChangeBody, Entity, FieldError, FieldName, FieldValue};

@@ -10,12 +10,18 @@ use fit_protocol::{ErrorBody, VersionRange};
 pub enum ApiError {
     #[error("no such endpoint")]
     NotFound,
+    #[error("this endpoint does not take that method")]
+    MethodNotAllowed,
     #[error("the request body is not valid: {0}")]
     Malformed(String),
     #[error("protocol version {requested} is not supported; update the app")]
     ProtocolUnsupported { requested: u32, supported: VersionRange },
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    #[error("the request body is too large: at most 1 MiB as sent and 8 MiB unpacked; send fewer changes at a time")]
+    TooLarge,
+    #[error("the request body's encoding is not supported; send JSON, plain or zstd-compressed")]
+    UnsupportedEncoding,
     #[error("a valid device token is needed")]
     Unauthorized,
     #[error("this device has been revoked")]
@@ -46,10 +52,13 @@ impl ApiError {
     pub fn status_code(&self) -> StatusCode {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Malformed(_) | ApiError::ProtocolUnsupported { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized | ApiError::Revoked => StatusCode::UNAUTHORIZED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::OutOfScope => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -58,12 +67,15 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::NotFound => "route.not_found",
+            ApiError::MethodNotAllowed => "route.method_not_allowed",
             ApiError::Malformed(_) => "request.malformed",
             ApiError::ProtocolUnsupported { .. } => "protocol.unsupported",
             ApiError::Invalid { code, .. } => code,
             ApiError::Unauthorized => "auth.required",
             ApiError::Revoked => "device.revoked",
             ApiError::Conflict(_) => "change.conflict",
+            ApiError::TooLarge => "request.too_large",
+            ApiError::UnsupportedEncoding => "request.encoding_unsupported",
             ApiError::OutOfScope => "citizen.out_of_scope",
             ApiError::Internal(_) => "server.internal",
         }

@@ -4,6 +4,7 @@
 
 mod check;
 mod error;
+pub mod export;
 pub mod store;
 
 use std::future::Future;
@@ -11,17 +12,24 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fit_core::ScaleSet;
 use fit_core::hlc::{Hlc, HlcClock, MAX_DRIFT_MS_DEFAULT};
 use fit_core::ids::check_v7;
-use fit_protocol::sync::{BODY_BYTES_MAX, ENROLLMENT_CODE_LEN_MAX, PROTOCOL_VERSION, PROTOCOL_VERSION_MIN};
+use fit_protocol::sync::{
+    BODY_BYTES_MAX, BODY_DECOMPRESSED_BYTES_MAX, ENROLLMENT_CODE_LEN_MAX, PROTOCOL_VERSION, PROTOCOL_VERSION_MIN,
+};
 use fit_protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse, VersionRange};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 use store::ServerStore;
@@ -75,9 +83,50 @@ pub fn app<S: ServerStore>(state: AppState<S>) -> Router {
         .route("/api/v1/health", get(health::<S>))
         .route("/api/v1/enroll", post(enroll::<S>))
         .route("/api/v1/sync", post(sync::<S>))
+        .route("/api/v1/scale-packs", get(scale_packs::<S>))
         .fallback(|| async { ApiError::NotFound })
-        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(state)
+        // Inside out: the decompressed body is limited where it is read; the body on the wire is
+        // limited before it is decompressed; refusals from the layers get our `{code, message}`.
+        .layer(DefaultBodyLimit::max(BODY_DECOMPRESSED_BYTES_MAX))
+        .layer(RequestDecompressionLayer::new().pass_through_unaccepted(false))
+        .layer(RequestBodyLimitLayer::new(BODY_BYTES_MAX))
+        .layer(axum::middleware::map_response(error_body_for_layers))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            // Method and path only: no query, no headers, no body (tokens and personal data stay out).
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
+}
+
+/// Gives the plain refusals of the layers and the router (body too large, unknown encoding, wrong
+/// method) our error body.
+async fn error_body_for_layers(response: axum::response::Response) -> axum::response::Response {
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE if !is_json => ApiError::TooLarge.into_response(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE if !is_json => ApiError::UnsupportedEncoding.into_response(),
+        StatusCode::METHOD_NOT_ALLOWED if !is_json => ApiError::MethodNotAllowed.into_response(),
+        _ => response,
+    }
+}
+
+/// The scale packs this server distributes (the built-in ones, and any licensed full text the
+/// municipality installs), as the pack files.
+async fn scale_packs<S: ServerStore>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let token = bearer(&headers).ok_or(ApiError::Unauthorized)?;
+    state.store.authenticate(secret_hash(token)).await?;
+    fit_core::pack::BUILT_IN_PACKS
+        .iter()
+        .map(|(_, text)| serde_json::from_str(text).map_err(|e| ApiError::Internal(e.into())))
+        .collect::<Result<_, _>>()
+        .map(Json)
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes the requests under way.
@@ -105,7 +154,17 @@ async fn health<S: ServerStore>(State(state): State<AppState<S>>) -> Json<Health
 }
 
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(value)| value).map_err(|rejection| ApiError::Malformed(rejection.body_text()))
+    body.map(|Json(value)| value).map_err(|rejection| {
+        // A limit hit while the body streams in arrives wrapped in the body's own errors (the
+        // decompression layer's): look for it along the chain of sources.
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&rejection);
+        let mut over_limit = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
+        while let Some(error) = source {
+            over_limit |= error.is::<http_body_util::LengthLimitError>();
+            source = error.source();
+        }
+        if over_limit { ApiError::TooLarge } else { ApiError::Malformed(rejection.body_text()) }
+    })
 }
 
 async fn enroll<S: ServerStore>(

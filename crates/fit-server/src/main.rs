@@ -1,23 +1,30 @@
 //! `fit-server`: the municipal server binary. `serve` runs the sync API; the other subcommands
-//! are the administrator's: teams, workers, citizens, caseloads, enrollment codes, devices.
+//! are the administrator's: teams, workers, citizens, caseloads, enrollment codes, devices, the
+//! CSV export, and a demo caseload for trying the product.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use fit_core::ScaleSet;
 use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
-use fit_server::store::ServerStore;
+use fit_protocol::demo::{DemoSpec, WEEK_MS, demo_visits};
+use fit_protocol::sync::PUSH_CHANGES_MAX;
+use fit_protocol::{PROTOCOL_VERSION, SyncRequest};
+use fit_server::store::postgres::PgStore;
 use fit_server::store::sqlite::SqliteStore;
-use fit_server::{AppState, secret_hash, serve, system_now};
+use fit_server::store::{CitizenProfile, ServerStore};
+use fit_server::{AppState, NowMs, export, secret_hash, serve, system_now};
 use tokio::net::TcpListener;
 
 #[derive(Debug, Parser)]
 #[command(name = "fit-server", about = "FIT Field municipal server", version)]
 struct Cli {
-    /// The SQLite database file (created when missing).
+    /// The database: a SQLite file (created when missing), or a `postgres://` URL.
     #[arg(long, global = true, default_value = "fit-server.db")]
-    database: PathBuf,
+    database: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,8 +41,21 @@ enum Command {
     CreateTeam { name: String },
     /// Create a worker in a team; prints its id.
     CreateWorker { team: TeamId, name: String },
-    /// Create a citizen in a team; prints its id. Profile fields come from the worker's device.
-    CreateCitizen { team: TeamId },
+    /// Create a citizen in a team; prints its id. Use a pseudonymous name, never a CPR number.
+    CreateCitizen {
+        team: TeamId,
+        /// The name workers see on their devices.
+        #[arg(long)]
+        name: String,
+        /// child, adolescent or adult: decides the ORS cutoff.
+        #[arg(long, default_value = "adult")]
+        age_band: String,
+        #[arg(long)]
+        birth_year: Option<i64>,
+        /// The municipality's case reference.
+        #[arg(long)]
+        case_reference: Option<String>,
+    },
     /// Put a citizen in a worker's caseload (moving it from any other).
     Assign { citizen: CitizenId, worker: WorkerId },
     /// Create a one-time enrollment code for a worker; prints the code.
@@ -49,6 +69,19 @@ enum Command {
     Devices,
     /// Revoke a device: it gets `device.revoked` and wipes itself at its next sync.
     Revoke { device: DeviceId },
+    /// Export every response as CSV (to a file, or to standard output).
+    ExportCsv {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Seed a demo team, worker and citizens with weeks of visits; prints
+    /// `{"code": ..., "worker": ...}`: an enrollment code for the demo worker.
+    Demo {
+        #[arg(long, default_value_t = 5)]
+        citizens: usize,
+        #[arg(long, default_value_t = 8)]
+        visits: usize,
+    },
 }
 
 #[tokio::main]
@@ -58,12 +91,21 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let store = SqliteStore::open(&cli.database).with_context(|| format!("cannot open {}", cli.database.display()))?;
+    if cli.database.starts_with("postgres://") || cli.database.starts_with("postgresql://") {
+        // The URL may hold a password: it stays out of the messages.
+        let store = PgStore::connect(&cli.database).await.context("cannot open the PostgreSQL database")?;
+        return run(store, cli.command).await;
+    }
+    let path = PathBuf::from(&cli.database);
+    let store = SqliteStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    run(store, cli.command).await
+}
+
+async fn run<S: ServerStore>(store: S, command: Command) -> anyhow::Result<()> {
     let now = system_now();
-    let new_id = || uuid::Uuid::now_v7();
+    let new_id = uuid::Uuid::now_v7;
     let mut out = std::io::stdout().lock();
-    use std::io::Write;
-    match cli.command {
+    match command {
         Command::Serve { listen } => {
             let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "serving");
@@ -80,18 +122,15 @@ async fn main() -> anyhow::Result<()> {
             store.create_worker(worker, team, name).await?;
             writeln!(out, "{worker}")?;
         }
-        Command::CreateCitizen { team } => {
+        Command::CreateCitizen { team, name, age_band, birth_year, case_reference } => {
             let citizen = CitizenId::from(new_id());
-            store.create_citizen(citizen, team).await?;
+            let profile = CitizenProfile { display_name: name, birth_year, age_band, case_reference };
+            store.create_citizen(citizen, team, profile, now()).await?;
             writeln!(out, "{citizen}")?;
         }
         Command::Assign { citizen, worker } => store.assign(citizen, worker, now()).await?,
         Command::EnrollmentCode { worker, valid_hours } => {
-            let mut secret = [0u8; 10];
-            getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-            let code = hex::encode(secret);
-            let expires = now().saturating_add(valid_hours.saturating_mul(3_600_000));
-            store.create_enrollment_code(secret_hash(&code), worker, now(), expires).await?;
+            let code = enrollment_code(&store, worker, valid_hours, &now).await?;
             writeln!(out, "{code}")?;
         }
         Command::Devices => {
@@ -101,8 +140,80 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Revoke { device } => store.revoke(device, now()).await?,
+        Command::ExportCsv { out: file } => {
+            let changes = store.changes().await?;
+            let scales = ScaleSet::built_in()?;
+            let rows = match &file {
+                Some(path) => {
+                    let file =
+                        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+                    export::responses_csv(&scales, &changes, std::io::BufWriter::new(file))?
+                }
+                None => export::responses_csv(&scales, &changes, &mut out)?,
+            };
+            store.audit("admin".into(), "export_csv".into(), format!("{rows} responses"), now()).await?;
+            tracing::info!(rows, "exported responses");
+        }
+        Command::Demo { citizens, visits } => {
+            let (code, worker) = seed_demo(&store, citizens, visits, &now).await?;
+            writeln!(out, "{}", serde_json::json!({ "code": code, "worker": worker }))?;
+        }
     }
     Ok(())
+}
+
+async fn enrollment_code<S: ServerStore>(
+    store: &S,
+    worker: WorkerId,
+    valid_hours: u64,
+    now: &NowMs,
+) -> anyhow::Result<String> {
+    let mut secret = [0u8; 10];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let code = hex::encode(secret);
+    let expires = now().saturating_add(valid_hours.saturating_mul(3_600_000));
+    store.create_enrollment_code(secret_hash(&code), worker, now(), expires).await?;
+    Ok(code)
+}
+
+/// A demo caseload entered the way real data is: citizens from the admin commands, visits
+/// pushed by a (demo) device through the same sync as any device's.
+async fn seed_demo<S: ServerStore>(
+    store: &S,
+    citizens: usize,
+    visits: usize,
+    now: &NowMs,
+) -> anyhow::Result<(String, String)> {
+    let team = TeamId::from(uuid::Uuid::now_v7());
+    store.create_team(team, "Bostøtten Nord".into()).await?;
+    let worker = WorkerId::from(uuid::Uuid::now_v7());
+    let worker_name = "Demo-medarbejder".to_owned();
+    store.create_worker(worker, team, worker_name.clone()).await?;
+    let names = ["Anna K.", "Bo L.", "Carla M.", "Dennis N.", "Eva O.", "Frank P.", "Gitte R.", "Hassan S."];
+    let mut ids = Vec::new();
+    for n in 0..citizens {
+        let citizen = CitizenId::from(uuid::Uuid::now_v7());
+        let name = names.get(n).map_or_else(|| format!("Borger {}", n + 1), |name| (*name).to_owned());
+        let profile =
+            CitizenProfile { display_name: name, birth_year: None, age_band: "adult".into(), case_reference: None };
+        store.create_citizen(citizen, team, profile, now()).await?;
+        store.assign(citizen, worker, now()).await?;
+        ids.push(citizen);
+    }
+    // The demo device that recorded the history, enrolled like any other.
+    let device = DeviceId::from(uuid::Uuid::now_v7());
+    let code = enrollment_code(store, worker, 1, now).await?;
+    store.enroll(secret_hash(&code), device, secret_hash(&code), now()).await?;
+    let auth = store.authenticate(secret_hash(&code)).await?;
+    let start_ms = now().saturating_sub(visits as u64 * WEEK_MS);
+    let changes =
+        demo_visits(DemoSpec { citizens, visits_per_citizen: visits, seed: 7, start_ms }, worker, device, &ids);
+    for batch in changes.chunks(PUSH_CHANGES_MAX) {
+        let request = SyncRequest { protocol: PROTOCOL_VERSION, push: batch.to_vec(), cursor: 0, pull_limit: 1 };
+        store.sync(auth, request, 1, now()).await?;
+    }
+    store.revoke(device, now()).await?;
+    Ok((enrollment_code(store, worker, 72, now).await?, worker_name))
 }
 
 /// Ctrl-C or SIGTERM: stop taking requests and finish the ones under way.

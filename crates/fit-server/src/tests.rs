@@ -1,7 +1,7 @@
 //! Router tests without sockets, over a real SQLite store in a temporary directory.
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use fit_core::Hlc;
 use fit_core::ids::{CitizenId, DeviceId, GoalId, TeamId, VisitId, WorkerId};
 use fit_core::merge::Version;
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::*;
+use crate::store::CitizenProfile;
 use crate::store::sqlite::SqliteStore;
 
 const NOW: u64 = 1_795_392_000_000;
@@ -36,7 +37,7 @@ async fn server() -> Server {
     let (team, worker, citizen) = (id(), id(), id());
     state.store.create_team(team, "Team Øst".into()).await.unwrap();
     state.store.create_worker(worker, team, "Worker".into()).await.unwrap();
-    state.store.create_citizen(citizen, team).await.unwrap();
+    state.store.create_citizen(citizen, team, CitizenProfile::adult("Anna"), NOW).await.unwrap();
     state.store.assign(citizen, worker, NOW).await.unwrap();
     Server { _dir: dir, state, worker, citizen, team }
 }
@@ -156,6 +157,19 @@ async fn a_sync_without_a_valid_token_is_refused() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("auth.required")));
 }
 
+fn pulled_changes(body: &Value) -> Vec<Change> {
+    serde_json::from_value(body["changes"].as_array().unwrap().iter().map(|c| c["change"].clone()).collect()).unwrap()
+}
+
+/// The changes devices sent: without the profiles the server writes when a citizen is created.
+fn without_profile(changes: &[Change]) -> Vec<Change> {
+    changes
+        .iter()
+        .filter(|c| !matches!(c.body, ChangeBody::FieldSet { entity: Entity::Citizen { .. }, .. }))
+        .cloned()
+        .collect()
+}
+
 #[tokio::test]
 async fn what_one_device_pushes_another_device_of_the_worker_pulls() {
     let s = server().await;
@@ -165,15 +179,15 @@ async fn what_one_device_pushes_another_device_of_the_worker_pulls() {
     let (status, body) = s.sync(&token_a, &push, 0).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["acknowledged_seq"], 2);
-    assert_eq!(body["changes"], json!([]), "a device's own changes are not sent back");
+    assert_eq!(pulled_changes(&body).iter().filter(|c| c.device == a).count(), 0, "own changes are not sent back");
     let (_, pulled) = s.sync(&token_b, &[], 0).await;
-    let got: Vec<Change> =
-        serde_json::from_value(pulled["changes"].as_array().unwrap().iter().map(|c| c["change"].clone()).collect())
-            .unwrap();
-    assert_eq!(got, push);
-    assert_eq!((pulled["cursor"].as_u64(), pulled["more"].as_bool()), (Some(2), Some(false)));
-    let (_, nothing) = s.sync(&token_b, &[], 2).await;
-    assert_eq!((nothing["changes"].clone(), nothing["cursor"].as_u64()), (json!([]), Some(2)));
+    let got = pulled_changes(&pulled);
+    assert_eq!(without_profile(&got), push);
+    assert_eq!(got.len(), push.len() + 2, "the citizen's profile (name, age band) comes first");
+    // Positions 1–2 the profile, 3 the assignment, 4–5 the push.
+    assert_eq!((pulled["cursor"].as_u64(), pulled["more"].as_bool()), (Some(5), Some(false)));
+    let (_, nothing) = s.sync(&token_b, &[], 5).await;
+    assert_eq!((nothing["changes"].clone(), nothing["cursor"].as_u64()), (json!([]), Some(5)));
 }
 
 #[tokio::test]
@@ -184,7 +198,7 @@ async fn the_same_batch_twice_is_stored_once() {
     s.sync(&token, &push, 0).await;
     let (status, body) = s.sync(&token, &push, 0).await;
     assert_eq!((status, body["acknowledged_seq"].as_u64()), (StatusCode::OK, Some(2)));
-    assert_eq!(s.state.store.changes().await.unwrap(), push);
+    assert_eq!(without_profile(&s.state.store.changes().await.unwrap()), push);
 }
 
 #[tokio::test]
@@ -205,7 +219,7 @@ async fn a_batch_that_skips_sequence_numbers_is_refused_whole() {
     let (a, token) = s.enroll(s.worker).await;
     let (status, body) = s.sync(&token, &visit_and_ors(a, s.citizen, s.worker, 3, 60), 0).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("batch.sequence_gap")));
-    assert!(s.state.store.changes().await.unwrap().is_empty());
+    assert!(without_profile(&s.state.store.changes().await.unwrap()).is_empty());
 }
 
 #[tokio::test]
@@ -214,18 +228,21 @@ async fn a_change_for_another_workers_citizen_is_refused_and_the_batch_with_it()
     let other_worker: WorkerId = id();
     let stranger: CitizenId = id();
     s.state.store.create_worker(other_worker, s.team, "Other".into()).await.unwrap();
-    s.state.store.create_citizen(stranger, s.team).await.unwrap();
+    s.state.store.create_citizen(stranger, s.team, CitizenProfile::adult("Bo"), NOW).await.unwrap();
     s.state.store.assign(stranger, other_worker, NOW).await.unwrap();
     let (a, token) = s.enroll(s.worker).await;
     let mut push = visit_and_ors(a, s.citizen, s.worker, 1, 60);
     push.extend(visit_and_ors(a, stranger, s.worker, 3, 60));
     let (status, body) = s.sync(&token, &push, 0).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("citizen.out_of_scope")));
-    assert!(s.state.store.changes().await.unwrap().is_empty());
+    assert!(without_profile(&s.state.store.changes().await.unwrap()).is_empty());
     let (other_device, other_token) = s.enroll(other_worker).await;
     s.sync(&other_token, &visit_and_ors(other_device, stranger, other_worker, 1, 50), 0).await;
     let (_, pulled) = s.sync(&token, &[], 0).await;
-    assert_eq!(pulled["changes"], json!([]), "a device never receives another worker's citizen");
+    assert!(
+        pulled_changes(&pulled).iter().all(|c| c.body.citizen() == s.citizen),
+        "a device never receives another worker's citizen"
+    );
 }
 
 #[tokio::test]
@@ -291,4 +308,139 @@ async fn concurrent_edits_of_one_field_are_kept_in_the_conflict_log() {
         (conflicts[0].winner.clone(), conflicts[0].loser.clone()),
         (edit_b.id.to_string(), edit_a.id.to_string())
     );
+}
+
+impl Server {
+    /// A request with exact bytes and headers; the answer's status, headers and body bytes.
+    async fn raw(&self, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut request = Request::builder().method("POST").uri(path).header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = app(self.state.clone()).oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        (parts.status, parts.headers, body.collect().await.unwrap().to_bytes().to_vec())
+    }
+}
+
+fn sync_body(push: &[Change]) -> Vec<u8> {
+    json!({"protocol": 1, "push": push, "cursor": 0, "pull_limit": 100}).to_string().into_bytes()
+}
+
+#[tokio::test]
+async fn a_zstd_compressed_batch_is_taken_and_a_compressed_answer_given_to_who_asks() {
+    let s = server().await;
+    let (a, token) = s.enroll(s.worker).await;
+    let push = visit_and_ors(a, s.citizen, s.worker, 1, 60);
+    let packed = zstd::bulk::compress(&sync_body(&push), 3).unwrap();
+    let auth = format!("Bearer {token}");
+    let headers = [("authorization", auth.as_str()), ("content-encoding", "zstd"), ("accept-encoding", "zstd")];
+    let (status, answer_headers, bytes) = s.raw("/api/v1/sync", &headers, packed).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(without_profile(&s.state.store.changes().await.unwrap()), push);
+    assert_eq!(answer_headers.get("content-encoding").map(|v| v.to_str().unwrap()), Some("zstd"));
+    let answer: Value = serde_json::from_slice(&zstd::stream::decode_all(bytes.as_slice()).unwrap()).unwrap();
+    assert_eq!(answer["acknowledged_seq"], 2);
+}
+
+#[tokio::test]
+async fn a_body_too_large_on_the_wire_or_unpacked_is_refused_with_a_code_and_stores_nothing() {
+    let s = server().await;
+    let (_, token) = s.enroll(s.worker).await;
+    let auth = format!("Bearer {token}");
+    let too_long = vec![b' '; BODY_BYTES_MAX + 1];
+    let (status, _, bytes) = s.raw("/api/v1/sync", &[("authorization", auth.as_str())], too_long).await;
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!((status, body["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("request.too_large")));
+
+    // 9 MiB of blanks packs into a few hundred bytes: the limit holds on what it unpacks to.
+    let bomb = zstd::bulk::compress(&vec![b' '; 9 * 1024 * 1024], 19).unwrap();
+    assert!(bomb.len() < 4096);
+    let headers = [("authorization", auth.as_str()), ("content-encoding", "zstd")];
+    let (status, _, bytes) = s.raw("/api/v1/sync", &headers, bomb).await;
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!((status, body["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("request.too_large")));
+    assert!(without_profile(&s.state.store.changes().await.unwrap()).is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_or_broken_encoding_is_refused_with_a_code() {
+    let s = server().await;
+    let (_, token) = s.enroll(s.worker).await;
+    let auth = format!("Bearer {token}");
+    let headers = [("authorization", auth.as_str()), ("content-encoding", "br")];
+    let (status, _, bytes) = s.raw("/api/v1/sync", &headers, sync_body(&[])).await;
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("request.encoding_unsupported"))
+    );
+    let headers = [("authorization", auth.as_str()), ("content-encoding", "zstd")];
+    let (status, _, bytes) = s.raw("/api/v1/sync", &headers, b"not zstd at all".to_vec()).await;
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")));
+}
+
+#[tokio::test]
+async fn the_scale_packs_are_given_to_enrolled_devices_only() {
+    let s = server().await;
+    let (status, body) = s.call("GET", "/api/v1/scale-packs", None, Value::Null).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("auth.required")));
+    let (_, token) = s.enroll(s.worker).await;
+    let (status, body) = s.call("GET", "/api/v1/scale-packs", Some(&token), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let packs = body.as_array().unwrap();
+    assert_eq!(packs.len(), fit_core::pack::BUILT_IN_PACKS.len());
+    assert!(packs.iter().all(|p| p["resourceType"] == "Questionnaire"));
+}
+
+#[tokio::test]
+async fn a_citizen_moved_to_another_worker_is_removed_from_the_old_device_and_back_filled_on_the_new() {
+    let s = server().await;
+    let other: WorkerId = id();
+    s.state.store.create_worker(other, s.team, "Other".into()).await.unwrap();
+    let (a, token_a) = s.enroll(s.worker).await;
+    let (_, token_b) = s.enroll(other).await;
+    let (_, first) = s.sync(&token_a, &visit_and_ors(a, s.citizen, s.worker, 1, 60), 0).await;
+    let cursor_a = first["cursor"].as_u64().unwrap();
+    let (_, nothing) = s.sync(&token_b, &[], 0).await;
+    assert_eq!(nothing["changes"], json!([]));
+    let cursor_b = nothing["cursor"].as_u64().unwrap();
+
+    s.state.store.assign(s.citizen, other, NOW).await.unwrap();
+    // The old device may still push what it recorded before the move.
+    let late = visit_and_ors(a, s.citizen, s.worker, 3, 70);
+    let (status, moved) = s.sync(&token_a, &late, cursor_a).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["removed_citizens"], json!([s.citizen]));
+    assert_eq!(moved["changes"], json!([]));
+    let (_, again) = s.sync(&token_a, &[], moved["cursor"].as_u64().unwrap()).await;
+    assert_eq!(again["removed_citizens"], json!([]), "said once");
+
+    // The new worker's device gets the whole history, its profile first.
+    let (_, arrived) = s.sync(&token_b, &[], cursor_b).await;
+    let got = pulled_changes(&arrived);
+    assert_eq!(got.len(), 2 + 4, "{arrived}");
+    assert!(matches!(got[0].body, ChangeBody::FieldSet { .. }));
+    assert_eq!(arrived["more"], false);
+    // And a device that cannot take it all in one page gets it in pages, without a gap.
+    let (_, token_c) = s.enroll(other).await;
+    let mut seen = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let (_, page) = s
+            .call(
+                "POST",
+                "/api/v1/sync",
+                Some(&token_c),
+                json!({"protocol": 1, "push": [], "cursor": cursor, "pull_limit": 4}),
+            )
+            .await;
+        seen.extend(pulled_changes(&page));
+        cursor = page["cursor"].as_u64().unwrap();
+        if page["more"] == false {
+            break;
+        }
+    }
+    assert_eq!(seen, got, "one citizen's history is never split into a gap");
 }

@@ -306,3 +306,38 @@ fn the_delay_doubles_up_to_its_maximum() {
     let delays: Vec<_> = [1, 2, 3, 9, 30].iter().map(|n| p.delay_ms(*n)).collect();
     assert_eq!(delays, [1_000, 2_000, 4_000, 256_000, 900_000]);
 }
+
+#[test]
+fn a_citizen_moved_away_leaves_the_caseload_at_once_and_is_erased_once_nothing_is_pending() {
+    let mut f = fixture();
+    let visit = f.start_visit();
+    f.ors(visit, [50, 50, 50, 50]).unwrap();
+    let pending = f.store.outbox(0, 100).unwrap();
+    let last_seq = pending.last().unwrap().seq;
+
+    // The answer that moves the citizen does not yet acknowledge the pending changes.
+    f.store.apply_sync(&f.scales, NOW, None, &[], &[f.citizen], Some(("main", 20))).unwrap();
+    assert!(f.store.caseload(f.worker).unwrap().is_empty(), "gone from the caseload screen at once");
+    assert!(f.store.visit(visit).unwrap().is_some(), "kept while its changes wait to be pushed");
+    assert_eq!(f.store.outbox(0, 100).unwrap().len(), 2);
+
+    // The next answer acknowledges them: now the citizen's rows are erased.
+    f.store.apply_sync(&f.scales, NOW, Some(last_seq), &[], &[], Some(("main", 21))).unwrap();
+    assert!(f.store.visit(visit).unwrap().is_none());
+    assert!(f.store.citizen(f.citizen).unwrap().is_none());
+    assert!(f.store.history(f.worker, Some(f.citizen)).unwrap().is_empty());
+}
+
+#[test]
+fn a_change_applied_twice_changes_nothing() {
+    let mut f = fixture();
+    let visit = f.start_visit();
+    let ors = f.ors(visit, [50, 60, 70, 80]).unwrap();
+    let closed = f.commit(ChangeBody::VisitClosed { visit, citizen: f.citizen, closed_at_ms: NOW }).unwrap();
+    let own = f.store.outbox(0, 100).unwrap();
+    // A citizen's history comes back whole when it is assigned to this worker again.
+    f.store.apply_pulled(&f.scales, NOW, &own, Some(("main", 3))).unwrap();
+    f.store.apply_pulled(&f.scales, NOW, &[ors, closed], Some(("main", 3))).unwrap();
+    assert_eq!(f.store.history(f.worker, Some(f.citizen)).unwrap().len(), 1);
+    assert_eq!(f.store.visit(visit).unwrap().unwrap().closed_at_ms, Some(NOW));
+}

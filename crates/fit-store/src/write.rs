@@ -23,7 +23,6 @@ impl Store {
         body: ChangeBody,
     ) -> Result<Change, StoreError> {
         let mut clock = self.hlc.clone();
-        let hlc = clock.tick(now_ms);
         let tx = self.conn.transaction()?;
         let body = match body {
             ChangeBody::FieldSet { entity, field, value, .. } => {
@@ -32,6 +31,13 @@ impl Store {
             }
             other => other,
         };
+        // An edit comes after the version it replaces, whatever this device's clock says. A clock
+        // far behind cannot observe pulled versions (they lie beyond its drift), and an edit
+        // ordered before its own base would lose to it on every replica, silently.
+        if let ChangeBody::FieldSet { base: Some(base), .. } = &body {
+            let _ = clock.observe(base.hlc, base.hlc.wall_ms);
+        }
+        let hlc = clock.tick(now_ms);
         let mut change = Change {
             id,
             device: self.device,
@@ -73,18 +79,22 @@ impl Store {
         changes: &[Change],
         cursor: Option<(&str, u64)>,
     ) -> Result<(), StoreError> {
-        self.apply_sync(scales, now_ms, None, changes, cursor)
+        self.apply_sync(scales, now_ms, None, changes, &[], cursor)
     }
 
     /// Applies the answer to a sync in one transaction: drops the outbox entries the server
-    /// acknowledged, applies the pulled page and moves the cursor. The citizens of pulled changes
-    /// are in this device's caseload: the server sends nothing else.
+    /// acknowledged, applies the pulled page, takes the `removed` citizens out of the caseload
+    /// (erasing each once nothing of theirs is pending) and moves the cursor. The citizens of
+    /// pulled changes are in this device's caseload: the server sends nothing else. This
+    /// device's own changes may come back (a citizen's history after it is assigned again);
+    /// applying a change twice changes nothing.
     pub fn apply_sync(
         &mut self,
         scales: &ScaleSet,
         now_ms: u64,
         acknowledged_seq: Option<u64>,
         changes: &[Change],
+        removed: &[CitizenId],
         cursor: Option<(&str, u64)>,
     ) -> Result<(), StoreError> {
         let mut clock = self.hlc.clone();
@@ -93,7 +103,8 @@ impl Store {
         if let Some(seq) = acknowledged_seq {
             tx.execute("DELETE FROM outbox WHERE seq <= ?1", [sql_u64(seq)?])?;
         }
-        for change in changes.iter().filter(|c| c.device != self.device) {
+        for change in changes {
+            tx.execute("DELETE FROM leaving_citizens WHERE citizen_id = ?1", [change.citizen().to_string()])?;
             if let Some(worker) = worker {
                 ensure_citizen(&tx, change.citizen())?;
                 tx.execute(
@@ -106,6 +117,14 @@ impl Store {
             let _ = clock.observe(change.hlc, now_ms);
             apply(&tx, scales, change)?;
         }
+        for citizen in removed {
+            tx.execute(
+                "INSERT INTO leaving_citizens (citizen_id) VALUES (?1) ON CONFLICT DO NOTHING",
+                [citizen.to_string()],
+            )?;
+            tx.execute("DELETE FROM caseload WHERE citizen_id = ?1", [citizen.to_string()])?;
+        }
+        erase_leaving_citizens(&tx)?;
         if let Some((stream, position)) = cursor {
             tx.execute(
                 "INSERT INTO sync_cursors (stream, position) VALUES (?1, ?2)
@@ -179,6 +198,35 @@ impl Store {
     }
 }
 
+/// Erases every row of the citizens who left this device's caseload and have nothing pending.
+/// The read audit stays: it records what this device showed, not the citizen's record.
+fn erase_leaving_citizens(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let leaving: Vec<String> = {
+        let mut statement = tx.prepare(
+            "SELECT citizen_id FROM leaving_citizens l
+              WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.citizen_id = l.citizen_id)",
+        )?;
+        statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?
+    };
+    for citizen in leaving {
+        for sql in [
+            "DELETE FROM field_versions WHERE entity = 'goal' AND entity_id IN (SELECT id FROM goals WHERE citizen_id = ?1)",
+            "DELETE FROM field_versions WHERE entity = 'citizen' AND entity_id = ?1",
+            "DELETE FROM goals WHERE citizen_id = ?1",
+            "DELETE FROM notes WHERE citizen_id = ?1",
+            "DELETE FROM responses WHERE citizen_id = ?1",
+            "DELETE FROM visits WHERE citizen_id = ?1",
+            "DELETE FROM citizen_summaries WHERE citizen_id = ?1",
+            "DELETE FROM caseload WHERE citizen_id = ?1",
+            "DELETE FROM citizens WHERE id = ?1",
+            "DELETE FROM leaving_citizens WHERE citizen_id = ?1",
+        ] {
+            tx.execute(sql, [&citizen])?;
+        }
+    }
+    Ok(())
+}
+
 fn save_hlc(tx: &Transaction<'_>, hlc: Hlc) -> Result<(), StoreError> {
     set_meta(tx, "hlc_wall_ms", &hlc.wall_ms.to_string())?;
     set_meta(tx, "hlc_counter", &hlc.counter.to_string())
@@ -207,12 +255,25 @@ pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) ->
             )?;
         }
         ChangeBody::VisitClosed { visit, citizen, closed_at_ms } => {
+            // Two devices may close the same visit before either hears of the other: every replica
+            // keeps the earliest close, whatever order the closes arrive in.
             let updated = tx.execute(
-                "UPDATE visits SET closed_at_ms = ?1 WHERE id = ?2 AND citizen_id = ?3 AND closed_at_ms IS NULL",
+                "UPDATE visits SET closed_at_ms = ?1
+                  WHERE id = ?2 AND citizen_id = ?3 AND (closed_at_ms IS NULL OR closed_at_ms > ?1)",
                 params![sql_u64(*closed_at_ms)?, visit.to_string(), citizen.to_string()],
             )?;
             if updated == 0 {
-                return Err(StoreError::NotFound(format!("open visit {visit}")));
+                // Closed already (the same change again) is fine; no such visit is not.
+                let closed = tx
+                    .query_row(
+                        "SELECT 1 FROM visits WHERE id = ?1 AND citizen_id = ?2 AND closed_at_ms IS NOT NULL",
+                        params![visit.to_string(), citizen.to_string()],
+                        |_| Ok(()),
+                    )
+                    .optional()?;
+                if closed.is_none() {
+                    return Err(StoreError::NotFound(format!("open visit {visit}")));
+                }
             }
         }
         ChangeBody::ResponseRecorded {

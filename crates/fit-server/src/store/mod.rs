@@ -7,7 +7,7 @@ pub mod sqlite;
 use std::future::Future;
 
 use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
-use fit_protocol::{Change, SyncRequest, SyncResponse};
+use fit_protocol::{Change, ChangeBody, Entity, FieldName, SyncRequest, SyncResponse};
 
 use crate::error::ApiError;
 
@@ -47,6 +47,48 @@ pub struct Conflict {
     pub loser: String,
 }
 
+/// A citizen's profile as the administrator enters it. The server writes it as its own field
+/// changes, so it reaches devices through the log like any edit and merges with edits made there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CitizenProfile {
+    pub display_name: String,
+    pub birth_year: Option<i64>,
+    /// `child`, `adolescent` or `adult`.
+    pub age_band: String,
+    pub case_reference: Option<String>,
+}
+
+impl CitizenProfile {
+    /// An adult known by `display_name` only.
+    pub fn adult(display_name: &str) -> CitizenProfile {
+        CitizenProfile {
+            display_name: display_name.to_owned(),
+            birth_year: None,
+            age_band: "adult".into(),
+            case_reference: None,
+        }
+    }
+
+    /// The field changes that carry this profile, each checked as a device's would be.
+    pub fn fields(&self, citizen: CitizenId) -> Result<Vec<ChangeBody>, ApiError> {
+        let entity = Entity::Citizen { citizen };
+        let values = [
+            (FieldName::DisplayName, serde_json::json!(self.display_name)),
+            (FieldName::AgeBand, serde_json::json!(self.age_band)),
+            (FieldName::BirthYear, serde_json::json!(self.birth_year)),
+            (FieldName::CaseReference, serde_json::json!(self.case_reference)),
+        ];
+        values
+            .into_iter()
+            .filter(|(_, value)| !value.is_null())
+            .map(|(field, value)| {
+                field.check(&entity, &value).map_err(|e| ApiError::invalid("field.invalid", e.to_string()))?;
+                Ok(ChangeBody::FieldSet { entity, field, value, base: None })
+            })
+            .collect()
+    }
+}
+
 /// Storage of the server. Every method is one transaction.
 pub trait ServerStore: Clone + Send + Sync + 'static {
     /// Trades an unused, unexpired enrollment code (by hash) for a device with a token (by hash).
@@ -77,8 +119,17 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         team: TeamId,
         name: String,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
-    fn create_citizen(&self, citizen: CitizenId, team: TeamId) -> impl Future<Output = Result<(), ApiError>> + Send;
-    /// Puts a citizen in a worker's caseload (taking it out of any other).
+    /// Creates a citizen and logs its profile as the server's own changes.
+    fn create_citizen(
+        &self,
+        citizen: CitizenId,
+        team: TeamId,
+        profile: CitizenProfile,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Puts a citizen in a worker's caseload, taking it out of any other, at a new log position:
+    /// the new worker's devices then receive the citizen's whole history, and the old worker's
+    /// devices hear that the citizen left (after their pending changes for it are pushed).
     fn assign(
         &self,
         citizen: CitizenId,
@@ -97,4 +148,12 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
     /// Every change in the log, in order (for exports and for tests that compare stores).
     fn changes(&self) -> impl Future<Output = Result<Vec<Change>, ApiError>> + Send;
     fn conflicts(&self) -> impl Future<Output = Result<Vec<Conflict>, ApiError>> + Send;
+    /// Records who did what to which record (exports, admin commands). `subject` names no person.
+    fn audit(
+        &self,
+        actor: String,
+        action: String,
+        subject: String,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
 }

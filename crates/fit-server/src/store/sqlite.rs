@@ -6,14 +6,17 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use fit_core::Hlc;
+use fit_core::hlc::HlcClock;
 use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
 use fit_core::merge::{FieldWrite, Version, merge_lww};
-use fit_protocol::{Change, ChangeBody, Entity, LoggedChange, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use fit_protocol::{
+    Change, ChangeBody, Entity, LoggedChange, PROTOCOL_VERSION, SCHEMA_VERSION, SyncRequest, SyncResponse,
+};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore};
+use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore};
 use crate::error::ApiError;
 
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
@@ -46,6 +49,10 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
         MIGRATIONS.to_latest(&mut conn)?;
+        conn.execute(
+            "INSERT INTO server_identity (singleton, device_id) VALUES (1, ?1) ON CONFLICT DO NOTHING",
+            [uuid::Uuid::now_v7().to_string()],
+        )?;
         let (jobs, receiver) = mpsc::channel(QUEUE_LEN_MAX);
         std::thread::Builder::new().name("fit-server-sqlite".into()).spawn(move || run_writer(conn, receiver))?;
         Ok(SqliteStore { jobs })
@@ -224,24 +231,52 @@ impl ServerStore for SqliteStore {
         .await
     }
 
-    async fn create_citizen(&self, citizen: CitizenId, team: TeamId) -> Result<(), ApiError> {
+    async fn create_citizen(
+        &self,
+        citizen: CitizenId,
+        team: TeamId,
+        profile: CitizenProfile,
+        now_ms: u64,
+    ) -> Result<(), ApiError> {
+        let fields = profile.fields(citizen)?;
         self.run(move |conn| {
             insert(
                 conn,
                 "INSERT INTO citizens (id, team_id) VALUES (?1, ?2)",
                 params![citizen.to_string(), team.to_string()],
-            )
+            )?;
+            for body in fields {
+                log_server_change(conn, body, now_ms)?;
+            }
+            Ok(())
         })
         .await
     }
 
     async fn assign(&self, citizen: CitizenId, worker: WorkerId, now_ms: u64) -> Result<(), ApiError> {
         self.run(move |conn| {
+            let previous: Option<String> = conn
+                .query_row("SELECT worker_id FROM caseload WHERE citizen_id = ?1", [citizen.to_string()], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(db)?;
+            if previous.as_deref() == Some(worker.to_string().as_str()) {
+                return Ok(());
+            }
+            let position = next_position(conn)?;
             insert(
                 conn,
-                "INSERT INTO caseload (citizen_id, worker_id, assigned_at_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (citizen_id) DO UPDATE SET worker_id = excluded.worker_id, assigned_at_ms = excluded.assigned_at_ms",
-                params![citizen.to_string(), worker.to_string(), sql_u64(now_ms)?],
+                "INSERT INTO caseload_events (position, citizen_id, worker_id, previous_worker_id, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![position, citizen.to_string(), worker.to_string(), previous, sql_u64(now_ms)?],
+            )?;
+            insert(
+                conn,
+                "INSERT INTO caseload (citizen_id, worker_id, assigned_at_ms, assigned_position) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (citizen_id) DO UPDATE SET worker_id = excluded.worker_id,
+                    assigned_at_ms = excluded.assigned_at_ms, assigned_position = excluded.assigned_position",
+                params![citizen.to_string(), worker.to_string(), sql_u64(now_ms)?, position],
             )
         })
         .await
@@ -317,6 +352,18 @@ impl ServerStore for SqliteStore {
         .await
     }
 
+    async fn audit(&self, actor: String, action: String, subject: String, now_ms: u64) -> Result<(), ApiError> {
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO audit_log (actor, action, subject, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![actor, action, subject, sql_u64(now_ms)?],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn conflicts(&self) -> Result<Vec<Conflict>, ApiError> {
         self.run(|conn| {
             let mut statement = conn
@@ -376,49 +423,161 @@ fn sync_in(
     )
     .map_err(db)?;
 
-    // The page: what the worker may see past the cursor. One more row than asked tells whether
-    // there is more. The device's own changes move the cursor but are not sent back.
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT l.position, l.device_id, l.change FROM change_log l
-             JOIN caseload c ON c.citizen_id = l.citizen_id AND c.worker_id = ?1
-             WHERE l.position > ?2 ORDER BY l.position LIMIT ?3",
-        )
-        .map_err(db)?;
-    let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
-    let rows = statement
-        .query_map(params![auth.worker.to_string(), sql_u64(request.cursor)?, fetch], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
-        })
-        .map_err(db)?;
-    let mut rows: Vec<_> = rows.collect::<Result<_, _>>().map_err(db)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let cursor = match rows.last() {
-        Some((position, _, _)) => to_u64(*position)?,
-        None => request.cursor,
-    };
-    let mut changes = Vec::with_capacity(rows.len());
-    for (position, origin, json) in rows {
-        if origin != device {
-            let change = serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.into()))?;
-            changes.push(LoggedChange { position: to_u64(position)?, change });
+    let page = pull_page(conn, &auth, request.cursor, limit)?;
+    let mut changes = Vec::with_capacity(page.rows.len());
+    for row in page.rows {
+        if row.send {
+            let change = serde_json::from_str(&row.change).map_err(|e| ApiError::Internal(e.into()))?;
+            changes.push(LoggedChange { position: to_u64(row.position)?, change });
         }
     }
     Ok(SyncResponse {
         protocol: PROTOCOL_VERSION,
         acknowledged_seq: last_seq,
         changes,
-        cursor,
-        more,
-        removed_citizens: Vec::new(),
+        cursor: page.cursor,
+        more: page.more,
+        removed_citizens: page.removed,
         server_time_ms: now_ms,
     })
 }
 
+/// The next position in the log: one past the largest of the change log and the caseload
+/// events. There is one writer, so two transactions never take the same position.
+fn next_position(conn: &Connection) -> Result<i64, ApiError> {
+    conn.query_row(
+        "SELECT max(coalesce((SELECT max(position) FROM change_log), 0),
+                    coalesce((SELECT max(position) FROM caseload_events), 0)) + 1",
+        [],
+        |row| row.get(0),
+    )
+    .map_err(db)
+}
+
+struct PageRow {
+    key: i64,
+    position: i64,
+    change: String,
+    /// False for the device's own changes, which it holds already (unless back-filled).
+    send: bool,
+}
+
+struct Page {
+    rows: Vec<PageRow>,
+    cursor: u64,
+    more: bool,
+    removed: Vec<CitizenId>,
+}
+
+/// A page of what the worker may see past `cursor`, in the order of `key`:
+/// - for a citizen assigned at or before the cursor, its changes past the cursor (key = position);
+/// - for a citizen assigned after the cursor, its whole history, which the device has not had
+///   (key = the later of the position and the assignment's position).
+///
+/// A page never splits the rows of one key, because the cursor moves to a key; a history longer
+/// than the page limit comes whole in a page of its own.
+fn pull_page(conn: &Connection, auth: &DeviceAuth, cursor: u64, limit: usize) -> Result<Page, ApiError> {
+    let worker = auth.worker.to_string();
+    let device = auth.device.to_string();
+    let cursor_sql = sql_u64(cursor)?;
+    let query = |key_max: i64, fetch: i64| -> Result<Vec<PageRow>, ApiError> {
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT key, position, device_id, change, backfill FROM (
+                    SELECT l.position AS key, l.position, l.device_id, l.change, 0 AS backfill
+                      FROM caseload c JOIN change_log l ON l.citizen_id = c.citizen_id AND l.position > ?2
+                     WHERE c.worker_id = ?1 AND c.assigned_position <= ?2
+                    UNION ALL
+                    SELECT max(l.position, c.assigned_position), l.position, l.device_id, l.change,
+                           l.position < c.assigned_position
+                      FROM caseload c JOIN change_log l ON l.citizen_id = c.citizen_id
+                     WHERE c.worker_id = ?1 AND c.assigned_position > ?2)
+                 WHERE key <= ?3 ORDER BY key, position LIMIT ?4",
+            )
+            .map_err(db)?;
+        let rows = statement
+            .query_map(params![worker, cursor_sql, key_max, fetch], |row| {
+                let origin: String = row.get(2)?;
+                let backfill: bool = row.get(4)?;
+                Ok(PageRow {
+                    key: row.get(0)?,
+                    position: row.get(1)?,
+                    send: backfill || origin != device,
+                    change: row.get(3)?,
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    };
+    let limit = limit.max(1);
+    let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut rows = query(i64::MAX, limit_sql.saturating_add(1))?;
+    let more = rows.len() > limit;
+    if more {
+        let split_key = rows[limit - 1].key;
+        if rows[limit].key == split_key {
+            if rows[0].key == split_key {
+                rows = query(split_key, i64::MAX)?;
+            } else {
+                rows.retain(|row| row.key < split_key);
+            }
+        } else {
+            rows.truncate(limit);
+        }
+    }
+    // Past the page: a complete answer moves the cursor to the end of the log, so the next
+    // round starts there; a partial one to the last key sent.
+    let new_cursor = match (more, rows.last()) {
+        (true, Some(row)) => row.key,
+        _ => next_position(conn)? - 1,
+    }
+    .max(cursor_sql);
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT e.citizen_id FROM caseload_events e
+              WHERE e.previous_worker_id = ?1 AND e.position > ?2 AND e.position <= ?3
+                AND NOT EXISTS (SELECT 1 FROM caseload c WHERE c.citizen_id = e.citizen_id AND c.worker_id = ?1)
+              GROUP BY e.citizen_id ORDER BY min(e.position)",
+        )
+        .map_err(db)?;
+    let removed = statement
+        .query_map(params![worker, cursor_sql, new_cursor], |row| row.get::<_, String>(0))
+        .map_err(db)?
+        .map(|id| parse_id(&id.map_err(db)?))
+        .collect::<Result<_, _>>()?;
+    Ok(Page { rows, cursor: to_u64(new_cursor)?, more, removed })
+}
+
+/// Writes a change the server makes itself (a profile from an admin command) under its own
+/// device id, sequence and clock, through the same log and merge as a device's change.
+fn log_server_change(conn: &Connection, body: ChangeBody, now_ms: u64) -> Result<(), ApiError> {
+    let (device, last_seq, wall, counter): (String, i64, i64, u32) = conn
+        .query_row("SELECT device_id, last_seq, hlc_wall_ms, hlc_counter FROM server_identity", [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .map_err(db)?;
+    let mut clock = HlcClock::new(Hlc::new(to_u64(wall)?, counter), fit_core::hlc::MAX_DRIFT_MS_DEFAULT);
+    let hlc = clock.tick(now_ms);
+    let seq = to_u64(last_seq)? + 1;
+    let change = Change {
+        id: uuid::Uuid::now_v7().into(),
+        device: parse_id(&device)?,
+        seq,
+        hlc,
+        device_time_ms: now_ms,
+        schema_version: SCHEMA_VERSION,
+        body,
+    };
+    conn.execute(
+        "UPDATE server_identity SET last_seq = ?1, hlc_wall_ms = ?2, hlc_counter = ?3",
+        params![sql_u64(seq)?, sql_u64(hlc.wall_ms)?, hlc.counter],
+    )
+    .map_err(db)?;
+    store_change(conn, &change, now_ms)
+}
+
 /// Stores one pushed change, or recognises it as one already stored.
 fn push_one(conn: &Connection, auth: DeviceAuth, change: &Change, last_seq: u64, now_ms: u64) -> Result<(), ApiError> {
-    let json = serde_json::to_string(change).map_err(|e| ApiError::Internal(e.into()))?;
     if change.seq <= last_seq {
         let stored: Option<String> = conn
             .query_row(
@@ -450,13 +609,27 @@ fn push_one(conn: &Connection, auth: DeviceAuth, change: &Change, last_seq: u64,
         return Err(ApiError::Conflict(format!("change id {} was sent before with other content", change.id)));
     }
     let citizen = change.citizen().to_string();
-    let assigned_to: Option<String> = conn
-        .query_row("SELECT worker_id FROM caseload WHERE citizen_id = ?1", [&citizen], |row| row.get(0))
+    // In scope: the worker's citizen now, or one that was; a device's changes recorded before a
+    // citizen moved to another worker are still accepted, so nothing recorded is lost.
+    let in_scope = conn
+        .query_row(
+            "SELECT 1 FROM caseload WHERE citizen_id = ?1 AND worker_id = ?2
+             UNION ALL SELECT 1 FROM caseload_events WHERE citizen_id = ?1 AND worker_id = ?2 LIMIT 1",
+            params![citizen, auth.worker.to_string()],
+            |_| Ok(()),
+        )
         .optional()
         .map_err(db)?;
-    if assigned_to.as_deref() != Some(auth.worker.to_string().as_str()) {
+    if in_scope.is_none() {
         return Err(ApiError::OutOfScope);
     }
+    store_change(conn, change, now_ms)
+}
+
+/// Merges a change's field write, if any, and appends the change to the log at the next position.
+fn store_change(conn: &Connection, change: &Change, now_ms: u64) -> Result<(), ApiError> {
+    let json = serde_json::to_string(change).map_err(|e| ApiError::Internal(e.into()))?;
+    let citizen = change.citizen().to_string();
     if let ChangeBody::FieldSet { entity, field, base, .. } = &change.body {
         merge_field(conn, change, entity, field.as_str(), *base, &citizen, now_ms)?;
     }
@@ -469,11 +642,11 @@ fn push_one(conn: &Connection, auth: DeviceAuth, change: &Change, last_seq: u64,
     };
     conn.execute(
         "INSERT INTO change_log (change_id, device_id, seq, citizen_id, kind, hlc_wall_ms, hlc_counter, device_time_ms,
-            received_at_ms, schema_version, change)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            received_at_ms, schema_version, change, position)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             change.id.to_string(),
-            auth.device.to_string(),
+            change.device.to_string(),
             sql_u64(change.seq)?,
             citizen,
             kind,
@@ -482,7 +655,8 @@ fn push_one(conn: &Connection, auth: DeviceAuth, change: &Change, last_seq: u64,
             sql_u64(change.device_time_ms)?,
             sql_u64(now_ms)?,
             change.schema_version,
-            json
+            json,
+            next_position(conn)?
         ],
     )
     .map_err(db)?;

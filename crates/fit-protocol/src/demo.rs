@@ -1,0 +1,123 @@
+//! Demo and benchmark data: citizens with a plausible history of visits, ORS and SRS, made as
+//! the changes a device would have recorded, so they enter a store the way real data does.
+
+use fit_core::hlc::Hlc;
+use fit_core::ids::{CitizenId, DeviceId, WorkerId};
+use fit_core::response::{MarkedBy, RawAnswer};
+use fit_core::{IdGenerator, ScaleCode};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::{Answered, Change, ChangeBody, Entity, FieldName, SCHEMA_VERSION};
+
+/// How much history to make.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSpec {
+    pub citizens: usize,
+    pub visits_per_citizen: usize,
+    pub seed: u64,
+    /// The first visit; visits follow a week apart.
+    pub start_ms: u64,
+}
+
+pub const WEEK_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Makes the changes of a demo caseload for `worker`, as if recorded on device `origin`: each
+/// citizen's display name, then its visits.
+pub fn demo_changes(spec: DemoSpec, worker: WorkerId, origin: DeviceId) -> (Vec<CitizenId>, Vec<Change>) {
+    let mut ids = IdGenerator::new(StdRng::seed_from_u64(spec.seed ^ 0x5eed));
+    let citizens: Vec<CitizenId> = (0..spec.citizens).map(|_| ids.next(spec.start_ms)).collect();
+    let changes = generate(spec, worker, origin, &citizens, true, &mut ids);
+    (citizens, changes)
+}
+
+/// Makes only the visits of `citizens` (whose profiles exist already), as recorded on `origin`.
+pub fn demo_visits(spec: DemoSpec, worker: WorkerId, origin: DeviceId, citizens: &[CitizenId]) -> Vec<Change> {
+    let mut ids = IdGenerator::new(StdRng::seed_from_u64(spec.seed ^ 0x5eed));
+    generate(spec, worker, origin, citizens, false, &mut ids)
+}
+
+fn generate(
+    spec: DemoSpec,
+    worker: WorkerId,
+    origin: DeviceId,
+    citizens: &[CitizenId],
+    names: bool,
+    ids: &mut IdGenerator<StdRng>,
+) -> Vec<Change> {
+    let mut rng = StdRng::seed_from_u64(spec.seed);
+    let mut changes = Vec::new();
+    let mut seq = 0;
+    let ors = ScaleCode::parse("ors").expect("a valid code");
+    let srs = ScaleCode::parse("srs").expect("a valid code");
+    for (n, &citizen) in citizens.iter().enumerate() {
+        let mut push = |ids: &mut IdGenerator<StdRng>, at_ms: u64, body| {
+            seq += 1;
+            changes.push(Change {
+                id: ids.next(at_ms),
+                device: origin,
+                seq,
+                hlc: Hlc::new(at_ms, 0),
+                device_time_ms: at_ms,
+                schema_version: SCHEMA_VERSION,
+                body,
+            });
+        };
+        if names {
+            let entity = Entity::Citizen { citizen };
+            let name = serde_json::Value::String(format!("Borger {:03}", n + 1));
+            push(
+                ids,
+                spec.start_ms,
+                ChangeBody::FieldSet { entity, field: FieldName::DisplayName, value: name, base: None },
+            );
+        }
+        // A random walk that drifts up for most and down for some, as caseloads do.
+        let mut ors_total: i64 = rng.random_range(120..300);
+        let drift: i64 = rng.random_range(-3..6);
+        for v in 0..spec.visits_per_citizen {
+            let start = spec.start_ms + v as u64 * WEEK_MS + n as u64 * 1_000;
+            ors_total = (ors_total + drift + rng.random_range(-15..16)).clamp(0, 400);
+            let srs_total: i64 = rng.random_range(330..=400);
+            let visit = ids.next(start);
+            push(ids, start, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: start });
+            for (scale, total, items, at) in [
+                (&ors, ors_total, ["individually", "interpersonally", "socially", "overall"], start + 60_000),
+                (
+                    &srs,
+                    srs_total,
+                    ["relationship", "goals-and-topics", "approach-or-method", "overall"],
+                    start + 3_000_000,
+                ),
+            ] {
+                let (base, remainder) = (total / 4, total % 4);
+                let answers = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| RawAnswer {
+                        item: (*item).into(),
+                        value: (base + i64::from((i as i64) < remainder)).into(),
+                    })
+                    .collect();
+                let response = ids.next(at);
+                push(
+                    ids,
+                    at,
+                    ChangeBody::ResponseRecorded {
+                        response,
+                        visit,
+                        citizen,
+                        scale: scale.clone(),
+                        scale_version: "short-labels-1".into(),
+                        answered: Answered::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
+                        recorded_at_ms: at,
+                        supersedes: None,
+                    },
+                );
+            }
+            let closed = start + 3_600_000;
+            push(ids, closed, ChangeBody::VisitClosed { visit, citizen, closed_at_ms: closed });
+        }
+    }
+    changes
+}

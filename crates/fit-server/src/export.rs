@@ -1,0 +1,122 @@
+//! The registry's CSV export of every response: one row per response, in log order, with the
+//! answers as recorded and the totals scored again by fit-core. Identifiers only, no names.
+
+use std::io::Write;
+
+use fit_core::ScaleSet;
+use fit_core::response::{ResponseContent, ResponseInput, ResponseValue, validate_response};
+use fit_core::scale::AnswerKind;
+use fit_protocol::{Answered, Change, ChangeBody};
+use serde::Serialize;
+
+/// One exported row. Lines are in centimetres with one decimal (a point, for spreadsheets in any
+/// locale); option answers and WHO-5 scores are whole numbers.
+#[derive(Debug, Serialize)]
+struct Row<'a> {
+    response_id: String,
+    citizen_id: String,
+    visit_id: String,
+    device_id: String,
+    recorded_at: String,
+    scale: &'a str,
+    scale_version: &'a str,
+    marked_by: &'a str,
+    not_given_reason: &'a str,
+    total: String,
+    total_raw: String,
+    answers: String,
+    supersedes: String,
+}
+
+/// Writes the CSV of every response in `changes` to `out`; returns the number of rows.
+pub fn responses_csv(scales: &ScaleSet, changes: &[Change], out: impl Write) -> anyhow::Result<usize> {
+    let mut writer = csv::Writer::from_writer(out);
+    let mut rows = 0;
+    for change in changes {
+        let ChangeBody::ResponseRecorded {
+            response,
+            visit,
+            citizen,
+            scale,
+            scale_version,
+            answered,
+            recorded_at_ms,
+            supersedes,
+        } = &change.body
+        else {
+            continue;
+        };
+        let content = match answered {
+            Answered::Given { marked_by, answers } => {
+                ResponseContent::Given { marked_by: *marked_by, answers: answers.clone() }
+            }
+            Answered::NotGiven { reason } => ResponseContent::NotGiven { reason: *reason },
+        };
+        let valid = validate_response(scales, &ResponseInput { scale: scale.to_string(), content })
+            .map_err(|e| anyhow::anyhow!("response {response} in the log does not check: {e}"))?;
+        let tenths = |value: i64| format!("{}.{}", value / 10, value % 10);
+        let (marked_by, reason, total, total_raw, answers) = match &valid.value {
+            ResponseValue::Given { marked_by, answers, total } => {
+                let line = scales
+                    .get(&valid.scale)
+                    .is_some_and(|s| s.items.iter().all(|item| matches!(item.answer, AnswerKind::Vas { .. })));
+                let answers = answers
+                    .iter()
+                    .map(|a| format!("{}={}", a.item.0, if line { tenths(a.value) } else { a.value.to_string() }))
+                    .collect::<Vec<_>>()
+                    .join(";");
+                let (total, raw) = if line {
+                    (tenths(total.score), tenths(total.raw))
+                } else {
+                    (total.score.to_string(), total.raw.to_string())
+                };
+                (marked_by_text(*marked_by), "", total, raw, answers)
+            }
+            ResponseValue::NotGiven { reason } => {
+                ("", reason_text(*reason), String::new(), String::new(), String::new())
+            }
+        };
+        let recorded_at = i64::try_from(*recorded_at_ms)
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default();
+        writer.serialize(Row {
+            response_id: response.to_string(),
+            citizen_id: citizen.to_string(),
+            visit_id: visit.to_string(),
+            device_id: change.device.to_string(),
+            recorded_at,
+            scale: scale.as_str(),
+            scale_version,
+            marked_by,
+            not_given_reason: reason,
+            total,
+            total_raw,
+            answers,
+            supersedes: supersedes.map(|s| s.to_string()).unwrap_or_default(),
+        })?;
+        rows += 1;
+    }
+    writer.flush()?;
+    Ok(rows)
+}
+
+fn marked_by_text(marked_by: fit_core::response::MarkedBy) -> &'static str {
+    use fit_core::response::MarkedBy;
+    match marked_by {
+        MarkedBy::CitizenOnDevice => "citizen_on_device",
+        MarkedBy::ReadAloudVerbal => "read_aloud_verbal",
+        MarkedBy::TranscribedFromPaper => "transcribed_from_paper",
+    }
+}
+
+fn reason_text(reason: fit_core::response::NotGivenReason) -> &'static str {
+    use fit_core::response::NotGivenReason;
+    match reason {
+        NotGivenReason::Declined => "declined",
+        NotGivenReason::TooUnwell => "too_unwell",
+        NotGivenReason::NoTime => "no_time",
+        NotGivenReason::Other => "other",
+    }
+}
