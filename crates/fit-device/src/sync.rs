@@ -134,13 +134,16 @@ impl Device {
         let now = self.clock.now_ms();
         let changes: Vec<_> = response.changes.iter().map(|c| c.change.clone()).collect();
         let store = self.store.as_mut().ok_or(DeviceError::Locked)?;
-        store.apply_sync(
+        // Citizens who left are erased only at the end of the log: one may be assigned back in a
+        // page still to come, and this device's changes about it must still be here then.
+        store.apply_sync_page(
             &self.scales,
             now,
             Some(response.acknowledged_seq),
             &changes,
             &response.removed_citizens,
             Some((CURSOR_STREAM, response.cursor)),
+            !response.more,
         )?;
         store.set_last_sync(now)?;
         Ok(())

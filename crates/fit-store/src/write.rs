@@ -97,6 +97,24 @@ impl Store {
         removed: &[CitizenId],
         cursor: Option<(&str, u64)>,
     ) -> Result<(), StoreError> {
+        self.apply_sync_page(scales, now_ms, acknowledged_seq, changes, removed, cursor, true)
+    }
+
+    /// `apply_sync` for one page of a paged pull. Citizens who left are erased only when the
+    /// page reaches the end of the server's log (`at_end`, an answer without `more`): until then
+    /// the citizen may have been assigned back in a page still to come, which brings its
+    /// history again, but the device's own changes only when it has not had them.
+    #[allow(clippy::too_many_arguments, reason = "the parts of one sync answer")]
+    pub fn apply_sync_page(
+        &mut self,
+        scales: &ScaleSet,
+        now_ms: u64,
+        acknowledged_seq: Option<u64>,
+        changes: &[Change],
+        removed: &[CitizenId],
+        cursor: Option<(&str, u64)>,
+        at_end: bool,
+    ) -> Result<(), StoreError> {
         let mut clock = self.hlc.clone();
         let worker = self.worker_id()?;
         let tx = self.conn.transaction()?;
@@ -124,7 +142,9 @@ impl Store {
             )?;
             tx.execute("DELETE FROM caseload WHERE citizen_id = ?1", [citizen.to_string()])?;
         }
-        erase_leaving_citizens(&tx)?;
+        if at_end {
+            erase_leaving_citizens(&tx)?;
+        }
         if let Some((stream, position)) = cursor {
             tx.execute(
                 "INSERT INTO sync_cursors (stream, position) VALUES (?1, ?2)

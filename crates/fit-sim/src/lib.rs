@@ -1,0 +1,782 @@
+//! A deterministic simulation of sync: 3–8 devices and a server in one process, every decision
+//! (work, sync order, clock skews, faults) drawn from one seeded RNG, and the sync invariants
+//! checked once everything has settled.
+//!
+//! The parts are the real ones: each device is a `fit_device::Device` over its own SQLCipher
+//! store, the server is `fit_server::app` over a SQLite file, called in process with `oneshot`,
+//! so every request passes the same layers, checks and store as over HTTP. Only the network and
+//! the clocks are simulated: a request may be lost, its answer may be lost, it may arrive twice,
+//! or arrive late after newer ones; the server may restart between requests or die inside a
+//! request's transaction; a device may crash between a local write and a sync; device clocks run
+//! with skews of up to a year either way and jump backwards.
+//!
+//! After the scheduled steps every clock is put right, the server's clock moves past anything a
+//! device wrote a year ahead, and every device syncs until nothing moves. Then (`oracle`): each
+//! device holds exactly what the server's log says for its worker's caseload; every response,
+//! visit and note recorded on a device is in the log exactly once, and nothing else is; every
+//! device's sequence is acknowledged in full; the conflict log holds exactly the concurrent edits
+//! by the `base` rule; and no field edit is lost silently.
+//!
+//! The seed decides everything the simulation chooses. Ids made inside a `Device` draw their
+//! random bits from the operating system, so they differ between runs; no choice depends on
+//! their order, so a seed replays the same run (up to which of two writes with equal HLCs wins).
+
+mod device;
+mod oracle;
+mod server;
+
+use std::ops::RangeInclusive;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use fit_core::hlc::MAX_DRIFT_MS_DEFAULT;
+use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, TeamId, VisitId, WorkerId};
+use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput};
+use fit_core::{IdGenerator, ScaleSet};
+use fit_device::sync::SyncConfig;
+use fit_protocol::{ChangeBody, EnrollRequest, EnrollResponse, Entity, ErrorBody, FieldName, PROTOCOL_VERSION};
+use fit_protocol::{SyncRequest, SyncResponse};
+use fit_server::secret_hash;
+use fit_server::store::{CitizenProfile, ServerStore};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::device::SimDevice;
+use crate::server::{Answer, SimServer};
+
+pub(crate) type SimResult<T> = Result<T, String>;
+
+/// The simulation's time at the start: 2026-11-23.
+const START_MS: u64 = 1_795_392_000_000;
+const HOUR_MS: u64 = 3_600_000;
+const DAY_MS: u64 = 24 * HOUR_MS;
+const YEAR_MS: u64 = 365 * DAY_MS;
+const SYNC_PATH: &str = "/api/v1/sync";
+/// Rounds of "every device syncs until done" before the run must have settled.
+const QUIESCE_ROUNDS_MAX: usize = 20;
+/// Round trips one device may need in one round (small batches and pages make many).
+const TRIPS_PER_ROUND_MAX: usize = 2_000;
+
+/// How big a run is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Scheduled steps (work, syncs, faults) before quiescence.
+    pub steps: usize,
+    pub devices: RangeInclusive<usize>,
+    pub workers: RangeInclusive<usize>,
+    pub citizens: RangeInclusive<usize>,
+    /// Inject faults and clock jumps; without, devices and the network behave.
+    pub faults: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config { steps: 120, devices: 3..=8, workers: 2..=3, citizens: 3..=6, faults: true }
+    }
+}
+
+/// What a run did, for the summary line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub seed: u64,
+    pub devices: usize,
+    pub workers: usize,
+    pub citizens: usize,
+    pub round_trips: u64,
+    pub local_writes: u64,
+    pub responses: usize,
+    pub conflicts: usize,
+    pub log_changes: usize,
+    pub caseload_moves: u64,
+    pub faults: Faults,
+}
+
+/// The faults a run injected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    pub lost_requests: u64,
+    pub lost_responses: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    pub server_restarts: u64,
+    pub crashes_in_transaction: u64,
+    pub device_crashes: u64,
+    pub clock_jumps: u64,
+    /// Batches the server refused because a device's clock ran too far ahead (`change.clock_ahead`).
+    pub clock_refusals: u64,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let x = &self.faults;
+        write!(
+            f,
+            "seed {}: {} devices, {} workers, {} citizens; {} writes, {} responses, {} log changes, {} conflicts, \
+             {} moves; {} round trips; faults: {} lost requests, {} lost answers, {} duplicated, {} reordered, \
+             {} restarts, {} crashes in a transaction, {} device crashes, {} clock jumps, {} clock refusals",
+            self.seed,
+            self.devices,
+            self.workers,
+            self.citizens,
+            self.local_writes,
+            self.responses,
+            self.log_changes,
+            self.conflicts,
+            self.caseload_moves,
+            self.round_trips,
+            x.lost_requests,
+            x.lost_responses,
+            x.duplicated,
+            x.reordered,
+            x.server_restarts,
+            x.crashes_in_transaction,
+            x.device_crashes,
+            x.clock_jumps,
+            x.clock_refusals
+        )
+    }
+}
+
+/// A run that broke an invariant (or could not run): the seed and what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub seed: u64,
+    pub message: String,
+}
+
+impl Failure {
+    /// The command that runs this seed again.
+    pub fn replay_command(&self) -> String {
+        format!("cargo run -p fit-sim --release -- --seed {}", self.seed)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "seed {} failed: {}\n  replay: {}", self.seed, self.message, self.replay_command())
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Runs one seeded simulation and checks the invariants at quiescence.
+pub fn run(seed: u64, config: &Config) -> Result<Report, Failure> {
+    let failure = |message: String| Failure { seed, message };
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| failure(e.to_string()))?;
+    runtime
+        .block_on(async {
+            let mut sim = Sim::set_up(seed, config).await?;
+            sim.run().await?;
+            sim.quiesce().await?;
+            sim.check().await?;
+            Ok(sim.report)
+        })
+        .map_err(failure)
+}
+
+/// Where the stores of a run live: in memory (/dev/shm) when the machine has it.
+fn temp_dir() -> SimResult<tempfile::TempDir> {
+    let shm = Path::new("/dev/shm");
+    let builder = tempfile::Builder::new().prefix("fit-sim-").to_owned();
+    let dir = if shm.is_dir() { builder.tempdir_in(shm) } else { builder.tempdir() };
+    dir.map_err(|e| format!("temporary directory: {e}"))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    None,
+    LostRequest,
+    LostResponse,
+    Duplicate,
+    Delay,
+    CrashInTransaction,
+}
+
+/// The outcome of one round trip.
+#[derive(Debug, Clone, Copy, Default)]
+struct Trip {
+    refused: bool,
+    moved: bool,
+    more: bool,
+}
+
+pub(crate) struct Sim {
+    seed: u64,
+    config: Config,
+    rng: StdRng,
+    ids: IdGenerator<StdRng>,
+    scales: ScaleSet,
+    now: Arc<AtomicU64>,
+    server: SimServer,
+    workers: Vec<WorkerId>,
+    citizens: Vec<CitizenId>,
+    /// The worker each citizen is assigned to now.
+    assignment: Vec<usize>,
+    devices: Vec<SimDevice>,
+    /// Every goal created, with its citizen, in creation order.
+    goals: Vec<(GoalId, usize)>,
+    /// Every visit started, with its citizen, in creation order.
+    visits: Vec<(VisitId, usize)>,
+    responses: Vec<ResponseId>,
+    notes: Vec<(NoteId, usize)>,
+    report: Report,
+    /// Print every event to standard error (`FIT_SIM_TRACE=1`), to follow a failing seed.
+    trace: bool,
+    // Last, so the stores close before their directory goes.
+    _dir: tempfile::TempDir,
+}
+
+const NOTE_TEXTS: &[&str] = &[
+    "Talte om ugen.",
+    "Aftalt at ringe til lægen.",
+    "God energi i dag.",
+    "Vil gerne tale om søvn næste gang.",
+    "Kort besøg.",
+];
+const GOAL_TITLES: &[&str] =
+    &["Sove bedre", "Gå en tur hver dag", "Handle ind selv", "Ringe til søsteren", "Lave mad to gange om ugen"];
+const GOAL_STATUSES: &[&str] = &["active", "achieved", "dropped"];
+const ORS_ITEMS: &[&str] = &["individually", "interpersonally", "socially", "overall"];
+const SRS_ITEMS: &[&str] = &["relationship", "goals-and-topics", "approach-or-method", "overall"];
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl Sim {
+    async fn set_up(seed: u64, config: &Config) -> SimResult<Sim> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut ids = IdGenerator::new(StdRng::seed_from_u64(seed ^ 0x05ee_d1d5));
+        let dir = temp_dir()?;
+        let now = Arc::new(AtomicU64::new(START_MS));
+        let server = SimServer::start(dir.path().to_owned(), now.clone())?;
+        let team: TeamId = ids.next(START_MS);
+        let store = server.store()?.clone();
+        store.create_team(team, "Bostøtten Sim".into()).await.map_err(err)?;
+        let workers: Vec<WorkerId> =
+            (0..rng.random_range(config.workers.clone())).map(|_| ids.next(START_MS)).collect();
+        for (n, worker) in workers.iter().enumerate() {
+            store.create_worker(*worker, team, format!("Medarbejder {n}")).await.map_err(err)?;
+        }
+        let mut citizens = Vec::new();
+        let mut assignment = Vec::new();
+        for n in 0..rng.random_range(config.citizens.clone()) {
+            let citizen: CitizenId = ids.next(START_MS);
+            let profile = CitizenProfile {
+                display_name: format!("Borger {n}"),
+                birth_year: rng.random_bool(0.5).then(|| rng.random_range(1940..=2005)),
+                age_band: "adult".into(),
+                case_reference: None,
+            };
+            store.create_citizen(citizen, team, profile, START_MS).await.map_err(err)?;
+            let worker = rng.random_range(0..workers.len());
+            store.assign(citizen, workers[worker], START_MS).await.map_err(err)?;
+            citizens.push(citizen);
+            assignment.push(worker);
+        }
+        let device_count = rng.random_range(config.devices.clone());
+        let mut devices = Vec::new();
+        for n in 0..device_count {
+            // Every worker has a device; the rest go to workers at random.
+            let worker = if n < workers.len() { n } else { rng.random_range(0..workers.len()) };
+            // Small batches and pages, so one sync is many round trips and histories span pages.
+            let sync = SyncConfig {
+                push_batch_max: rng.random_range(1..=8),
+                pull_limit: rng.random_range(1..=12),
+                ..SyncConfig::default()
+            };
+            let mut device = SimDevice::create(dir.path().join(format!("device-{n}")), worker, START_MS, sync)?;
+            if config.faults {
+                device.skew_ms = rng.random_range(-2 * HOUR_MS as i64..=2 * HOUR_MS as i64);
+            }
+            device.set_time(START_MS);
+            devices.push(device);
+        }
+        let mut sim = Sim {
+            seed,
+            config: config.clone(),
+            rng,
+            ids,
+            scales: ScaleSet::built_in().map_err(err)?,
+            now,
+            server,
+            workers,
+            citizens,
+            assignment,
+            devices,
+            goals: Vec::new(),
+            visits: Vec::new(),
+            responses: Vec::new(),
+            notes: Vec::new(),
+            report: Report::default(),
+            trace: std::env::var_os("FIT_SIM_TRACE").is_some(),
+            _dir: dir,
+        };
+        sim.report.seed = seed;
+        sim.report.devices = device_count;
+        sim.report.workers = sim.workers.len();
+        sim.report.citizens = sim.citizens.len();
+        for d in 0..device_count {
+            sim.enroll(d).await?;
+        }
+        Ok(sim)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.now.load(Ordering::SeqCst)
+    }
+
+    fn trace(&self, event: impl FnOnce() -> String) {
+        if self.trace {
+            eprintln!("[{}] {}", self.now_ms(), event());
+        }
+    }
+
+    /// Moves the simulation's time on, and every device clock with it.
+    fn advance(&mut self, by_ms: u64) {
+        let now = self.now.fetch_add(by_ms, Ordering::SeqCst) + by_ms;
+        for device in &self.devices {
+            device.set_time(now);
+        }
+    }
+
+    /// Enrolls a device through the enroll endpoint, as `SyncClient::enroll` does over HTTP.
+    async fn enroll(&mut self, d: usize) -> SimResult<()> {
+        let now = self.now_ms();
+        let worker = self.workers[self.devices[d].worker];
+        let code = format!("sim-{}-{d}", self.seed);
+        let store = self.server.store()?.clone();
+        store.create_enrollment_code(secret_hash(&code), worker, now, now + HOUR_MS).await.map_err(err)?;
+        let device_id = self.devices[d].store()?.device_id();
+        let request = EnrollRequest { protocol: PROTOCOL_VERSION, code, device: device_id };
+        let answer = self.server.post("/api/v1/enroll", None, &serde_json::to_vec(&request).map_err(err)?).await?;
+        if answer.status != 200 {
+            return Err(format!("enrolling device {d}: status {}", answer.status));
+        }
+        let enrolled: EnrollResponse = serde_json::from_slice(&answer.body).map_err(err)?;
+        let store = self.devices[d].store()?;
+        store.set_worker(enrolled.team, &enrolled.team_name, enrolled.worker, &enrolled.worker_name).map_err(err)?;
+        store.set_sync_settings("sim://server", &enrolled.token).map_err(err)?;
+        Ok(())
+    }
+
+    async fn run(&mut self) -> SimResult<()> {
+        // Everyone pulls their caseload first, so there is work to do from the start.
+        for d in 0..self.devices.len() {
+            self.sync_until_done(d).await?;
+        }
+        for step in 0..self.config.steps {
+            let by = self.rng.random_range(1_000..=600_000);
+            self.advance(by);
+            self.step().await.map_err(|e| format!("step {step}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    async fn step(&mut self) -> SimResult<()> {
+        let faults = self.config.faults;
+        let d = self.rng.random_range(0..self.devices.len());
+        match self.rng.random_range(0..100) {
+            0..40 => self.work(d),
+            40..72 => self.round_trip(d, faults).await.map(|_| ()),
+            72..78 => {
+                // A burst: every device one round trip, in a random order.
+                let mut order: Vec<usize> = (0..self.devices.len()).collect();
+                for i in (1..order.len()).rev() {
+                    order.swap(i, self.rng.random_range(0..=i));
+                }
+                for d in order {
+                    self.round_trip(d, faults).await?;
+                }
+                Ok(())
+            }
+            78..82 => self.move_citizen().await,
+            82..87 if faults => self.clock_jump(d),
+            87..91 if faults => self.deliver_delayed(d).await,
+            91..94 if faults => {
+                self.trace(|| "the server restarts".into());
+                self.report.faults.server_restarts += 1;
+                self.server.restart()
+            }
+            94..97 if faults => {
+                self.trace(|| format!("device {d} crashes and restarts"));
+                self.report.faults.device_crashes += 1;
+                self.devices[d].crash_and_restart()
+            }
+            _ => self.round_trip(d, faults).await.map(|_| ()),
+        }
+    }
+
+    /// One round trip of device `d`, with a fault drawn when `faulty`.
+    async fn round_trip(&mut self, d: usize, faulty: bool) -> SimResult<Trip> {
+        let config = self.devices[d].sync;
+        let (_, token, request) = self.devices[d].device.next_sync_request(&config).map_err(err)?;
+        let json = serde_json::to_vec(&request).map_err(err)?;
+        let fault = if faulty {
+            match self.rng.random_range(0..100) {
+                0..6 => Fault::LostRequest,
+                6..12 => Fault::LostResponse,
+                12..17 => Fault::Duplicate,
+                17..22 => Fault::Delay,
+                22..25 => Fault::CrashInTransaction,
+                _ => Fault::None,
+            }
+        } else {
+            Fault::None
+        };
+        self.report.round_trips += 1;
+        let answer = match fault {
+            Fault::LostRequest => {
+                self.trace(|| format!("device {d} sync: request lost"));
+                self.report.faults.lost_requests += 1;
+                return Ok(Trip::default());
+            }
+            Fault::Delay => {
+                self.trace(|| format!("device {d} sync: request delayed"));
+                self.report.faults.reordered += 1;
+                self.devices[d].delayed.push((token, json));
+                return Ok(Trip::default());
+            }
+            Fault::CrashInTransaction => {
+                self.report.faults.crashes_in_transaction += 1;
+                self.trace(|| format!("device {d} sync: the server dies inside the transaction"));
+                let answer = self.server.crash_inside(SYNC_PATH, &token, &json).await?;
+                self.read_answer(d, &request, &answer)?;
+                return Ok(Trip::default());
+            }
+            Fault::LostResponse => {
+                self.report.faults.lost_responses += 1;
+                self.trace(|| format!("device {d} sync: answer lost"));
+                let answer = self.server.post(SYNC_PATH, Some(&token), &json).await?;
+                self.read_answer(d, &request, &answer)?;
+                return Ok(Trip::default());
+            }
+            Fault::Duplicate => {
+                self.report.faults.duplicated += 1;
+                let first = self.server.post(SYNC_PATH, Some(&token), &json).await?;
+                let second = self.server.post(SYNC_PATH, Some(&token), &json).await?;
+                let first_read = self.read_answer(d, &request, &first)?;
+                let second_read = self.read_answer(d, &request, &second)?;
+                if self.rng.random_bool(0.5) { first_read } else { second_read }
+            }
+            Fault::None => {
+                let answer = self.server.post(SYNC_PATH, Some(&token), &json).await?;
+                self.read_answer(d, &request, &answer)?
+            }
+        };
+        let seqs = (request.push.first().map(|c| c.seq), request.push.last().map(|c| c.seq));
+        self.trace(|| match &answer {
+            Some(r) => format!(
+                "device {d} sync ({fault:?}): push {seqs:?} cursor {} -> ack {} pulled {:?} cursor {} more {} removed {:?}",
+                request.cursor,
+                r.acknowledged_seq,
+                r.changes.iter().map(|c| c.position).collect::<Vec<_>>(),
+                r.cursor,
+                r.more,
+                r.removed_citizens.iter().map(|c| self.citizens.iter().position(|x| x == c)).collect::<Vec<_>>()
+            ),
+            None => format!("device {d} sync ({fault:?}): push {seqs:?} refused"),
+        });
+        let Some(response) = answer else {
+            return Ok(Trip { refused: true, ..Trip::default() });
+        };
+        self.devices[d].device.finish_sync(&response).map_err(|e| format!("device {d} applying an answer: {e}"))?;
+        let moved = !request.push.is_empty() || !response.changes.is_empty() || !response.removed_citizens.is_empty();
+        Ok(Trip { refused: false, moved, more: response.more })
+    }
+
+    /// Reads an answer to `request` from device `d`: a sync response, or a refusal the request
+    /// earned. Any other refusal breaks an invariant (the server refused good data).
+    fn read_answer(&mut self, d: usize, request: &SyncRequest, answer: &Answer) -> SimResult<Option<SyncResponse>> {
+        if answer.status == 200 {
+            let response: SyncResponse = serde_json::from_slice(&answer.body).map_err(err)?;
+            if let Some(last) = request.push.last()
+                && response.acknowledged_seq < last.seq
+            {
+                return Err(format!(
+                    "device {d}: the server accepted a batch up to seq {} but acknowledged {}",
+                    last.seq, response.acknowledged_seq
+                ));
+            }
+            return Ok(Some(response));
+        }
+        let error: ErrorBody = serde_json::from_slice(&answer.body)
+            .map_err(|_| format!("device {d}: status {} without an error body", answer.status))?;
+        let now = self.now_ms();
+        let ahead = request.push.iter().any(|c| c.hlc.wall_ms.saturating_sub(now) > MAX_DRIFT_MS_DEFAULT);
+        if answer.status == 422 && error.code == "change.clock_ahead" && ahead {
+            self.report.faults.clock_refusals += 1;
+            return Ok(None);
+        }
+        Err(format!("device {d}: the server answered {} {}: {}", answer.status, error.code, error.message))
+    }
+
+    /// Syncs device `d` without faults until it has nothing to push and the server nothing more
+    /// to give; returns whether anything moved.
+    async fn sync_until_done(&mut self, d: usize) -> SimResult<bool> {
+        let mut moved = false;
+        for _ in 0..TRIPS_PER_ROUND_MAX {
+            let trip = self.round_trip(d, false).await?;
+            if trip.refused {
+                return Err(format!("device {d}: a batch refused after the clocks were put right"));
+            }
+            moved |= trip.moved;
+            if !trip.more && self.devices[d].pending()? == 0 {
+                return Ok(moved);
+            }
+        }
+        Err(format!("device {d} still has work after {TRIPS_PER_ROUND_MAX} round trips"))
+    }
+
+    /// Delivers the oldest request of device `d` still in the network; its answer goes nowhere.
+    async fn deliver_delayed(&mut self, d: usize) -> SimResult<()> {
+        if self.devices[d].delayed.is_empty() {
+            return Ok(());
+        }
+        let (token, json) = self.devices[d].delayed.remove(0);
+        self.trace(|| format!("device {d}: a delayed request arrives"));
+        let request: SyncRequest = serde_json::from_slice(&json).map_err(err)?;
+        let answer = self.server.post(SYNC_PATH, Some(&token), &json).await?;
+        self.read_answer(d, &request, &answer).map(|_| ())
+    }
+
+    fn clock_jump(&mut self, d: usize) -> SimResult<()> {
+        self.report.faults.clock_jumps += 1;
+        let hour = HOUR_MS as i64;
+        let device = &mut self.devices[d];
+        device.skew_ms = match self.rng.random_range(0..100) {
+            0..30 => -(YEAR_MS as i64),
+            30..40 => YEAR_MS as i64,
+            40..70 => device.skew_ms - self.rng.random_range(hour..=30 * 24 * hour),
+            _ => self.rng.random_range(-2 * hour..=2 * hour),
+        };
+        device.set_time(self.now.load(Ordering::SeqCst));
+        let skew = device.skew_ms;
+        self.trace(|| format!("device {d} clock skew {skew} ms"));
+        Ok(())
+    }
+
+    async fn move_citizen(&mut self) -> SimResult<()> {
+        if self.workers.len() < 2 {
+            return Ok(());
+        }
+        let c = self.rng.random_range(0..self.citizens.len());
+        let mut worker = self.rng.random_range(0..self.workers.len() - 1);
+        if worker >= self.assignment[c] {
+            worker += 1;
+        }
+        let now = self.now_ms();
+        self.server.store()?.assign(self.citizens[c], self.workers[worker], now).await.map_err(err)?;
+        self.assignment[c] = worker;
+        self.trace(|| format!("citizen {c} moves to worker {worker}"));
+        self.report.caseload_moves += 1;
+        Ok(())
+    }
+
+    /// The citizens in device `d`'s caseload as the device sees it, in the simulation's order.
+    fn caseload_of(&mut self, d: usize) -> SimResult<Vec<usize>> {
+        let worker = self.workers[self.devices[d].worker];
+        let store = self.devices[d].store()?;
+        let mut here = Vec::new();
+        for (c, citizen) in self.citizens.iter().enumerate() {
+            if store.is_in_caseload(worker, *citizen).map_err(err)? {
+                here.push(c);
+            }
+        }
+        Ok(here)
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
+        (!items.is_empty()).then(|| items[self.rng.random_range(0..items.len())])
+    }
+
+    /// One piece of work on device `d`, about a citizen in its caseload.
+    fn work(&mut self, d: usize) -> SimResult<()> {
+        let caseload = self.caseload_of(d)?;
+        let Some(c) = self.pick(&caseload) else { return Ok(()) };
+        let writes = self.devices[d].writes;
+        let kind = self.rng.random_range(0..100);
+        let result = match kind {
+            0..40 => self.visit(d, c),
+            40..50 => self.continue_visit(d, c),
+            50..60 => self.note(d, c),
+            60..85 => self.goal(d, c),
+            _ => self.profile_edit(d, c),
+        };
+        let added = self.devices[d].writes - writes;
+        self.trace(|| format!("device {d} work {kind} on citizen {c}: seqs up to {}, {added} new", writes + added));
+        result.map_err(|e| format!("device {d}, citizen {c}: {e}"))
+    }
+
+    fn response_input(&mut self, scale: &str) -> ResponseInput {
+        if self.rng.random_bool(0.08) {
+            let reason =
+                [NotGivenReason::Declined, NotGivenReason::TooUnwell, NotGivenReason::NoTime, NotGivenReason::Other]
+                    [self.rng.random_range(0..4)];
+            return ResponseInput { scale: scale.into(), content: ResponseContent::NotGiven { reason } };
+        }
+        let marked_by = [MarkedBy::CitizenOnDevice, MarkedBy::ReadAloudVerbal, MarkedBy::TranscribedFromPaper]
+            [self.rng.random_range(0..3)];
+        let items = if scale == "ors" { ORS_ITEMS } else { SRS_ITEMS };
+        let answers = items
+            .iter()
+            .map(|item| RawAnswer { item: (*item).into(), value: self.rng.random_range(0..=100).into() })
+            .collect();
+        ResponseInput { scale: scale.into(), content: ResponseContent::Given { marked_by, answers } }
+    }
+
+    fn record(&mut self, d: usize, visit: VisitId, scale: &str) -> SimResult<()> {
+        let input = self.response_input(scale);
+        let response = self.devices[d].device.record_response(visit, input).map_err(err)?;
+        self.devices[d].writes += 1;
+        self.responses.push(response);
+        Ok(())
+    }
+
+    /// A visit: ORS at the start, usually an SRS and sometimes a note, usually closed at once.
+    fn visit(&mut self, d: usize, c: usize) -> SimResult<()> {
+        let visit = self.devices[d].device.start_visit(self.citizens[c]).map_err(err)?;
+        self.devices[d].writes += 1;
+        self.visits.push((visit, c));
+        self.record(d, visit, "ors")?;
+        let minutes = self.rng.random_range(60_000..=3_600_000);
+        self.advance(minutes);
+        if self.rng.random_bool(0.75) {
+            self.record(d, visit, "srs")?;
+        }
+        if self.rng.random_bool(0.4) {
+            self.write_note(d, c, Some(visit))?;
+        }
+        if self.rng.random_bool(0.8) {
+            self.devices[d].device.close_visit(visit).map_err(err)?;
+            self.devices[d].writes += 1;
+        }
+        Ok(())
+    }
+
+    /// Picks up a visit of the citizen still open on this device (perhaps started on another
+    /// device of the worker): an SRS, then it closes.
+    fn continue_visit(&mut self, d: usize, c: usize) -> SimResult<()> {
+        let mut open = Vec::new();
+        for (visit, citizen) in self.visits.clone() {
+            if citizen == c
+                && let Some(row) = self.devices[d].store()?.visit(visit).map_err(err)?
+                && row.closed_at_ms.is_none()
+            {
+                open.push(visit);
+            }
+        }
+        let Some(visit) = self.pick(&open) else { return Ok(()) };
+        if self.rng.random_bool(0.5) {
+            self.record(d, visit, "srs")?;
+        }
+        self.devices[d].device.close_visit(visit).map_err(err)?;
+        self.devices[d].writes += 1;
+        Ok(())
+    }
+
+    fn write_note(&mut self, d: usize, c: usize, visit: Option<VisitId>) -> SimResult<()> {
+        let text = NOTE_TEXTS[self.rng.random_range(0..NOTE_TEXTS.len())];
+        // Sometimes a new version of a note in force on this device.
+        let mut in_force = Vec::new();
+        if self.rng.random_bool(0.3) {
+            let here: Vec<NoteId> =
+                self.devices[d].store()?.notes(self.citizens[c]).map_err(err)?.into_iter().map(|n| n.id).collect();
+            in_force = self.notes.iter().filter(|(n, nc)| *nc == c && here.contains(n)).map(|(n, _)| *n).collect();
+        }
+        let supersedes = self.pick(&in_force);
+        let note = self.devices[d].device.add_note(self.citizens[c], visit, text, supersedes).map_err(err)?;
+        self.devices[d].writes += 1;
+        self.notes.push((note, c));
+        Ok(())
+    }
+
+    fn note(&mut self, d: usize, c: usize) -> SimResult<()> {
+        self.write_note(d, c, None)
+    }
+
+    /// A new goal, or an edit of the title or status of one this device holds (concurrent with
+    /// other devices' edits of the same goal whenever they have not synced in between).
+    fn goal(&mut self, d: usize, c: usize) -> SimResult<()> {
+        let citizen = self.citizens[c];
+        let here: Vec<GoalId> =
+            self.devices[d].store()?.goals(citizen).map_err(err)?.into_iter().map(|g| g.id).collect();
+        let known: Vec<GoalId> =
+            self.goals.iter().filter(|(g, gc)| *gc == c && here.contains(g)).map(|(g, _)| *g).collect();
+        let title = GOAL_TITLES[self.rng.random_range(0..GOAL_TITLES.len())];
+        let status = GOAL_STATUSES[self.rng.random_range(0..GOAL_STATUSES.len())];
+        match (self.pick(&known), self.rng.random_range(0..100)) {
+            (Some(goal), 0..10) => {
+                self.devices[d].device.delete_goal(citizen, goal).map_err(err)?;
+                self.devices[d].writes += 1;
+            }
+            (Some(goal), 10..45) => {
+                self.devices[d].device.set_goal(citizen, Some(goal), Some(title), None).map_err(err)?;
+                self.devices[d].writes += 1;
+            }
+            (Some(goal), 45..80) => {
+                self.devices[d].device.set_goal(citizen, Some(goal), None, Some(status)).map_err(err)?;
+                self.devices[d].writes += 1;
+            }
+            (Some(goal), _) => {
+                self.devices[d].device.set_goal(citizen, Some(goal), Some(title), Some(status)).map_err(err)?;
+                self.devices[d].writes += 2;
+            }
+            (None, _) => {
+                let status = self.rng.random_bool(0.5).then_some(status);
+                let goal = self.devices[d].device.set_goal(citizen, None, Some(title), status).map_err(err)?;
+                self.devices[d].writes += 1 + u64::from(status.is_some());
+                self.goals.push((goal, c));
+            }
+        }
+        Ok(())
+    }
+
+    /// An edit of the citizen's profile on the device, concurrent with the server's own profile
+    /// writes and with other devices' edits. The device has no service for it yet, so it is
+    /// committed through the store as the services commit (`Store::commit_local`).
+    fn profile_edit(&mut self, d: usize, c: usize) -> SimResult<()> {
+        let citizen = self.citizens[c];
+        let (field, value) = match self.rng.random_range(0..3) {
+            0 => (
+                FieldName::DisplayName,
+                serde_json::json!(format!("Borger {c}{}", ["", " A.", " B."][self.rng.random_range(0..3)])),
+            ),
+            1 => (FieldName::CaseReference, serde_json::json!(format!("SAG-{}", self.rng.random_range(100..999)))),
+            _ => (FieldName::BirthYear, serde_json::json!(self.rng.random_range(1940..=2005))),
+        };
+        let now = self.devices[d].now_ms();
+        let id = self.ids.next(now);
+        let body = ChangeBody::FieldSet { entity: Entity::Citizen { citizen }, field, value, base: None };
+        let scales = &self.scales;
+        self.devices[d].device.store_mut().map_err(err)?.commit_local(scales, now, id, body).map_err(err)?;
+        self.devices[d].writes += 1;
+        Ok(())
+    }
+
+    /// Puts every clock right, lets the server's clock pass what devices wrote a year ahead,
+    /// delivers what is still in the network, and syncs every device until nothing moves.
+    async fn quiesce(&mut self) -> SimResult<()> {
+        for device in &mut self.devices {
+            device.skew_ms = 0;
+        }
+        self.advance(YEAR_MS + 2 * DAY_MS);
+        for d in 0..self.devices.len() {
+            while !self.devices[d].delayed.is_empty() {
+                self.deliver_delayed(d).await?;
+            }
+        }
+        for _ in 0..QUIESCE_ROUNDS_MAX {
+            let mut moved = false;
+            for d in 0..self.devices.len() {
+                moved |= self.sync_until_done(d).await?;
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+        Err(format!("the devices still exchange changes after {QUIESCE_ROUNDS_MAX} rounds"))
+    }
+}

@@ -1,0 +1,100 @@
+//! The simulation over many seeds, on every core. A debug build runs a sample
+//! (`FIT_SIM_SEEDS`, 40 by default); CI runs 2,000 seeds in release through the `fit-sim` binary
+//! (scripts/test.sh). A failure names each failing seed and the command that replays it.
+
+// The tests print the seeds they ran.
+#![allow(clippy::print_stdout)]
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use fit_sim::{Config, Failure, Report, run};
+
+fn run_seeds(seeds: std::ops::Range<u64>, config: &Config) -> Vec<Report> {
+    let next = AtomicU64::new(seeds.start);
+    let reports = Mutex::new(Vec::new());
+    let failures = Mutex::new(Vec::<Failure>::new());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, Ordering::SeqCst);
+                    if seed >= seeds.end {
+                        return;
+                    }
+                    match run(seed, config) {
+                        Ok(report) => reports.lock().unwrap_or_else(|p| p.into_inner()).push(report),
+                        Err(failure) => failures.lock().unwrap_or_else(|p| p.into_inner()).push(failure),
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    let listed: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} seeds failed:\n{}",
+        failures.len(),
+        seeds.end - seeds.start,
+        listed.join("\n")
+    );
+    let mut reports = reports.into_inner().unwrap_or_else(|p| p.into_inner());
+    reports.sort_by_key(|r| r.seed);
+    reports
+}
+
+fn seed_count() -> u64 {
+    std::env::var("FIT_SIM_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(40)
+}
+
+#[test]
+fn every_seed_converges_with_nothing_lost_or_duplicated() {
+    let count = seed_count();
+    let reports = run_seeds(0..count, &Config::default());
+    let sum = |f: fn(&Report) -> u64| reports.iter().map(f).sum::<u64>();
+    println!(
+        "fit-sim: {count} seeds passed: {} responses, {} conflicts, {} moves, {} lost requests, {} lost answers, \
+         {} duplicated, {} reordered, {} restarts, {} crashes in a transaction, {} device crashes, {} clock refusals",
+        sum(|r| r.responses as u64),
+        sum(|r| r.conflicts as u64),
+        sum(|r| r.caseload_moves),
+        sum(|r| r.faults.lost_requests),
+        sum(|r| r.faults.lost_responses),
+        sum(|r| r.faults.duplicated),
+        sum(|r| r.faults.reordered),
+        sum(|r| r.faults.server_restarts),
+        sum(|r| r.faults.crashes_in_transaction),
+        sum(|r| r.faults.device_crashes),
+        sum(|r| r.faults.clock_refusals)
+    );
+    // The runs exercise what they claim to: every fault, conflicts and moves occur somewhere.
+    for (what, total) in [
+        ("conflicts", sum(|r| r.conflicts as u64)),
+        ("caseload moves", sum(|r| r.caseload_moves)),
+        ("lost answers", sum(|r| r.faults.lost_responses)),
+        ("duplicates", sum(|r| r.faults.duplicated)),
+        ("reorders", sum(|r| r.faults.reordered)),
+        ("crashes in a transaction", sum(|r| r.faults.crashes_in_transaction)),
+        ("device crashes", sum(|r| r.faults.device_crashes)),
+    ] {
+        assert!(total > 0, "{count} seeds had no {what}");
+    }
+}
+
+#[test]
+fn calm_runs_converge_too() {
+    let config = Config { faults: false, ..Config::default() };
+    run_seeds(10_000..10_000 + seed_count() / 4, &config);
+}
+
+#[test]
+fn a_seed_replays_the_same_run() {
+    let config = Config::default();
+    for seed in [3, 11] {
+        let first = run(seed, &config).unwrap_or_else(|f| panic!("{f}"));
+        let again = run(seed, &config).unwrap_or_else(|f| panic!("{f}"));
+        assert_eq!(first, again, "seed {seed} ran differently the second time");
+    }
+}
