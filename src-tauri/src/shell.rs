@@ -105,7 +105,11 @@ impl Shell {
         *self.settings.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Saves the settings; a worker action, so refused while a citizen holds the device.
     pub fn save_settings(&self, settings: AppSettings) -> Result<AppSettings, AppError> {
+        if self.session.status().citizen_mode.is_some() {
+            return Err(AppError::new("citizen_mode.active", "the worker's PIN is needed to change settings"));
+        }
         self.settings_file.save(&settings)?;
         *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
         self.settings_changed.notify_one();
