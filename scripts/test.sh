@@ -14,6 +14,11 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# --- fit-sim (issue 6): the sync simulation over 2,000 seeds, in release; `cargo test` runs a
+# sample of it in debug. A failure prints its seed and the command that replays it. ---
+echo "== sync simulation (fit-sim): 2000 seeds"
+cargo run --release --locked -p fit-sim -- --seeds 0..2000
+# --- end fit-sim ---
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -105,6 +105,9 @@ pub struct Faults {
     pub clock_jumps: u64,
     /// Batches the server refused because a device's clock ran too far ahead (`change.clock_ahead`).
     pub clock_refusals: u64,
+    /// Devices still refused after their clock was put right (before the server's clock caught
+    /// up with what they wrote while a year ahead).
+    pub stuck_after_clock_fix: u64,
 }
 
 impl std::fmt::Display for Report {
@@ -114,7 +117,8 @@ impl std::fmt::Display for Report {
             f,
             "seed {}: {} devices, {} workers, {} citizens; {} writes, {} responses, {} log changes, {} conflicts, \
              {} moves; {} round trips; faults: {} lost requests, {} lost answers, {} duplicated, {} reordered, \
-             {} restarts, {} crashes in a transaction, {} device crashes, {} clock jumps, {} clock refusals",
+             {} restarts, {} crashes in a transaction, {} device crashes, {} clock jumps, {} clock refusals \
+             ({} devices still refused after their clock was put right)",
             self.seed,
             self.devices,
             self.workers,
@@ -133,7 +137,8 @@ impl std::fmt::Display for Report {
             x.crashes_in_transaction,
             x.device_crashes,
             x.clock_jumps,
-            x.clock_refusals
+            x.clock_refusals,
+            x.stuck_after_clock_fix
         )
     }
 }
@@ -761,6 +766,13 @@ impl Sim {
     async fn quiesce(&mut self) -> SimResult<()> {
         for device in &mut self.devices {
             device.skew_ms = 0;
+        }
+        self.advance(HOUR_MS);
+        for d in 0..self.devices.len() {
+            if self.round_trip(d, false).await?.refused {
+                self.trace(|| format!("device {d} is still refused with its clock put right"));
+                self.report.faults.stuck_after_clock_fix += 1;
+            }
         }
         self.advance(YEAR_MS + 2 * DAY_MS);
         for d in 0..self.devices.len() {
