@@ -22,6 +22,13 @@ if [ "${#app_missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${app_missing[@]}"
 fi
 
+# Vite 7 needs Node.js 20.19 or later; Debian 12's own nodejs is 18.
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "The UI needs Node.js 20 or later; this machine has $(node --version)." >&2
+  exit 1
+fi
+
 # The UI's packages, exactly as locked; again only when the lock file changed since the last install.
 if [ ! -f ui/node_modules/.package-lock.json ] || ! cmp -s ui/package-lock.json ui/node_modules/.installed-lock.json; then
   echo "Installing the UI's npm packages"
