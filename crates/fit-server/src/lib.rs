@@ -2,7 +2,7 @@
 //! it. Handlers are thin: they authenticate, check input with fit-core and fit-protocol, and call
 //! the store; every refusal is a 4xx with `{code, message}` and changes nothing.
 
-mod check;
+pub mod check;
 mod error;
 pub mod export;
 pub mod store;
