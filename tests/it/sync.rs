@@ -1,11 +1,12 @@
 //! Devices syncing with a real server on loopback: offline work on two devices converges, a
-//! lost answer never duplicates a response, revocation wipes, a version mismatch keeps the outbox.
+//! lost answer never duplicates a response, a clock a year ahead holds nothing back, revocation
+//! wipes, a version mismatch keeps the outbox.
 
 use std::sync::{Arc, Mutex};
 
 use fit_core::response::{MarkedBy, RawAnswer, ResponseContent, ResponseInput};
 use fit_device::sync::{SyncClient, SyncConfig, SyncError};
-use fit_device::{Device, DeviceConfig, SystemClock};
+use fit_device::{Clock, Device, DeviceConfig, ManualClock, SystemClock};
 use fit_protocol::{ChangeBody, VersionRange};
 use fit_server::store::ServerStore;
 use fit_store::{KdfCost, UnlockPolicy};
@@ -24,12 +25,22 @@ struct TestDevice {
 
 /// A set-up device enrolled with `server_url` for the caseload's worker.
 async fn enrolled_device(server: &LiveServer, server_url: &str, caseload: Caseload, client: &SyncClient) -> TestDevice {
+    enrolled_device_with_clock(server, server_url, caseload, client, Arc::new(SystemClock)).await
+}
+
+async fn enrolled_device_with_clock(
+    server: &LiveServer,
+    server_url: &str,
+    caseload: Caseload,
+    client: &SyncClient,
+    clock: Arc<dyn Clock>,
+) -> TestDevice {
     let dir = tempfile::tempdir().unwrap();
     let config = DeviceConfig {
         unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
         ..DeviceConfig::new(dir.path())
     };
-    let mut device = Device::open(config, Arc::new(SystemClock)).unwrap();
+    let mut device = Device::open(config, clock).unwrap();
     device.set_up(PIN).unwrap();
     let device = Mutex::new(device);
     let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
@@ -131,6 +142,34 @@ async fn a_lost_answer_makes_the_device_push_again_and_nothing_is_duplicated() {
     let changes = device_changes(server.store.changes().await.unwrap());
     assert_eq!(changes.len(), 3, "visit started, response, visit closed: once each");
     assert_eq!(responses_on_server(&changes).len(), 1);
+}
+
+#[tokio::test]
+async fn a_device_whose_clock_runs_a_year_ahead_gets_its_visits_in_without_waiting_a_year() {
+    const YEAR_MS: u64 = 365 * 24 * 3_600_000;
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let client = client();
+    let ahead = Arc::new(ManualClock::new(now_ms() + YEAR_MS));
+    let a = enrolled_device_with_clock(&server, &server.url(), caseload, &client, ahead.clone()).await;
+    let b = enrolled_device(&server, &server.url(), caseload, &client).await;
+    record_visit(&a.device, caseload, 40);
+
+    // Refused as too far ahead of the server's clock, stamped again from it, and sent.
+    client.sync_now(&a.device, |_| {}).await.unwrap();
+    assert_eq!(a.device.lock().unwrap().sync_counters().unwrap().pending_changes, 0);
+    let stored = device_changes(server.store.changes().await.unwrap());
+    assert_eq!(stored.len(), 3, "visit started, response, visit closed: once each");
+    assert!(stored.iter().all(|c| c.hlc.wall_ms <= now_ms() + 6 * 3_600_000), "stamped from the server's clock");
+
+    // The clock is still wrong: the next visit goes the same way.
+    ahead.advance(60_000);
+    record_visit(&a.device, caseload, 45);
+    client.sync_now(&a.device, |_| {}).await.unwrap();
+    client.sync_now(&b.device, |_| {}).await.unwrap();
+    assert_eq!(visit_ids(&b.device, caseload), visit_ids(&a.device, caseload));
+    assert_eq!(visit_ids(&b.device, caseload).len(), 2);
+    assert_eq!(responses_on_server(&server.store.changes().await.unwrap()).len(), 2);
 }
 
 #[tokio::test]

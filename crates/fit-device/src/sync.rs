@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use fit_protocol::sync::{PROTOCOL_VERSION, PULL_CHANGES_MAX, PUSH_CHANGES_MAX};
-use fit_protocol::{EnrollRequest, EnrollResponse, ErrorBody, SyncRequest, SyncResponse};
+use fit_protocol::{EnrollRequest, EnrollResponse, ErrorBody, ServerClock, SyncRequest, SyncResponse};
 use rand::RngExt;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
@@ -56,6 +56,9 @@ pub enum SyncError {
     Revoked,
     #[error("the server refused the data: {message}")]
     Refused { code: String, message: String },
+    /// Changes stamped too far ahead of the server's clock: `sync_now` stamps them again.
+    #[error("this device's clock is ahead of the server's; set the device's date and time")]
+    ClockAhead(ServerClock),
     #[error("this device is not enrolled with a server")]
     NotEnrolled,
     #[error(transparent)]
@@ -76,6 +79,7 @@ impl SyncError {
             SyncError::Unsupported { .. } => "protocol.unsupported",
             SyncError::Revoked => "device.revoked",
             SyncError::Refused { code, .. } => code,
+            SyncError::ClockAhead(_) => "change.clock_ahead",
             SyncError::NotEnrolled => "device.not_enrolled",
             SyncError::Device(e) => e.code(),
         }
@@ -149,6 +153,12 @@ impl Device {
         Ok(())
     }
 
+    /// Stamps again the pending changes the server refused as too far ahead of its clock (see
+    /// `fit_store::Store::restamp_ahead`); returns how many.
+    pub fn restamp_ahead(&mut self, server: ServerClock) -> Result<usize, DeviceError> {
+        Ok(self.store_mut()?.restamp_ahead(server)?)
+    }
+
     /// Erases the local store after the server said the device is revoked.
     pub fn wipe_after_revoke(&mut self) -> Result<(), DeviceError> {
         self.store = None;
@@ -209,6 +219,7 @@ impl SyncClient {
         let mut report =
             SyncProgress { to_send: lock(device).sync_counters()?.pending_changes, ..SyncProgress::default() };
         let mut round_trips = 0;
+        let mut restamped = false;
         loop {
             let (url, token, request) = lock(device).next_sync_request(&self.config)?;
             let pushed = request.push.len() as u64;
@@ -226,6 +237,15 @@ impl SyncClient {
                     // The outbox stays as it is: nothing pending is discarded.
                     lock(device).store_mut()?.set_sync_blocked(Some(&reason))?;
                     return Err(SyncError::Unsupported { min, max });
+                }
+                // Once per run: a second refusal means the server's clock or drift is not what it
+                // said, and trying again at once would not help.
+                Err(SyncError::ClockAhead(server)) if !restamped => {
+                    restamped = true;
+                    if lock(device).restamp_ahead(server)? == 0 {
+                        return Err(SyncError::ClockAhead(server));
+                    }
+                    continue;
                 }
                 Err(other) => return Err(other),
             };
@@ -274,6 +294,9 @@ impl SyncClient {
         let (code, message) = error.as_ref().map_or(("", ""), |e| (e.code.as_str(), e.message.as_str()));
         Err(match (status.as_u16(), code) {
             (_, "device.revoked") => SyncError::Revoked,
+            (422, "change.clock_ahead") if let Some(clock) = error.as_ref().and_then(|e| e.clock) => {
+                SyncError::ClockAhead(clock)
+            }
             (_, "protocol.unsupported") => {
                 let range = error.as_ref().and_then(|e| e.supported);
                 SyncError::Unsupported { min: range.map_or(0, |r| r.min), max: range.map_or(0, |r| r.max) }

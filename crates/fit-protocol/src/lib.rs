@@ -7,7 +7,8 @@ pub mod sync;
 
 pub use change::{Answered, Change, ChangeBody, Entity, FieldError, FieldName, FieldValue};
 pub use sync::{
-    EnrollRequest, EnrollResponse, ErrorBody, LoggedChange, PROTOCOL_VERSION, SyncRequest, SyncResponse, VersionRange,
+    EnrollRequest, EnrollResponse, ErrorBody, LoggedChange, PROTOCOL_VERSION, ServerClock, SyncRequest, SyncResponse,
+    VersionRange,
 };
 
 /// The version of the change format; stored with every outbox entry so a device that is

@@ -94,6 +94,17 @@ pub struct ErrorBody {
     /// With `protocol.unsupported`: the versions the server speaks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported: Option<VersionRange>,
+    /// With `change.clock_ahead`: the server's clock and how far ahead of it a change may be.
+    /// A change stamped past that was never accepted, so the device may stamp it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ServerClock>,
+}
+
+/// The server's clock when it refused a change stamped too far ahead of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerClock {
+    pub server_time_ms: u64,
+    pub max_drift_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,12 +3,12 @@
 //! Anything refused here is refused before a transaction starts.
 
 use fit_core::ScaleSet;
-use fit_core::hlc::HlcClock;
+use fit_core::hlc::{HlcClock, HlcError};
 use fit_core::ids::{DeviceId, check_v7};
 use fit_core::response::{ResponseContent, ResponseInput, validate_response};
 use fit_protocol::change::NOTE_LEN_MAX;
 use fit_protocol::sync::{PULL_CHANGES_MAX, PUSH_CHANGES_MAX};
-use fit_protocol::{Answered, Change, ChangeBody, Entity, SCHEMA_VERSION, SyncRequest, VersionRange};
+use fit_protocol::{Answered, Change, ChangeBody, Entity, SCHEMA_VERSION, ServerClock, SyncRequest, VersionRange};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -69,7 +69,12 @@ fn check_change(
             format!("schema version {} is not {SCHEMA_VERSION}", change.schema_version),
         ));
     }
-    clock.check_drift(change.hlc, now_ms).map_err(|e| ApiError::invalid("change.clock_ahead", e.to_string()))?;
+    clock.check_drift(change.hlc, now_ms).map_err(|e| {
+        let max_drift_ms = match e {
+            HlcError::TooFarAhead { max_drift_ms, .. } => max_drift_ms,
+        };
+        ApiError::ClockAhead { message: e.to_string(), clock: ServerClock { server_time_ms: now_ms, max_drift_ms } }
+    })?;
     for id in ids_of(change) {
         check_v7(id).map_err(|e| ApiError::invalid("change.invalid_id", e.to_string()))?;
     }

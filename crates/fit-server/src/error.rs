@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fit_protocol::{ErrorBody, VersionRange};
+use fit_protocol::{ErrorBody, ServerClock, VersionRange};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -18,6 +18,9 @@ pub enum ApiError {
     ProtocolUnsupported { requested: u32, supported: VersionRange },
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    /// A change stamped further ahead of the server's clock than the drift allows.
+    #[error("{message}")]
+    ClockAhead { message: String, clock: ServerClock },
     #[error("the request body is too large: at most 1 MiB as sent and 8 MiB unpacked; send fewer changes at a time")]
     TooLarge,
     #[error("the request body's encoding is not supported; send JSON, plain or zstd-compressed")]
@@ -45,6 +48,9 @@ impl ApiError {
             ApiError::Invalid { code, message } => {
                 ApiError::Invalid { code, message: format!("change {index}: {message}") }
             }
+            ApiError::ClockAhead { message, clock } => {
+                ApiError::ClockAhead { message: format!("change {index}: {message}"), clock }
+            }
             other => other,
         }
     }
@@ -54,7 +60,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Malformed(_) | ApiError::ProtocolUnsupported { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } | ApiError::ClockAhead { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized | ApiError::Revoked => StatusCode::UNAUTHORIZED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -71,6 +77,7 @@ impl ApiError {
             ApiError::Malformed(_) => "request.malformed",
             ApiError::ProtocolUnsupported { .. } => "protocol.unsupported",
             ApiError::Invalid { code, .. } => code,
+            ApiError::ClockAhead { .. } => "change.clock_ahead",
             ApiError::Unauthorized => "auth.required",
             ApiError::Revoked => "device.revoked",
             ApiError::Conflict(_) => "change.conflict",
@@ -91,7 +98,11 @@ impl IntoResponse for ApiError {
             ApiError::ProtocolUnsupported { supported, .. } => Some(*supported),
             _ => None,
         };
-        let body = ErrorBody { code: self.code().to_owned(), message: self.to_string(), supported };
+        let clock = match &self {
+            ApiError::ClockAhead { clock, .. } => Some(*clock),
+            _ => None,
+        };
+        let body = ErrorBody { code: self.code().to_owned(), message: self.to_string(), supported, clock };
         (self.status_code(), Json(body)).into_response()
     }
 }

@@ -26,8 +26,9 @@ pub(crate) struct SimDevice {
     pub sync: SyncConfig,
     /// Local writes committed (each one outbox entry).
     pub writes: u64,
-    /// Requests sent and not yet arrived (token, body): delivered later, after newer ones.
-    pub delayed: Vec<(String, Vec<u8>)>,
+    /// Requests sent and not yet arrived (sent at, token, body): delivered later, after newer
+    /// ones, or never once older than `IN_FLIGHT_MAX_MS`.
+    pub delayed: Vec<(u64, String, Vec<u8>)>,
 }
 
 impl SimDevice {

@@ -146,6 +146,22 @@ impl Sim {
                 expected_conflicts.len()
             ));
         }
+        // Every base names a write of the same field the log holds: a device that stamped its
+        // changes again pointed its later edits at the new stamps.
+        let versions: BTreeSet<(FieldKey, Version)> = fields.writes.iter().map(|(key, v, _, _)| (*key, *v)).collect();
+        for (key, version, base, _) in &fields.writes {
+            if let Some(base) = base
+                && !versions.contains(&(*key, *base))
+            {
+                return Err(format!(
+                    "an edit of {} (HLC {:?}) is based on HLC {:?} of {:?}, which no write in the log has",
+                    key.2.as_str(),
+                    version.hlc,
+                    base.hlc,
+                    base.device
+                ));
+            }
+        }
         let in_conflicts: BTreeSet<&str> =
             fields.conflicts.iter().flat_map(|(w, l, _)| [w.as_str(), l.as_str()]).collect();
         let bases: BTreeSet<(FieldKey, Version)> =

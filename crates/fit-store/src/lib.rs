@@ -8,6 +8,7 @@ mod db;
 mod identity;
 pub mod keys;
 mod read;
+mod restamp;
 mod write;
 
 use fit_core::hlc::HlcClock;
@@ -18,6 +19,7 @@ pub use db::{MIGRATIONS, schema_sql};
 pub use identity::Identity;
 pub use keys::{DataKey, KdfCost, KeyError, StorePaths, UnlockPolicy};
 pub use read::{CitizenRow, CitizenSummary, GoalRow, HistoryRow, NoteRow, VisitRow};
+pub use restamp::RESTAMP_MARGIN_MS;
 
 /// What went wrong in the store. `code` gives a stable code for the `{code, message}` boundary.
 #[derive(Debug, thiserror::Error)]

@@ -341,3 +341,78 @@ fn a_change_applied_twice_changes_nothing() {
     assert_eq!(f.store.history(f.worker, Some(f.citizen)).unwrap().len(), 1);
     assert_eq!(f.store.visit(visit).unwrap().unwrap().closed_at_ms, Some(NOW));
 }
+
+#[test]
+fn changes_stamped_far_ahead_of_the_server_are_stamped_again_in_order_and_nothing_else_is() {
+    const YEAR: u64 = 365 * 24 * 3_600_000;
+    let mut f = fixture();
+    let visit = f.start_visit();
+    let goal: GoalId = f.ids.next(NOW);
+    let entity = Entity::Goal { goal, citizen: f.citizen };
+    let title = |value: &str| ChangeBody::FieldSet { entity, field: FieldName::Title, value: json!(value), base: None };
+    f.commit(title("Sove bedre")).unwrap();
+    // The clock jumps a year ahead: every write from here is stamped there.
+    let at = |f: &mut Fixture, body: ChangeBody| {
+        let id = f.ids.next(NOW);
+        f.store.commit_local(&f.scales, NOW + YEAR, id, body).unwrap()
+    };
+    let (note, citizen) = (f.ids.next(NOW), f.citizen);
+    at(
+        &mut f,
+        ChangeBody::NoteWritten {
+            note,
+            citizen,
+            visit: Some(visit),
+            body: "Talte om søvn".into(),
+            written_at_ms: NOW,
+            supersedes: None,
+        },
+    );
+    at(&mut f, title("Sove hele natten"));
+    at(&mut f, title("Sove syv timer"));
+    let before = f.store.outbox(0, 10).unwrap();
+    assert!(before[2].hlc.wall_ms >= NOW + YEAR);
+
+    let server = fit_protocol::ServerClock { server_time_ms: NOW + 600_000, max_drift_ms: DRIFT };
+    assert_eq!(f.store.restamp_ahead(server).unwrap(), 3);
+    let after = f.store.outbox(0, 10).unwrap();
+    assert_eq!(after[..2], before[..2], "changes the server may hold keep their stamps");
+    assert!(after.windows(2).all(|w| w[0].hlc < w[1].hlc), "the order is kept");
+    assert!(after.iter().all(|c| c.hlc.wall_ms <= server.server_time_ms + DRIFT), "the server accepts them now");
+    for (old, new) in before.iter().zip(&after).skip(2) {
+        assert_eq!((old.id, old.seq, old.device_time_ms), (new.id, new.seq, new.device_time_ms));
+    }
+    let me = f.store.device_id();
+    let ChangeBody::FieldSet { base, .. } = &after[4].body else { panic!("field set") };
+    assert_eq!(*base, Some(fit_core::merge::Version { hlc: after[3].hlc, device: me }), "the base follows");
+    let ChangeBody::FieldSet { base, .. } = &after[3].body else { panic!("field set") };
+    assert_eq!(*base, Some(fit_core::merge::Version { hlc: after[1].hlc, device: me }), "a kept base stays");
+    let held = write::field_version(&f.store.conn, &entity, FieldName::Title).unwrap();
+    assert_eq!(held, Some(fit_core::merge::Version { hlc: after[4].hlc, device: me }));
+    assert_eq!(f.store.goals(f.citizen).unwrap()[0].title, "Sove syv timer");
+    let note_hlc: (i64, u32) = f
+        .store
+        .conn
+        .query_row("SELECT hlc_wall_ms, hlc_counter FROM notes WHERE id = ?1", [note.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((note_hlc.0 as u64, note_hlc.1), (after[2].hlc.wall_ms, after[2].hlc.counter));
+    assert_eq!(f.store.hlc().last(), after[4].hlc, "later writes follow the new stamps");
+
+    assert_eq!(f.store.restamp_ahead(server).unwrap(), 0, "nothing is ahead any more");
+}
+
+#[test]
+fn a_change_less_than_the_margin_too_far_ahead_keeps_its_stamp() {
+    let mut f = fixture();
+    let id = f.ids.next(NOW);
+    let body =
+        ChangeBody::VisitStarted { visit: f.ids.next(NOW), citizen: f.citizen, worker: f.worker, started_at_ms: NOW };
+    // A request carrying it may still be on its way, and be accepted within the hour.
+    f.store.commit_local(&f.scales, NOW + DRIFT + RESTAMP_MARGIN_MS / 2, id, body).unwrap();
+    let before = f.store.outbox(0, 10).unwrap();
+    let server = fit_protocol::ServerClock { server_time_ms: NOW, max_drift_ms: DRIFT };
+    assert_eq!(f.store.restamp_ahead(server).unwrap(), 0);
+    assert_eq!(f.store.outbox(0, 10).unwrap(), before);
+}

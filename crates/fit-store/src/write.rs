@@ -247,7 +247,7 @@ fn erase_leaving_citizens(tx: &Transaction<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn save_hlc(tx: &Transaction<'_>, hlc: Hlc) -> Result<(), StoreError> {
+pub(crate) fn save_hlc(tx: &Transaction<'_>, hlc: Hlc) -> Result<(), StoreError> {
     set_meta(tx, "hlc_wall_ms", &hlc.wall_ms.to_string())?;
     set_meta(tx, "hlc_counter", &hlc.counter.to_string())
 }
@@ -405,7 +405,7 @@ fn enum_text<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     }
 }
 
-fn entity_key(entity: &Entity) -> (&'static str, String) {
+pub(crate) fn entity_key(entity: &Entity) -> (&'static str, String) {
     match entity {
         Entity::Citizen { citizen } => ("citizen", citizen.to_string()),
         Entity::Goal { goal, .. } => ("goal", goal.to_string()),
