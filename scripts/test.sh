@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/install-deps.sh
 . scripts/install-app-deps.sh
+. scripts/install-bench-deps.sh
 
 # The UI's unit tests (vitest with Tauri's mockIPC); the app's end-to-end tests run with cargo test.
 echo "== UI unit tests"
@@ -14,7 +15,7 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# --- fit-sim (issue 6): the sync simulation over 2,000 seeds, in release; `cargo test` runs a
+# --- fit-sim: the sync simulation over 2,000 seeds, in release; `cargo test` runs a
 # sample of it in debug. A failure prints its seed and the command that replays it. ---
 echo "== sync simulation (fit-sim): 2000 seeds"
 cargo run --release --locked -p fit-sim -- --seeds 0..2000

@@ -46,6 +46,12 @@ impl TempCluster {
 
     /// Starts a new cluster, or says clearly why it cannot.
     pub fn start() -> anyhow::Result<TempCluster> {
+        TempCluster::start_with(false)
+    }
+
+    /// Starts a new cluster; `durable` keeps PostgreSQL's own fsync and synchronous commit on
+    /// (for benchmarks that must compare durable stores), else they are off.
+    pub fn start_with(durable: bool) -> anyhow::Result<TempCluster> {
         let bin = find_bin_dir().context(
             "PostgreSQL's initdb was not found in /usr/lib/postgresql/*/bin or on PATH; \
              install it (Debian/Ubuntu: apt-get install postgresql, or run scripts/install-deps.sh)",
@@ -85,7 +91,7 @@ impl TempCluster {
         let mut last_error = None;
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-            match start_server(&bin, &data, port, run_as.as_deref(), dir.path()) {
+            match start_server(&bin, &data, port, run_as.as_deref(), dir.path(), durable) {
                 Ok(()) => return Ok(TempCluster { bin, port, data, run_as, dir }),
                 Err(error) => last_error = Some(error),
             }
@@ -144,12 +150,21 @@ impl Drop for TempCluster {
     }
 }
 
-fn start_server(bin: &Path, data: &Path, port: u16, run_as: Option<&str>, dir: &Path) -> anyhow::Result<()> {
-    // Settings for a throwaway cluster: no fsync (nothing here must survive a power cut), the
-    // socket in the temporary directory, TCP on loopback only, room for every test's pool.
+fn start_server(
+    bin: &Path,
+    data: &Path,
+    port: u16,
+    run_as: Option<&str>,
+    dir: &Path,
+    durable: bool,
+) -> anyhow::Result<()> {
+    // Settings for a throwaway cluster: no fsync unless `durable` (nothing a test writes must
+    // survive a power cut), the socket in the temporary directory, TCP on loopback only, room
+    // for every test's pool.
+    let durability = if durable { "" } else { "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" };
     let options = format!(
-        "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} -c fsync=off \
-         -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+        "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} {durability} \
+         -c max_connections=300",
         dir.display()
     );
     let log = dir.join("server.log");
