@@ -35,6 +35,8 @@ impl Store {
     /// Opens the database with `key` and brings its schema up to date.
     pub fn open(paths: &StorePaths, key: &DataKey, max_drift_ms: u64) -> Result<Store, StoreError> {
         let mut conn = Connection::open(paths.database())?;
+        // Applying a pulled page runs a dozen statements per change; keep them all prepared.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.pragma_update(None, "key", key.sqlcipher_pragma_value().as_str())?;
         // The first read decrypts page 1: a wrong key fails here, before anything is written.
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0))

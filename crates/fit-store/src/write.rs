@@ -49,7 +49,8 @@ impl Store {
         };
         apply(&tx, scales, &change)?;
         let body_json = serde_json::to_string(&change.body).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO outbox (change_id, citizen_id, hlc_wall_ms, hlc_counter, device_time_ms, schema_version, body)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -119,13 +120,14 @@ impl Store {
         let worker = self.worker_id()?;
         let tx = self.conn.transaction()?;
         if let Some(seq) = acknowledged_seq {
-            tx.execute("DELETE FROM outbox WHERE seq <= ?1", [sql_u64(seq)?])?;
+            exec(&tx, "DELETE FROM outbox WHERE seq <= ?1", [sql_u64(seq)?])?;
         }
         for change in changes {
-            tx.execute("DELETE FROM leaving_citizens WHERE citizen_id = ?1", [change.citizen().to_string()])?;
+            exec(&tx, "DELETE FROM leaving_citizens WHERE citizen_id = ?1", [change.citizen().to_string()])?;
             if let Some(worker) = worker {
                 ensure_citizen(&tx, change.citizen())?;
-                tx.execute(
+                exec(
+                    &tx,
                     "INSERT INTO caseload (worker_id, citizen_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                     params![worker.to_string(), change.citizen().to_string()],
                 )?;
@@ -136,17 +138,19 @@ impl Store {
             apply(&tx, scales, change)?;
         }
         for citizen in removed {
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO leaving_citizens (citizen_id) VALUES (?1) ON CONFLICT DO NOTHING",
                 [citizen.to_string()],
             )?;
-            tx.execute("DELETE FROM caseload WHERE citizen_id = ?1", [citizen.to_string()])?;
+            exec(&tx, "DELETE FROM caseload WHERE citizen_id = ?1", [citizen.to_string()])?;
         }
         if at_end {
             erase_leaving_citizens(&tx)?;
         }
         if let Some((stream, position)) = cursor {
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO sync_cursors (stream, position) VALUES (?1, ?2)
                  ON CONFLICT (stream) DO UPDATE SET position = excluded.position",
                 params![stream, sql_u64(position)?],
@@ -191,11 +195,13 @@ impl Store {
         name: &str,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO teams (id, name) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET name = excluded.name",
             params![team.to_string(), team_name],
         )?;
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO workers (id, team_id, display_name) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET team_id = excluded.team_id, display_name = excluded.display_name",
             params![worker.to_string(), team.to_string(), name],
@@ -209,7 +215,8 @@ impl Store {
     pub fn assign_citizen(&mut self, worker: WorkerId, citizen: CitizenId) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         ensure_citizen(&tx, citizen)?;
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO caseload (worker_id, citizen_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![worker.to_string(), citizen.to_string()],
         )?;
@@ -241,7 +248,7 @@ fn erase_leaving_citizens(tx: &Transaction<'_>) -> Result<(), StoreError> {
             "DELETE FROM citizens WHERE id = ?1",
             "DELETE FROM leaving_citizens WHERE citizen_id = ?1",
         ] {
-            tx.execute(sql, [&citizen])?;
+            exec(tx, sql, [&citizen])?;
         }
     }
     Ok(())
@@ -252,23 +259,30 @@ pub(crate) fn save_hlc(tx: &Transaction<'_>, hlc: Hlc) -> Result<(), StoreError>
     set_meta(tx, "hlc_counter", &hlc.counter.to_string())
 }
 
+/// Runs one statement through the connection's statement cache: sync applies thousands of
+/// changes a page, and preparing the same SQL again for each costs more than running it.
+pub(crate) fn exec<P: rusqlite::Params>(conn: &rusqlite::Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 /// SQLite integers are signed 64-bit; times in milliseconds fit until the year 292 million.
 pub(crate) fn sql_u64(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Invalid(format!("{value} is too large to store")))
 }
 
 fn ensure_citizen(tx: &Transaction<'_>, citizen: CitizenId) -> Result<(), StoreError> {
-    tx.execute("INSERT INTO citizens (id) VALUES (?1) ON CONFLICT DO NOTHING", [citizen.to_string()])?;
+    exec(tx, "INSERT INTO citizens (id) VALUES (?1) ON CONFLICT DO NOTHING", [citizen.to_string()])?;
     Ok(())
 }
 
 /// Applies one change to the domain tables, and drops the citizen's cached caseload line.
 pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM citizen_summaries WHERE citizen_id = ?1", [change.citizen().to_string()])?;
+    exec(tx, "DELETE FROM citizen_summaries WHERE citizen_id = ?1", [change.citizen().to_string()])?;
     match &change.body {
         ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms } => {
             ensure_citizen(tx, *citizen)?;
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO visits (id, citizen_id, worker_id, started_at_ms) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (id) DO NOTHING",
                 params![visit.to_string(), citizen.to_string(), worker.to_string(), sql_u64(*started_at_ms)?],
@@ -277,7 +291,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) ->
         ChangeBody::VisitClosed { visit, citizen, closed_at_ms } => {
             // Two devices may close the same visit before either hears of the other: every replica
             // keeps the earliest close, whatever order the closes arrive in.
-            let updated = tx.execute(
+            let updated = exec(
+                tx,
                 "UPDATE visits SET closed_at_ms = ?1
                   WHERE id = ?2 AND citizen_id = ?3 AND (closed_at_ms IS NULL OR closed_at_ms > ?1)",
                 params![sql_u64(*closed_at_ms)?, visit.to_string(), citizen.to_string()],
@@ -307,7 +322,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) ->
             supersedes,
         } => {
             let visit_citizen: Option<String> = tx
-                .query_row("SELECT citizen_id FROM visits WHERE id = ?1", [visit.to_string()], |row| row.get(0))
+                .prepare_cached("SELECT citizen_id FROM visits WHERE id = ?1")?
+                .query_row([visit.to_string()], |row| row.get(0))
                 .optional()?;
             if visit_citizen.as_deref() != Some(citizen.to_string().as_str()) {
                 return Err(StoreError::NotFound(format!("visit {visit} of this citizen")));
@@ -327,7 +343,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) ->
                 }
                 ResponseValue::NotGiven { reason } => (None, Some(enum_text(reason)?), None, None),
             };
-            tx.execute(
+            exec(tx,
                 "INSERT INTO responses (id, visit_id, citizen_id, scale, scale_version, kind, marked_by,
                     not_given_reason, answers, total_raw, total_score, recorded_at_ms, supersedes, hlc_wall_ms, hlc_counter)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
@@ -355,7 +371,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) ->
             if body.trim().is_empty() || body.chars().count() > fit_protocol::change::NOTE_LEN_MAX {
                 return Err(StoreError::Invalid("a note needs text, at most 10,000 characters".into()));
             }
-            tx.execute(
+            exec(tx,
                 "INSERT INTO notes (id, citizen_id, visit_id, body, written_at_ms, supersedes, hlc_wall_ms, hlc_counter)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
                 params![
@@ -377,7 +393,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) ->
             if let Merge::Apply { .. } = merge_lww(current, FieldWrite { version, base: *base }) {
                 write_field(tx, entity, *field, &checked)?;
                 let (kind, id) = entity_key(entity);
-                tx.execute(
+                exec(
+                    tx,
                     "INSERT INTO field_versions (entity, entity_id, field, hlc_wall_ms, hlc_counter, device_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (entity, entity_id, field) DO UPDATE SET hlc_wall_ms = excluded.hlc_wall_ms,
@@ -419,12 +436,11 @@ pub(crate) fn field_version(
 ) -> Result<Option<Version>, StoreError> {
     let (kind, id) = entity_key(entity);
     let row: Option<(i64, u32, String)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT hlc_wall_ms, hlc_counter, device_id FROM field_versions
              WHERE entity = ?1 AND entity_id = ?2 AND field = ?3",
-            params![kind, id, field.as_str()],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )
+        )?
+        .query_row(params![kind, id, field.as_str()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         .optional()?;
     row.map(|(wall, counter, device)| {
         Ok(Version {
@@ -447,16 +463,17 @@ fn write_field(tx: &Transaction<'_>, entity: &Entity, field: FieldName, value: &
         Entity::Citizen { citizen } => {
             ensure_citizen(tx, *citizen)?;
             let sql = format!("UPDATE citizens SET {} = ?1 WHERE id = ?2", field.as_str());
-            tx.execute(&sql, params![value, citizen.to_string()])?;
+            exec(tx, &sql, params![value, citizen.to_string()])?;
         }
         Entity::Goal { goal, citizen } => {
             ensure_citizen(tx, *citizen)?;
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO goals (id, citizen_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![goal.to_string(), citizen.to_string()],
             )?;
             let sql = format!("UPDATE goals SET {} = ?1 WHERE id = ?2", field.as_str());
-            tx.execute(&sql, params![value, goal.to_string()])?;
+            exec(tx, &sql, params![value, goal.to_string()])?;
         }
     }
     Ok(())
