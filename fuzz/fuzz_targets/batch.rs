@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 
 use fit_core::ScaleSet;
 use fit_core::hlc::{Hlc, HlcClock, MAX_DRIFT_MS_DEFAULT};
-use fit_protocol::{PROTOCOL_VERSION, PROTOCOL_VERSION_MIN, SyncRequest, VersionRange};
+use fit_protocol::sync::PROTOCOL_VERSION_MIN;
+use fit_protocol::{PROTOCOL_VERSION, SyncRequest, VersionRange};
 use libfuzzer_sys::fuzz_target;
 
 static SCALES: LazyLock<ScaleSet> = LazyLock::new(|| ScaleSet::built_in().expect("the built-in packs parse"));
