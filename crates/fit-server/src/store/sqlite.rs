@@ -455,6 +455,12 @@ fn next_position(conn: &Connection) -> Result<i64, ApiError> {
     .map_err(db)
 }
 
+struct PageKey {
+    key: i64,
+    position: i64,
+    backfill: bool,
+}
+
 struct PageRow {
     key: i64,
     position: i64,
@@ -481,16 +487,16 @@ fn pull_page(conn: &Connection, auth: &DeviceAuth, cursor: u64, limit: usize) ->
     let worker = auth.worker.to_string();
     let device = auth.device.to_string();
     let cursor_sql = sql_u64(cursor)?;
-    let query = |key_max: i64, fetch: i64| -> Result<Vec<PageRow>, ApiError> {
+    // Which rows, in order: keys and positions only, so the sort holds no change bodies.
+    let query = |key_max: i64, fetch: i64| -> Result<Vec<PageKey>, ApiError> {
         let mut statement = conn
             .prepare_cached(
-                "SELECT key, position, device_id, change, backfill FROM (
-                    SELECT l.position AS key, l.position, l.device_id, l.change, 0 AS backfill
+                "SELECT key, position, backfill FROM (
+                    SELECT l.position AS key, l.position, 0 AS backfill
                       FROM caseload c JOIN change_log l ON l.citizen_id = c.citizen_id AND l.position > ?2
                      WHERE c.worker_id = ?1 AND c.assigned_position <= ?2
                     UNION ALL
-                    SELECT max(l.position, c.assigned_position), l.position, l.device_id, l.change,
-                           l.position < c.assigned_position
+                    SELECT max(l.position, c.assigned_position), l.position, l.position < c.assigned_position
                       FROM caseload c JOIN change_log l ON l.citizen_id = c.citizen_id
                      WHERE c.worker_id = ?1 AND c.assigned_position > ?2)
                  WHERE key <= ?3 ORDER BY key, position LIMIT ?4",
@@ -498,14 +504,7 @@ fn pull_page(conn: &Connection, auth: &DeviceAuth, cursor: u64, limit: usize) ->
             .map_err(db)?;
         let rows = statement
             .query_map(params![worker, cursor_sql, key_max, fetch], |row| {
-                let origin: String = row.get(2)?;
-                let backfill: bool = row.get(4)?;
-                Ok(PageRow {
-                    key: row.get(0)?,
-                    position: row.get(1)?,
-                    send: backfill || origin != device,
-                    change: row.get(3)?,
-                })
+                Ok(PageKey { key: row.get(0)?, position: row.get(1)?, backfill: row.get(2)? })
             })
             .map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
@@ -528,6 +527,16 @@ fn pull_page(conn: &Connection, auth: &DeviceAuth, cursor: u64, limit: usize) ->
     }
     // Past the page: a complete answer moves the cursor to the end of the log, so the next
     // round starts there; a partial one to the last key sent.
+    // Then the bodies of the rows the page holds, by position.
+    let mut body = conn.prepare_cached("SELECT device_id, change FROM change_log WHERE position = ?1").map_err(db)?;
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let (origin, change): (String, String) =
+                body.query_row([row.position], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+            Ok(PageRow { key: row.key, position: row.position, send: row.backfill || origin != device, change })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let new_cursor = match (more, rows.last()) {
         (true, Some(row)) => row.key,
         _ => next_position(conn)? - 1,
