@@ -64,14 +64,19 @@ impl Store {
         let mut renamed: HashMap<Hlc, Hlc> = HashMap::new();
         for mut change in ahead {
             let old = change.hlc;
+            if let ChangeBody::FieldSet { base: Some(base), .. } = &mut change.body {
+                if base.device == self.device
+                    && let Some(stamp) = renamed.get(&base.hlc)
+                {
+                    base.hlc = *stamp;
+                }
+                // An edit comes after the version it replaced, as in `commit_local`: that
+                // version may be held nowhere now (this edit replaced it), so the stamps this
+                // device keeps do not cover it.
+                let _ = clock.observe(base.hlc, base.hlc.wall_ms);
+            }
             let new = clock.tick(server.server_time_ms);
             renamed.insert(old, new);
-            if let ChangeBody::FieldSet { base: Some(base), .. } = &mut change.body
-                && base.device == self.device
-                && let Some(stamp) = renamed.get(&base.hlc)
-            {
-                base.hlc = *stamp;
-            }
             let body = serde_json::to_string(&change.body).map_err(|e| StoreError::Invalid(e.to_string()))?;
             tx.execute(
                 "UPDATE outbox SET hlc_wall_ms = ?1, hlc_counter = ?2, body = ?3 WHERE seq = ?4",

@@ -416,3 +416,32 @@ fn a_change_less_than_the_margin_too_far_ahead_keeps_its_stamp() {
     assert_eq!(f.store.restamp_ahead(server).unwrap(), 0);
     assert_eq!(f.store.outbox(0, 10).unwrap(), before);
 }
+
+#[test]
+fn an_edit_stamped_again_still_comes_after_the_version_it_replaced() {
+    const YEAR: u64 = 365 * 24 * 3_600_000;
+    let mut f = fixture();
+    let goal: GoalId = f.ids.next(NOW);
+    let entity = Entity::Goal { goal, citizen: f.citizen };
+    // Another device's title, stamped 5 hours ahead of the server (within the drift).
+    let other = Change {
+        id: f.ids.next(NOW),
+        device: f.ids.next(NOW),
+        seq: 1,
+        hlc: Hlc::new(NOW + 5 * 3_600_000, 0),
+        device_time_ms: NOW,
+        schema_version: SCHEMA_VERSION,
+        body: ChangeBody::FieldSet { entity, field: FieldName::Title, value: json!("Sove bedre"), base: None },
+    };
+    f.store.apply_pulled(&f.scales, NOW, std::slice::from_ref(&other), Some(("main", 3))).unwrap();
+    // This device, a year ahead, replaces it: the field now holds only this device's version.
+    let id = f.ids.next(NOW);
+    let body = ChangeBody::FieldSet { entity, field: FieldName::Title, value: json!("Sove hele natten"), base: None };
+    f.store.commit_local(&f.scales, NOW + YEAR, id, body).unwrap();
+
+    let server = fit_protocol::ServerClock { server_time_ms: NOW, max_drift_ms: DRIFT };
+    assert_eq!(f.store.restamp_ahead(server).unwrap(), 1);
+    let edit = &f.store.outbox(0, 10).unwrap()[0];
+    assert!(edit.hlc > other.hlc, "the edit must not lose to the version it replaced");
+    assert_eq!(f.store.goals(f.citizen).unwrap()[0].title, "Sove hele natten");
+}
