@@ -8,6 +8,7 @@
 //! are taken, and a reader never sees position N+1 before N (a device whose cursor passed N+1
 //! would never receive N). A sync's read of its page happens under the same lock, after its push.
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -521,12 +522,9 @@ async fn sync_in(
     if get::<Option<i64>>(&state, 1)?.is_some() {
         return Err(ApiError::Revoked);
     }
-    let mut last_seq = to_u64(get(&state, 0)?)?;
+    let last_seq = to_u64(get(&state, 0)?)?;
 
-    for (index, change) in request.push.iter().enumerate() {
-        push_one(tx, auth, change, last_seq, now_ms).await.map_err(|e| e.in_change(index))?;
-        last_seq = last_seq.max(change.seq);
-    }
+    let last_seq = push_batch(tx, auth, &request.push, last_seq, now_ms).await?;
     execute(
         tx,
         "UPDATE devices SET last_seq = $1, last_sync_ms = $2 WHERE id = $3",
@@ -696,26 +694,87 @@ async fn log_server_change(tx: &Transaction<'_>, body: ChangeBody, now_ms: u64) 
     store_change(tx, &change, now_ms).await
 }
 
-/// Stores one pushed change, or recognises it as one already stored.
-async fn push_one(
+/// Stores a pushed batch, recognising changes already stored, and returns the sequence number
+/// acknowledged. The checks are those of `sqlite::push_one`, in the same order and with the same
+/// errors; what they need from the database is read for the whole batch at once, and the new
+/// rows go in with one statement, so a batch costs a few round trips, not several per change.
+async fn push_batch(
+    tx: &Transaction<'_>,
+    auth: DeviceAuth,
+    push: &[Change],
+    mut last_seq: u64,
+    now_ms: u64,
+) -> Result<u64, ApiError> {
+    if push.is_empty() {
+        return Ok(last_seq);
+    }
+    let ids: Vec<String> = push.iter().map(|change| change.id.to_string()).collect();
+    let used: HashSet<String> = query(tx, "SELECT change_id FROM change_log WHERE change_id = ANY($1)", &[&ids])
+        .await?
+        .iter()
+        .map(|row| get(row, 0))
+        .collect::<Result<_, _>>()?;
+    let citizens: Vec<String> =
+        push.iter().map(|change| change.citizen().to_string()).collect::<HashSet<_>>().into_iter().collect();
+    // In scope: the worker's citizen now, or one that was; a device's changes recorded before a
+    // citizen moved to another worker are still accepted, so nothing recorded is lost.
+    let in_scope: HashSet<String> = query(
+        tx,
+        "SELECT citizen_id FROM caseload WHERE worker_id = $1 AND citizen_id = ANY($2)
+         UNION SELECT citizen_id FROM caseload_events WHERE worker_id = $1 AND citizen_id = ANY($2)",
+        &[&auth.worker.to_string(), &citizens],
+    )
+    .await?
+    .iter()
+    .map(|row| get(row, 0))
+    .collect::<Result<_, _>>()?;
+    let mut rows = LogRows::default();
+    let mut position = next_position(tx).await?;
+    for (index, change) in push.iter().enumerate() {
+        let new = check_pushed(tx, auth, change, last_seq, &used, &in_scope, &rows).await.map_err(|e| e.in_change(index))?;
+        if new {
+            if let ChangeBody::FieldSet { entity, field, base, .. } = &change.body {
+                merge_field(tx, change, entity, field.as_str(), *base, &change.citizen().to_string(), now_ms)
+                    .await
+                    .map_err(|e| e.in_change(index))?;
+            }
+            rows.add(change, position, now_ms)?;
+            position += 1;
+        }
+        last_seq = last_seq.max(change.seq);
+    }
+    rows.insert(tx).await?;
+    Ok(last_seq)
+}
+
+/// Whether a pushed change is new; a change stored before (in the log, or earlier in this
+/// batch) is recognised when it is the same, and refused when its content differs.
+async fn check_pushed(
     tx: &Transaction<'_>,
     auth: DeviceAuth,
     change: &Change,
     last_seq: u64,
-    now_ms: u64,
-) -> Result<(), ApiError> {
+    used: &HashSet<String>,
+    in_scope: &HashSet<String>,
+    batch: &LogRows,
+) -> Result<bool, ApiError> {
     if change.seq <= last_seq {
-        let stored = query_opt(
-            tx,
-            "SELECT change FROM change_log WHERE device_id = $1 AND seq = $2",
-            &[&auth.device.to_string(), &sql_u64(change.seq)?],
-        )
-        .await?;
-        let stored: Option<String> = stored.map(|row| get(&row, 0)).transpose()?;
-        let same =
-            stored.as_deref().map(serde_json::from_str::<Change>).transpose().ok().flatten().as_ref() == Some(change);
+        let same = match batch.by_seq.get(&change.seq) {
+            Some(earlier) => earlier == change,
+            None => {
+                let stored = query_opt(
+                    tx,
+                    "SELECT change FROM change_log WHERE device_id = $1 AND seq = $2",
+                    &[&auth.device.to_string(), &sql_u64(change.seq)?],
+                )
+                .await?;
+                let stored: Option<String> = stored.map(|row| get(&row, 0)).transpose()?;
+                stored.as_deref().map(serde_json::from_str::<Change>).transpose().ok().flatten().as_ref()
+                    == Some(change)
+            }
+        };
         return if same {
-            Ok(())
+            Ok(false)
         } else {
             Err(ApiError::Conflict(format!("seq {} was sent before with other content", change.seq)))
         };
@@ -726,61 +785,99 @@ async fn push_one(
             format!("expected seq {}, got {}: changes are missing before it", last_seq + 1, change.seq),
         ));
     }
-    if query_opt(tx, "SELECT 1 FROM change_log WHERE change_id = $1", &[&change.id.to_string()]).await?.is_some() {
+    let id = change.id.to_string();
+    if used.contains(&id) || batch.ids.contains(&id) {
         return Err(ApiError::Conflict(format!("change id {} was sent before with other content", change.id)));
     }
-    // In scope: the worker's citizen now, or one that was; a device's changes recorded before a
-    // citizen moved to another worker are still accepted, so nothing recorded is lost.
-    let in_scope = query_opt(
-        tx,
-        "SELECT 1 FROM caseload WHERE citizen_id = $1 AND worker_id = $2
-         UNION ALL SELECT 1 FROM caseload_events WHERE citizen_id = $1 AND worker_id = $2 LIMIT 1",
-        &[&change.citizen().to_string(), &auth.worker.to_string()],
-    )
-    .await?;
-    if in_scope.is_none() {
+    if !in_scope.contains(&change.citizen().to_string()) {
         return Err(ApiError::OutOfScope);
     }
-    store_change(tx, change, now_ms).await
+    Ok(true)
 }
 
 /// Merges a change's field write, if any, and appends the change to the log at the next position.
 async fn store_change(tx: &Transaction<'_>, change: &Change, now_ms: u64) -> Result<(), ApiError> {
-    let json = serde_json::to_string(change).map_err(|e| ApiError::Internal(e.into()))?;
-    let citizen = change.citizen().to_string();
     if let ChangeBody::FieldSet { entity, field, base, .. } = &change.body {
-        merge_field(tx, change, entity, field.as_str(), *base, &citizen, now_ms).await?;
+        merge_field(tx, change, entity, field.as_str(), *base, &change.citizen().to_string(), now_ms).await?;
     }
-    let kind = match &change.body {
-        ChangeBody::VisitStarted { .. } => "visit_started",
-        ChangeBody::VisitClosed { .. } => "visit_closed",
-        ChangeBody::ResponseRecorded { .. } => "response_recorded",
-        ChangeBody::NoteWritten { .. } => "note_written",
-        ChangeBody::FieldSet { .. } => "field_set",
-    };
-    let position = next_position(tx).await?;
-    execute(
-        tx,
-        "INSERT INTO change_log (change_id, device_id, seq, citizen_id, kind, hlc_wall_ms, hlc_counter, device_time_ms,
-            received_at_ms, schema_version, change, position)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        &[
-            &change.id.to_string(),
-            &change.device.to_string(),
-            &sql_u64(change.seq)?,
-            &citizen,
-            &kind,
-            &sql_u64(change.hlc.wall_ms)?,
-            &i64::from(change.hlc.counter),
-            &sql_u64(change.device_time_ms)?,
-            &sql_u64(now_ms)?,
-            &i64::from(change.schema_version),
-            &json,
-            &position,
-        ],
-    )
-    .await?;
-    Ok(())
+    let mut rows = LogRows::default();
+    rows.add(change, next_position(tx).await?, now_ms)?;
+    rows.insert(tx).await
+}
+
+/// Rows for the change log, column by column, inserted with one statement (`UNNEST`).
+#[derive(Default)]
+struct LogRows {
+    change_id: Vec<String>,
+    device_id: Vec<String>,
+    seq: Vec<i64>,
+    citizen_id: Vec<String>,
+    kind: Vec<&'static str>,
+    hlc_wall_ms: Vec<i64>,
+    hlc_counter: Vec<i64>,
+    device_time_ms: Vec<i64>,
+    received_at_ms: Vec<i64>,
+    schema_version: Vec<i64>,
+    change: Vec<String>,
+    position: Vec<i64>,
+    /// The batch's changes by sequence number and their ids, to recognise one sent twice in a batch.
+    by_seq: HashMap<u64, Change>,
+    ids: HashSet<String>,
+}
+
+impl LogRows {
+    fn add(&mut self, change: &Change, position: i64, now_ms: u64) -> Result<(), ApiError> {
+        self.change.push(serde_json::to_string(change).map_err(|e| ApiError::Internal(e.into()))?);
+        self.kind.push(match &change.body {
+            ChangeBody::VisitStarted { .. } => "visit_started",
+            ChangeBody::VisitClosed { .. } => "visit_closed",
+            ChangeBody::ResponseRecorded { .. } => "response_recorded",
+            ChangeBody::NoteWritten { .. } => "note_written",
+            ChangeBody::FieldSet { .. } => "field_set",
+        });
+        self.change_id.push(change.id.to_string());
+        self.device_id.push(change.device.to_string());
+        self.seq.push(sql_u64(change.seq)?);
+        self.citizen_id.push(change.citizen().to_string());
+        self.hlc_wall_ms.push(sql_u64(change.hlc.wall_ms)?);
+        self.hlc_counter.push(i64::from(change.hlc.counter));
+        self.device_time_ms.push(sql_u64(change.device_time_ms)?);
+        self.received_at_ms.push(sql_u64(now_ms)?);
+        self.schema_version.push(i64::from(change.schema_version));
+        self.position.push(position);
+        self.by_seq.insert(change.seq, change.clone());
+        self.ids.insert(change.id.to_string());
+        Ok(())
+    }
+
+    async fn insert(&self, tx: &Transaction<'_>) -> Result<(), ApiError> {
+        if self.position.is_empty() {
+            return Ok(());
+        }
+        execute(
+            tx,
+            "INSERT INTO change_log (change_id, device_id, seq, citizen_id, kind, hlc_wall_ms, hlc_counter,
+                device_time_ms, received_at_ms, schema_version, change, position)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[],
+                $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::bigint[])",
+            &[
+                &self.change_id,
+                &self.device_id,
+                &self.seq,
+                &self.citizen_id,
+                &self.kind,
+                &self.hlc_wall_ms,
+                &self.hlc_counter,
+                &self.device_time_ms,
+                &self.received_at_ms,
+                &self.schema_version,
+                &self.change,
+                &self.position,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// Last writer wins per field; a write not based on the version held is concurrent with it and

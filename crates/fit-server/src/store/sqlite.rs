@@ -428,8 +428,8 @@ fn sync_in(
     let page = pull_page(conn, &auth, request.cursor, limit)?;
     let mut changes = Vec::with_capacity(page.rows.len());
     for row in page.rows {
-        if row.send {
-            let change = serde_json::from_str(&row.change).map_err(|e| ApiError::Internal(e.into()))?;
+        if let Some(change) = row.change {
+            let change = serde_json::from_str(&change).map_err(|e| ApiError::Internal(e.into()))?;
             changes.push(LoggedChange { position: to_u64(row.position)?, change });
         }
     }
@@ -455,18 +455,12 @@ fn next_position(conn: &Connection) -> Result<i64, ApiError> {
     .map_err(db)
 }
 
-struct PageKey {
-    key: i64,
-    position: i64,
-    backfill: bool,
-}
-
 struct PageRow {
     key: i64,
     position: i64,
-    change: String,
-    /// False for the device's own changes, which it holds already (unless back-filled).
-    send: bool,
+    /// The change as logged; `None` for the device's own changes, which it holds already
+    /// (unless back-filled), and which the page therefore does not carry.
+    change: Option<String>,
 }
 
 struct Page {
@@ -476,10 +470,35 @@ struct Page {
     removed: Vec<CitizenId>,
 }
 
-/// A page of what the worker may see past `cursor`, in the order of `key`:
+/// One citizen's changes in position order, from the index `change_log_by_citizen`.
+struct CitizenRows<'s> {
+    rows: rusqlite::Rows<'s>,
+    /// The assignment's position when it lies past the cursor: the whole history is sent.
+    backfill_until: Option<i64>,
+}
+
+impl CitizenRows<'_> {
+    /// The next row's key and position, and its body when the device is to receive it.
+    fn next(&mut self, device: &str) -> Result<Option<PageRow>, ApiError> {
+        let Some(row) = self.rows.next().map_err(db)? else { return Ok(None) };
+        let position: i64 = row.get(0).map_err(db)?;
+        let backfill = self.backfill_until.is_some_and(|assigned| position < assigned);
+        let key = self.backfill_until.map_or(position, |assigned| position.max(assigned));
+        // The body is read only when it is sent: SQLite reads a column when it is asked for.
+        let send = backfill || row.get_ref(1).map_err(db)?.as_str().map_err(|e| db(e.into()))? != device;
+        let change = if send { Some(row.get(2).map_err(db)?) } else { None };
+        Ok(Some(PageRow { key, position, change }))
+    }
+}
+
+/// A page of what the worker may see past `cursor`, in the order of (key, position):
 /// - for a citizen assigned at or before the cursor, its changes past the cursor (key = position);
 /// - for a citizen assigned after the cursor, its whole history, which the device has not had
 ///   (key = the later of the position and the assignment's position).
+///
+/// Each citizen's rows come in that order from the index, so a page is a merge of one index
+/// range per citizen of the caseload: it reads the rows it sends and one more per citizen, not
+/// everything past the cursor (an initial pull stays linear in the caseload's size).
 ///
 /// A page never splits the rows of one key, because the cursor moves to a key; a history longer
 /// than the page limit comes whole in a page of its own.
@@ -487,56 +506,71 @@ fn pull_page(conn: &Connection, auth: &DeviceAuth, cursor: u64, limit: usize) ->
     let worker = auth.worker.to_string();
     let device = auth.device.to_string();
     let cursor_sql = sql_u64(cursor)?;
-    // Which rows, in order: keys and positions only, so the sort holds no change bodies.
-    let query = |key_max: i64, fetch: i64| -> Result<Vec<PageKey>, ApiError> {
-        let mut statement = conn
-            .prepare_cached(
-                "SELECT key, position, backfill FROM (
-                    SELECT l.position AS key, l.position, 0 AS backfill
-                      FROM caseload c JOIN change_log l ON l.citizen_id = c.citizen_id AND l.position > ?2
-                     WHERE c.worker_id = ?1 AND c.assigned_position <= ?2
-                    UNION ALL
-                    SELECT max(l.position, c.assigned_position), l.position, l.position < c.assigned_position
-                      FROM caseload c JOIN change_log l ON l.citizen_id = c.citizen_id
-                     WHERE c.worker_id = ?1 AND c.assigned_position > ?2)
-                 WHERE key <= ?3 ORDER BY key, position LIMIT ?4",
+    let caseload: Vec<(String, i64)> = conn
+        .prepare_cached("SELECT citizen_id, assigned_position FROM caseload WHERE worker_id = ?1")
+        .and_then(|mut s| s.query_map([&worker], |row| Ok((row.get(0)?, row.get(1)?)))?.collect())
+        .map_err(db)?;
+    let mut statements = caseload
+        .iter()
+        .map(|_| {
+            conn.prepare_cached(
+                "SELECT position, device_id, change FROM change_log
+                  WHERE citizen_id = ?1 AND position > ?2 ORDER BY position",
             )
-            .map_err(db)?;
-        let rows = statement
-            .query_map(params![worker, cursor_sql, key_max, fetch], |row| {
-                Ok(PageKey { key: row.get(0)?, position: row.get(1)?, backfill: row.get(2)? })
-            })
-            .map_err(db)?;
-        rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db)?;
+    let mut streams = statements
+        .iter_mut()
+        .zip(&caseload)
+        .map(|(statement, (citizen, assigned))| {
+            let backfill_until = (*assigned > cursor_sql).then_some(*assigned);
+            let after = if backfill_until.is_some() { 0 } else { cursor_sql };
+            Ok(CitizenRows { rows: statement.query(params![citizen, after]).map_err(db)?, backfill_until })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let mut heads = std::collections::BinaryHeap::new();
+    for (index, stream) in streams.iter_mut().enumerate() {
+        if let Some(row) = stream.next(&device)? {
+            heads.push(std::cmp::Reverse(Head(row, index)));
+        }
+    }
+    let mut next = || -> Result<Option<PageRow>, ApiError> {
+        let Some(std::cmp::Reverse(Head(row, index))) = heads.pop() else { return Ok(None) };
+        if let Some(following) = streams[index].next(&device)? {
+            heads.push(std::cmp::Reverse(Head(following, index)));
+        }
+        Ok(Some(row))
     };
+
     let limit = limit.max(1);
-    let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut rows = query(i64::MAX, limit_sql.saturating_add(1))?;
-    let more = rows.len() > limit;
-    if more {
+    let mut rows: Vec<PageRow> = Vec::with_capacity(limit.min(4_096));
+    let mut more = false;
+    while let Some(row) = next()? {
+        if rows.len() < limit {
+            rows.push(row);
+            continue;
+        }
+        more = true;
         let split_key = rows[limit - 1].key;
-        if rows[limit].key == split_key {
+        if row.key == split_key {
             if rows[0].key == split_key {
-                rows = query(split_key, i64::MAX)?;
+                // One key longer than a page (a citizen's history): it comes whole.
+                rows.push(row);
+                while let Some(row) = next()? {
+                    if row.key != split_key {
+                        break;
+                    }
+                    rows.push(row);
+                }
             } else {
                 rows.retain(|row| row.key < split_key);
             }
-        } else {
-            rows.truncate(limit);
         }
+        break;
     }
-    // Past the page: a complete answer moves the cursor to the end of the log, so the next
-    // round starts there; a partial one to the last key sent.
-    // Then the bodies of the rows the page holds, by position.
-    let mut body = conn.prepare_cached("SELECT device_id, change FROM change_log WHERE position = ?1").map_err(db)?;
-    let rows = rows
-        .into_iter()
-        .map(|row| {
-            let (origin, change): (String, String) =
-                body.query_row([row.position], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
-            Ok(PageRow { key: row.key, position: row.position, send: row.backfill || origin != device, change })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    // A complete answer moves the cursor to the end of the log, so the next round starts
+    // there; a partial one to the last key sent.
     let new_cursor = match (more, rows.last()) {
         (true, Some(row)) => row.key,
         _ => next_position(conn)? - 1,
@@ -556,6 +590,29 @@ fn pull_page(conn: &Connection, auth: &DeviceAuth, cursor: u64, limit: usize) ->
         .map(|id| parse_id(&id.map_err(db)?))
         .collect::<Result<_, _>>()?;
     Ok(Page { rows, cursor: to_u64(new_cursor)?, more, removed })
+}
+
+/// A stream's next row in the merge, ordered by (key, position); positions are unique.
+struct Head(PageRow, usize);
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Head) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Head {}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Head) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Head) -> std::cmp::Ordering {
+        (self.0.key, self.0.position).cmp(&(other.0.key, other.0.position))
+    }
 }
 
 /// Writes a change the server makes itself (a profile from an admin command) under its own
