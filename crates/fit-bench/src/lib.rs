@@ -32,6 +32,8 @@ pub struct Options {
     pub burst_changes: usize,
     /// Run the burst on PostgreSQL too (a throwaway cluster with fsync on).
     pub postgres: bool,
+    /// Run the peer beside FIT Field (off only to profile FIT Field alone: no ratios).
+    pub peer: bool,
     /// The folder with the Node side (peer.mjs, proxy.mjs, node_modules).
     pub bench_dir: PathBuf,
 }
@@ -85,9 +87,11 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 pub async fn run(options: &Options, progress: impl Fn(&str)) -> anyhow::Result<Vec<Row>> {
     peer::check_installed(&options.bench_dir)?;
     let mut rows = Vec::new();
-    let peer_server = peer::PeerServer::start(&options.bench_dir).await?;
-    let result = sync_scenarios(options, &peer_server, &progress, &mut rows).await;
-    peer_server.stop().await?;
+    let peer_server = if options.peer { Some(peer::PeerServer::start(&options.bench_dir).await?) } else { None };
+    let result = sync_scenarios(options, peer_server.as_ref(), &progress, &mut rows).await;
+    if let Some(peer_server) = peer_server {
+        peer_server.stop().await?;
+    }
     result?;
 
     for postgres in [false, true] {
@@ -125,7 +129,7 @@ pub async fn run(options: &Options, progress: impl Fn(&str)) -> anyhow::Result<V
 
 async fn sync_scenarios(
     options: &Options,
-    peer_server: &peer::PeerServer,
+    peer_server: Option<&peer::PeerServer>,
     progress: &impl Fn(&str),
     rows: &mut Vec<Row>,
 ) -> anyhow::Result<()> {
@@ -139,6 +143,7 @@ async fn sync_scenarios(
             let ours = ours::run_once(&template, None).await?;
             ours_push.push(n as f64 / ours.push_seconds);
             ours_pull.push(n as f64 / ours.pull_seconds);
+            let Some(peer_server) = peer_server else { continue };
             let url = peer_server.url(&format!("fit_{n}_{run}"));
             let push = peer::run(bench_dir, "push", &url, Some(&template.records), PEER_BATCH, false).await?;
             anyhow::ensure!(push.records == n as u64, "the peer pushed {} of {n} records", push.records);
@@ -147,22 +152,28 @@ async fn sync_scenarios(
             peer_push.push(n as f64 / push.seconds);
             peer_pull.push(n as f64 / pull.seconds);
         }
-        rows.push(Row::new("push", n, median(&ours_push), Some(median(&peer_push)), "records/s"));
-        rows.push(Row::new("pull", n, median(&ours_pull), Some(median(&peer_pull)), "records/s"));
+        let peer_median = |values: &[f64]| peer_server.map(|_| median(values));
+        rows.push(Row::new("push", n, median(&ours_push), peer_median(&peer_push), "records/s"));
+        rows.push(Row::new("pull", n, median(&ours_pull), peer_median(&peer_pull), "records/s"));
 
         progress(&format!("{n} records: counting bytes and requests"));
         let counted = ours::run_once(&template, Some(bench_dir)).await?.counted;
         let ours = counted.ok_or_else(|| anyhow::anyhow!("the counting run counted nothing"))?;
-        let url = peer_server.url(&format!("fit_{n}_counted"));
-        let counts = |run: peer::PeerRun| run.counts().ok_or_else(|| anyhow::anyhow!("the peer counted nothing"));
-        let push = counts(peer::run(bench_dir, "push", &url, Some(&template.records), PEER_BATCH, true).await?)?;
-        let pull = counts(peer::run(bench_dir, "pull", &url, None, PEER_BATCH, true).await?)?;
-        let noop = counts(peer::run(bench_dir, "noop", &url, None, PEER_BATCH, true).await?)?;
+        let (mut push, mut pull, mut noop) = (None, None, None);
+        if let Some(peer_server) = peer_server {
+            let url = peer_server.url(&format!("fit_{n}_counted"));
+            let counts =
+                |run: peer::PeerRun| run.counts().ok_or_else(|| anyhow::anyhow!("the peer counted nothing"));
+            push = Some(counts(peer::run(bench_dir, "push", &url, Some(&template.records), PEER_BATCH, true).await?)?);
+            pull = Some(counts(peer::run(bench_dir, "pull", &url, None, PEER_BATCH, true).await?)?);
+            noop = Some(counts(peer::run(bench_dir, "noop", &url, None, PEER_BATCH, true).await?)?);
+        }
         let per_record = |c: peer::Counts| c.bytes() as f64 / n as f64;
-        rows.push(Row::new("push_bytes_per_record", n, per_record(ours.push), Some(per_record(push)), "bytes"));
-        rows.push(Row::new("pull_bytes_per_record", n, per_record(ours.pull), Some(per_record(pull)), "bytes"));
-        rows.push(Row::new("noop_requests", n, ours.noop.requests as f64, Some(noop.requests as f64), "requests"));
-        rows.push(Row::new("noop_bytes", n, ours.noop.bytes() as f64, Some(noop.bytes() as f64), "bytes"));
+        rows.push(Row::new("push_bytes_per_record", n, per_record(ours.push), push.map(per_record), "bytes"));
+        rows.push(Row::new("pull_bytes_per_record", n, per_record(ours.pull), pull.map(per_record), "bytes"));
+        let requests = |c: peer::Counts| c.requests as f64;
+        rows.push(Row::new("noop_requests", n, requests(ours.noop), noop.map(requests), "requests"));
+        rows.push(Row::new("noop_bytes", n, ours.noop.bytes() as f64, noop.map(|c| c.bytes() as f64), "bytes"));
     }
     Ok(())
 }

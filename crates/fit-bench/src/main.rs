@@ -24,6 +24,9 @@ struct Cli {
     /// Leave out the burst on PostgreSQL.
     #[arg(long)]
     no_postgres: bool,
+    /// Leave out the peer: FIT Field alone, for profiling (no ratios).
+    #[arg(long)]
+    no_peer: bool,
     /// Where the results go (one object per scenario).
     #[arg(long, default_value = "bench/results.json")]
     out: PathBuf,
@@ -42,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
         burst_devices: cli.burst_devices,
         burst_changes: cli.burst_changes,
         postgres: !cli.no_postgres,
+        peer: !cli.no_peer,
         bench_dir: cli.bench_dir,
     };
     let rows = run(&options, |step| eprintln!("fit-bench: {step}")).await?;

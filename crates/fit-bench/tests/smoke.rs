@@ -13,6 +13,7 @@ async fn the_harness_runs_every_scenario_at_n_100() {
         burst_devices: 8,
         burst_changes: 20,
         postgres: true,
+        peer: true,
         bench_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench"),
     };
     let rows = run(&options, |step| eprintln!("fit-bench: {step}")).await.unwrap();
