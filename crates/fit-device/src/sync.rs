@@ -122,14 +122,26 @@ impl Device {
     /// server's URL and this device's token. Public for transports other than `SyncClient`
     /// (the simulation drives devices and the server in one process).
     pub fn next_sync_request(&self, config: &SyncConfig) -> Result<(String, String, SyncRequest), SyncError> {
+        let cursor = self.store()?.cursor(CURSOR_STREAM)?;
+        self.sync_request_after(config, 0, cursor)
+    }
+
+    /// A request pushing the outbox entries after `acknowledged_seq` and pulling past `cursor`:
+    /// the round after an answer not yet committed (`SyncClient::sync_now` sends it while it
+    /// commits that answer).
+    fn sync_request_after(
+        &self,
+        config: &SyncConfig,
+        acknowledged_seq: u64,
+        cursor: u64,
+    ) -> Result<(String, String, SyncRequest), SyncError> {
         let store = self.store()?;
         if let Some(reason) = store.sync_blocked()? {
             return Err(SyncError::Refused { code: "protocol.unsupported".into(), message: reason });
         }
         let (url, token) = store.sync_settings()?.ok_or(SyncError::NotEnrolled)?;
         let limit = u32::try_from(config.push_batch_max).unwrap_or(u32::MAX);
-        let push = store.outbox(0, limit)?;
-        let cursor = store.cursor(CURSOR_STREAM)?;
+        let push = store.outbox(acknowledged_seq, limit)?;
         Ok((url, token, SyncRequest { protocol: PROTOCOL_VERSION, push, cursor, pull_limit: config.pull_limit }))
     }
 
@@ -211,6 +223,12 @@ impl SyncClient {
 
     /// Syncs until nothing is left to push or pull, reporting progress after every round trip.
     /// Returns the number of round trips.
+    ///
+    /// Rounds overlap: once an answer arrives, the next request (the outbox entries after the
+    /// acknowledged ones, the answer's cursor) goes out before the answer is committed, so the
+    /// device commits while the server works. Nothing is lost if the device stops in between:
+    /// the entries are still in the outbox and the cursor where it was, and the server recognises
+    /// entries it has stored already.
     pub async fn sync_now(
         &self,
         device: &Mutex<Device>,
@@ -220,10 +238,9 @@ impl SyncClient {
             SyncProgress { to_send: lock(device).sync_counters()?.pending_changes, ..SyncProgress::default() };
         let mut round_trips = 0;
         let mut restamped = false;
+        let mut round = self.send(lock(device).next_sync_request(&self.config)?);
         loop {
-            let (url, token, request) = lock(device).next_sync_request(&self.config)?;
-            let pushed = request.push.len() as u64;
-            let answer = self.post::<_, SyncResponse>(&format!("{url}/api/v1/sync"), Some(&token), &request).await;
+            let (pushed, answer) = round.await.map_err(|e| SyncError::Offline(e.to_string()))?;
             round_trips += 1;
             let response = match answer {
                 Ok(response) => response,
@@ -245,19 +262,43 @@ impl SyncClient {
                     if lock(device).restamp_ahead(server)? == 0 {
                         return Err(SyncError::ClockAhead(server));
                     }
+                    round = self.send(lock(device).next_sync_request(&self.config)?);
                     continue;
                 }
                 Err(other) => return Err(other),
             };
+            // The next round, if there is one, before this answer is committed. A round that
+            // pushed nothing ends the run at the end of the log even if a write came meanwhile:
+            // the next run takes it.
+            let next = if response.more || pushed > 0 {
+                let next = lock(device).sync_request_after(&self.config, response.acknowledged_seq, response.cursor)?;
+                (response.more || !next.2.push.is_empty()).then_some(next)
+            } else {
+                None
+            };
+            let next = next.map(|request| self.send(request));
             lock(device).finish_sync(&response)?;
             report.sent += pushed.min(response.acknowledged_seq);
             report.received += response.changes.len() as u64;
             progress(report);
-            let pending = lock(device).sync_counters()?.pending_changes;
-            if !response.more && (pending == 0 || pushed == 0) {
-                return Ok(round_trips);
+            match next {
+                Some(next) => round = next,
+                None => return Ok(round_trips),
             }
         }
+    }
+
+    /// Sends a sync request on a task of its own, so it travels while the caller works; the
+    /// answer comes with the number of changes the request pushed.
+    fn send(
+        &self,
+        (url, token, request): (String, String, SyncRequest),
+    ) -> tokio::task::JoinHandle<(u64, Result<SyncResponse, SyncError>)> {
+        let client = self.clone();
+        tokio::spawn(async move {
+            let pushed = request.push.len() as u64;
+            (pushed, client.post(&format!("{url}/api/v1/sync"), Some(&token), &request).await)
+        })
     }
 
     async fn post<Q: Serialize, A: serde::de::DeserializeOwned>(
