@@ -162,8 +162,7 @@ async fn sync_scenarios(
         let (mut push, mut pull, mut noop) = (None, None, None);
         if let Some(peer_server) = peer_server {
             let url = peer_server.url(&format!("fit_{n}_counted"));
-            let counts =
-                |run: peer::PeerRun| run.counts().ok_or_else(|| anyhow::anyhow!("the peer counted nothing"));
+            let counts = |run: peer::PeerRun| run.counts().ok_or_else(|| anyhow::anyhow!("the peer counted nothing"));
             push = Some(counts(peer::run(bench_dir, "push", &url, Some(&template.records), PEER_BATCH, true).await?)?);
             pull = Some(counts(peer::run(bench_dir, "pull", &url, None, PEER_BATCH, true).await?)?);
             noop = Some(counts(peer::run(bench_dir, "noop", &url, None, PEER_BATCH, true).await?)?);

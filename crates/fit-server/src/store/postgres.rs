@@ -731,7 +731,8 @@ async fn push_batch(
     let mut rows = LogRows::default();
     let mut position = next_position(tx).await?;
     for (index, change) in push.iter().enumerate() {
-        let new = check_pushed(tx, auth, change, last_seq, &used, &in_scope, &rows).await.map_err(|e| e.in_change(index))?;
+        let new =
+            check_pushed(tx, auth, change, last_seq, &used, &in_scope, &rows).await.map_err(|e| e.in_change(index))?;
         if new {
             if let ChangeBody::FieldSet { entity, field, base, .. } = &change.body {
                 merge_field(tx, change, entity, field.as_str(), *base, &change.citizen().to_string(), now_ms)

@@ -2,6 +2,7 @@
 //! writer, and group commit: requests that arrive while a transaction runs are applied together,
 //! each inside its own savepoint (all or nothing per request), under one fsync.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -415,8 +416,9 @@ fn sync_in(
         Some((last_seq, None)) => to_u64(last_seq)?,
     };
 
+    let mut batch = Batch { position: next_position(conn)?, in_scope: HashMap::new() };
     for (index, change) in request.push.iter().enumerate() {
-        push_one(conn, auth, change, last_seq, now_ms).map_err(|e| e.in_change(index))?;
+        push_one(conn, auth, change, last_seq, &mut batch, now_ms).map_err(|e| e.in_change(index))?;
         last_seq = last_seq.max(change.seq);
     }
     conn.execute(
@@ -640,11 +642,25 @@ fn log_server_change(conn: &Connection, body: ChangeBody, now_ms: u64) -> Result
         params![sql_u64(seq)?, sql_u64(hlc.wall_ms)?, hlc.counter],
     )
     .map_err(db)?;
-    store_change(conn, &change, now_ms)
+    store_change(conn, &change, next_position(conn)?, now_ms)
+}
+
+/// What a batch's changes share: the next log position (there is one writer), and which
+/// citizens are in the worker's scope (the caseload does not change within the transaction).
+struct Batch {
+    position: i64,
+    in_scope: HashMap<String, bool>,
 }
 
 /// Stores one pushed change, or recognises it as one already stored.
-fn push_one(conn: &Connection, auth: DeviceAuth, change: &Change, last_seq: u64, now_ms: u64) -> Result<(), ApiError> {
+fn push_one(
+    conn: &Connection,
+    auth: DeviceAuth,
+    change: &Change,
+    last_seq: u64,
+    batch: &mut Batch,
+    now_ms: u64,
+) -> Result<(), ApiError> {
     if change.seq <= last_seq {
         let stored: Option<String> = conn
             .query_row(
@@ -676,23 +692,34 @@ fn push_one(conn: &Connection, auth: DeviceAuth, change: &Change, last_seq: u64,
         return Err(ApiError::Conflict(format!("change id {} was sent before with other content", change.id)));
     }
     let citizen = change.citizen().to_string();
-    // In scope: the worker's citizen now, or one that was; a device's changes recorded before a
-    // citizen moved to another worker are still accepted, so nothing recorded is lost.
-    let in_scope = conn
-        .prepare_cached(
-            "SELECT 1 FROM caseload WHERE citizen_id = ?1 AND worker_id = ?2
-             UNION ALL SELECT 1 FROM caseload_events WHERE citizen_id = ?1 AND worker_id = ?2 LIMIT 1",
-        )
-        .and_then(|mut s| s.query_row(params![citizen, auth.worker.to_string()], |_| Ok(())).optional())
-        .map_err(db)?;
-    if in_scope.is_none() {
+    let in_scope = match batch.in_scope.get(&citizen) {
+        Some(known) => *known,
+        None => {
+            // In scope: the worker's citizen now, or one that was; a device's changes recorded
+            // before a citizen moved to another worker are still accepted, so nothing recorded is lost.
+            let found = conn
+                .prepare_cached(
+                    "SELECT 1 FROM caseload WHERE citizen_id = ?1 AND worker_id = ?2
+                     UNION ALL SELECT 1 FROM caseload_events WHERE citizen_id = ?1 AND worker_id = ?2 LIMIT 1",
+                )
+                .and_then(|mut s| s.query_row(params![citizen, auth.worker.to_string()], |_| Ok(())).optional())
+                .map_err(db)?
+                .is_some();
+            batch.in_scope.insert(citizen, found);
+            found
+        }
+    };
+    if !in_scope {
         return Err(ApiError::OutOfScope);
     }
-    store_change(conn, change, now_ms)
+    store_change(conn, change, batch.position, now_ms)?;
+    batch.position += 1;
+    Ok(())
 }
 
-/// Merges a change's field write, if any, and appends the change to the log at the next position.
-fn store_change(conn: &Connection, change: &Change, now_ms: u64) -> Result<(), ApiError> {
+/// Merges a change's field write, if any, and appends the change to the log at `position`, the
+/// next one.
+fn store_change(conn: &Connection, change: &Change, position: i64, now_ms: u64) -> Result<(), ApiError> {
     let json = serde_json::to_string(change).map_err(|e| ApiError::Internal(e.into()))?;
     let citizen = change.citizen().to_string();
     if let ChangeBody::FieldSet { entity, field, base, .. } = &change.body {
@@ -705,7 +732,6 @@ fn store_change(conn: &Connection, change: &Change, now_ms: u64) -> Result<(), A
         ChangeBody::NoteWritten { .. } => "note_written",
         ChangeBody::FieldSet { .. } => "field_set",
     };
-    let position = next_position(conn)?;
     let values =
         (sql_u64(change.seq)?, sql_u64(change.hlc.wall_ms)?, sql_u64(change.device_time_ms)?, sql_u64(now_ms)?);
     let (seq, wall_ms, device_time_ms, received_at_ms) = values;
