@@ -10,7 +10,7 @@ use std::time::Duration;
 use fit_device::app::{AppError, AppSession};
 use fit_device::settings::{AppSettings, SettingsFile};
 use fit_device::sync::{SyncClient, SyncConfig, SyncStatus};
-use fit_device::{Clock, Device, DeviceConfig, SystemClock};
+use fit_device::{Clock, Device, DeviceConfig, ErrorCode, SystemClock};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::{Notify, watch};
@@ -73,7 +73,7 @@ impl Shell {
         let session = self.session.clone();
         tauri::async_runtime::spawn_blocking(move || action(&session))
             .await
-            .map_err(|_| AppError::new("app.internal", "the app hit an internal error; nothing was saved"))?
+            .map_err(|_| AppError::new(ErrorCode::AppInternal, "the app hit an internal error; nothing was saved"))?
     }
 
     /// Like `blocking`, for a write: the sync engine is woken to send it when it can.
@@ -108,7 +108,7 @@ impl Shell {
     /// Saves the settings; a worker action, so refused while a citizen holds the device.
     pub fn save_settings(&self, settings: AppSettings) -> Result<AppSettings, AppError> {
         if self.session.status().citizen_mode.is_some() {
-            return Err(AppError::new("citizen_mode.active", "the worker's PIN is needed to change settings"));
+            return Err(AppError::new(ErrorCode::CitizenModeActive, "the worker's PIN is needed to change settings"));
         }
         self.settings_file.save(&settings)?;
         *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;

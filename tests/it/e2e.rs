@@ -140,7 +140,7 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
             ChangeBody::ResponseRecorded {
                 visit: v,
                 scale,
-                answered: fit_protocol::Answered::Given { answers, .. },
+                answered: fit_protocol::ResponseContent::Given { answers, .. },
                 ..
             } if *v == visit => Some((scale.to_string(), answers.iter().map(|a| a.value.as_i64().unwrap()).collect())),
             _ => None,

@@ -8,7 +8,7 @@ use fit_core::Hlc;
 use fit_core::ids::{CitizenId, DeviceId, VisitId, WorkerId};
 use fit_core::response::{MarkedBy, RawAnswer};
 use fit_protocol::sync::BODY_BYTES_MAX;
-use fit_protocol::{Answered, Change, ChangeBody, SCHEMA_VERSION};
+use fit_protocol::{Change, ChangeBody, ResponseContent, SCHEMA_VERSION};
 use fit_server::secret_hash;
 use fit_server::store::sqlite::SqliteStore;
 use fit_server::store::{CitizenProfile, ServerStore};
@@ -108,7 +108,7 @@ impl World {
                 citizen: self.citizen,
                 scale: fit_core::ScaleCode::parse("ors").unwrap(),
                 scale_version: "short-labels-1".into(),
-                answered: Answered::Given { marked_by: MarkedBy::CitizenOnDevice, answers: Vec::new() },
+                answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers: Vec::new() },
                 recorded_at_ms: now_ms(),
                 supersedes: None,
             },
@@ -603,7 +603,7 @@ async fn every_malformed_request_gets_its_code_and_changes_nothing() {
             citizen: world.citizen,
             scale: fit_core::ScaleCode::parse("ors").unwrap(),
             scale_version: "short-labels-1".into(),
-            answered: Answered::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
+            answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
             recorded_at_ms: now_ms(),
             supersedes: None,
         },

@@ -40,8 +40,10 @@ pub struct RawAnswer {
     pub value: serde_json::Value,
 }
 
+/// The answers of a response as handed over or sent: given with marks, or not given with a
+/// reason. The same type on the device, on the wire and on the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ResponseContent {
     Given { marked_by: MarkedBy, answers: Vec<RawAnswer> },
     NotGiven { reason: NotGivenReason },
@@ -101,7 +103,7 @@ impl ValidResponse {
     }
 }
 
-/// What is wrong with a response. Each has a stable `code` for the `{code, message}` boundary.
+/// What is wrong with a response. `fit_protocol::ErrorCode` gives each its stable code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResponseError {
     #[error("unknown scale {0:?}")]
@@ -118,20 +120,6 @@ pub enum ResponseError {
     OutOfRange { item: String, found: String, min: i64, max: i64 },
     #[error("item {item:?} must be one of {allowed:?}, got {found}")]
     NotAnOption { item: String, found: i64, allowed: Vec<i64> },
-}
-
-impl ResponseError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            ResponseError::UnknownScale(_) => "response.unknown_scale",
-            ResponseError::UnknownItem { .. } => "response.unknown_item",
-            ResponseError::DuplicateItem { .. } => "response.duplicate_item",
-            ResponseError::MissingItem { .. } => "response.missing_item",
-            ResponseError::NotAnInteger { .. } => "response.not_an_integer",
-            ResponseError::OutOfRange { .. } => "response.out_of_range",
-            ResponseError::NotAnOption { .. } => "response.not_an_option",
-        }
-    }
 }
 
 /// Checks a response against the scale it names and scores it.

@@ -11,25 +11,12 @@ use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
 use fit_core::interpret::AlertCode;
 use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput};
 use fit_core::{AgeBand, Scale, ScaleCode, Trajectory};
+use fit_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
+pub use crate::AppError;
 use crate::sync::{SyncClient, SyncError};
 use crate::{Device, DeviceError, SyncCounters, Trend};
-
-/// The error every app command returns: a stable code the UI switches on and a message in
-/// plain words. Messages carry no personal data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct AppError {
-    pub code: String,
-    pub message: String,
-}
-
-impl AppError {
-    pub fn new(code: &str, message: impl Into<String>) -> AppError {
-        AppError { code: code.to_owned(), message: message.into() }
-    }
-}
 
 impl From<DeviceError> for AppError {
     fn from(error: DeviceError) -> AppError {
@@ -164,7 +151,7 @@ impl AppSession {
     fn worker(&self) -> Result<MutexGuard<'_, Device>, AppError> {
         if lock(&self.citizen_mode).is_some() {
             return Err(AppError::new(
-                "citizen_mode.active",
+                ErrorCode::CitizenModeActive,
                 "the citizen is filling in a scale: the worker's PIN is needed to leave",
             ));
         }
@@ -212,12 +199,16 @@ impl AppSession {
         drop(self.worker()?);
         let url = server_url.trim();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(AppError::new("input.invalid", "the server address must start with https:// or http://"));
+            return Err(AppError::new(
+                ErrorCode::InputInvalid,
+                "the server address must start with https:// or http://",
+            ));
         }
         client.enroll(&self.device, url, code).await?;
         // The first pull brings the caseload; offline, the background sync brings it later.
         match client.sync_now(&self.device, |_| {}).await {
-            Ok(_) | Err(SyncError::Offline(_) | SyncError::Busy { .. }) => Ok(()),
+            Ok(_) => Ok(()),
+            Err(error) if error.is_transient() => Ok(()),
             Err(other) => Err(other.into()),
         }
     }
@@ -265,7 +256,7 @@ impl AppSession {
             .scales()
             .find(code)
             .cloned()
-            .ok_or_else(|| AppError::new("scale.unknown", format!("no scale with the code {code:?}")))
+            .ok_or_else(|| AppError::new(ErrorCode::ScaleUnknown, format!("no scale with the code {code:?}")))
     }
 
     pub fn start_visit(&self, citizen: CitizenId) -> Result<VisitId, AppError> {
@@ -282,9 +273,6 @@ impl AppSession {
     }
 
     pub fn add_note(&self, citizen: CitizenId, visit: Option<VisitId>, body: &str) -> Result<NoteId, AppError> {
-        if body.trim().is_empty() {
-            return Err(AppError::new("input.invalid", "the note is empty"));
-        }
         Ok(self.worker()?.add_note(citizen, visit, body, None)?)
     }
 
@@ -313,7 +301,7 @@ impl AppSession {
             .scales()
             .find(scale)
             .map(|s| s.code.clone())
-            .ok_or_else(|| AppError::new("scale.unknown", format!("no scale with the code {scale:?}")))?;
+            .ok_or_else(|| AppError::new(ErrorCode::ScaleUnknown, format!("no scale with the code {scale:?}")))?;
         let row = device.store_mut()?.visit(visit).map_err(DeviceError::from)?.ok_or(DeviceError::VisitNotFound)?;
         if row.closed_at_ms.is_some() {
             return Err(DeviceError::VisitClosed.into());
@@ -327,9 +315,10 @@ impl AppSession {
     /// worker (who can leave citizen mode and start it again).
     pub fn record_citizen_answer(&self, answer: CitizenAnswer) -> Result<ResponseId, AppError> {
         let mut mode = lock(&self.citizen_mode);
-        let current = mode.as_mut().ok_or_else(|| AppError::new("citizen_mode.off", "citizen mode is not on"))?;
+        let current =
+            mode.as_mut().ok_or_else(|| AppError::new(ErrorCode::CitizenModeOff, "citizen mode is not on"))?;
         if current.done {
-            return Err(AppError::new("citizen_mode.done", "the answer is recorded: hand the device back"));
+            return Err(AppError::new(ErrorCode::CitizenModeDone, "the answer is recorded: hand the device back"));
         }
         let content = match answer {
             CitizenAnswer::Given { answers } => ResponseContent::Given {
@@ -414,17 +403,17 @@ mod tests {
         let citizen = with_citizen(&session);
         let visit = ok(session.start_visit(citizen));
         ok(session.enter_citizen_mode(visit, "ors"));
-        assert_eq!(session.caseload().map_err(|e| e.code).err().as_deref(), Some("citizen_mode.active"));
-        assert_eq!(session.citizen(citizen).map_err(|e| e.code).err().as_deref(), Some("citizen_mode.active"));
-        assert_eq!(session.close_visit(visit).map_err(|e| e.code).err().as_deref(), Some("citizen_mode.active"));
+        assert_eq!(session.caseload().map_err(|e| e.code.as_str()).err(), Some("citizen_mode.active"));
+        assert_eq!(session.citizen(citizen).map_err(|e| e.code.as_str()).err(), Some("citizen_mode.active"));
+        assert_eq!(session.close_visit(visit).map_err(|e| e.code.as_str()).err(), Some("citizen_mode.active"));
         assert!(session.scale("ors").is_ok(), "the scale itself is not personal data");
 
         let answers = ["individually", "interpersonally", "socially", "overall"].map(|i| (i.to_owned(), 55)).to_vec();
         ok(session.record_citizen_answer(CitizenAnswer::Given { answers: answers.clone() }));
         let again = session.record_citizen_answer(CitizenAnswer::Given { answers });
-        assert_eq!(again.map_err(|e| e.code).err().as_deref(), Some("citizen_mode.done"));
+        assert_eq!(again.map_err(|e| e.code.as_str()).err(), Some("citizen_mode.done"));
 
-        assert_eq!(session.leave_citizen_mode("000000").map_err(|e| e.code).err().as_deref(), Some("pin.wrong"));
+        assert_eq!(session.leave_citizen_mode("000000").map_err(|e| e.code.as_str()).err(), Some("pin.wrong"));
         assert!(session.status().citizen_mode.is_some(), "a wrong PIN leaves citizen mode on");
         ok(session.leave_citizen_mode(PIN));
         assert!(session.status().citizen_mode.is_none());
@@ -454,9 +443,10 @@ mod tests {
         let session = session(dir.path());
         let citizen = with_citizen(&session);
         let error = session.add_note(citizen, None, "   ").err().unwrap_or_else(|| panic!("an empty note"));
-        assert_eq!(error.code, "input.invalid");
-        assert_eq!(session.scale("nope").map_err(|e| e.code).err().as_deref(), Some("scale.unknown"));
+        assert_eq!(error.code, "note.invalid");
+        assert_eq!(session.scale("nope").map_err(|e| e.code.as_str()).err(), Some("scale.unknown"));
         let json = serde_json::to_value(&error).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(json, serde_json::json!({"code": "input.invalid", "message": "the note is empty"}));
+        let message = "a note needs text, at most 10000 characters";
+        assert_eq!(json, serde_json::json!({"code": "note.invalid", "message": message}));
     }
 }

@@ -2,7 +2,23 @@
 //! boundary. Messages are for a worker to read and carry no personal data.
 
 use fit_core::response::ResponseError;
+use fit_protocol::ErrorCode;
 use fit_store::{KeyError, StoreError};
+
+/// The error every app command returns: a stable code the UI switches on and a message in
+/// plain words. Messages carry no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
+        AppError { code, message: message.into() }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
@@ -33,17 +49,17 @@ impl From<KeyError> for DeviceError {
 }
 
 impl DeviceError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            DeviceError::Locked => "device.locked",
-            DeviceError::NotEnrolled => "device.not_enrolled",
-            DeviceError::NotInCaseload => "citizen.not_in_caseload",
-            DeviceError::VisitNotFound => "visit.not_found",
-            DeviceError::VisitClosed => "visit.closed",
-            DeviceError::Response(e) => e.code(),
-            DeviceError::Invalid(_) => "input.invalid",
+            DeviceError::Locked => ErrorCode::DeviceLocked,
+            DeviceError::NotEnrolled => ErrorCode::DeviceNotEnrolled,
+            DeviceError::NotInCaseload => ErrorCode::CitizenNotInCaseload,
+            DeviceError::VisitNotFound => ErrorCode::VisitNotFound,
+            DeviceError::VisitClosed => ErrorCode::VisitClosed,
+            DeviceError::Response(e) => ErrorCode::from(e),
+            DeviceError::Invalid(_) => ErrorCode::InputInvalid,
             DeviceError::Store(e) => e.code(),
-            DeviceError::Unavailable(_) => "device.unavailable",
+            DeviceError::Unavailable(_) => ErrorCode::DeviceUnavailable,
         }
     }
 }

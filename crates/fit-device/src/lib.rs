@@ -17,16 +17,17 @@ use std::sync::Arc;
 use fit_core::hlc::MAX_DRIFT_MS_DEFAULT;
 use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::interpret::VisitScores;
-use fit_core::response::{ResponseContent, ResponseInput, validate_response};
+use fit_core::response::{ResponseError, ResponseInput};
 use fit_core::{IdGenerator, ScaleSet, interpret};
-use fit_protocol::{Answered, ChangeBody, Entity, FieldName};
+use fit_protocol::{ChangeBody, Entity, FieldName};
 use fit_store::keys::{self, StorePaths, UnlockPolicy};
 use fit_store::{HistoryRow, Store, VisitRow};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::DeviceError;
+pub use error::{AppError, DeviceError};
+pub use fit_protocol::ErrorCode;
 pub use views::{CaseloadEntry, CitizenView, SyncCounters, Trend};
 
 /// Where the device keeps its store and how it behaves.
@@ -209,24 +210,20 @@ impl Device {
     }
 
     /// Records a filled-in or not-given scale at an open visit.
+    /// The answers are checked (`Change::check`) when the change is written.
     pub fn record_response(&mut self, visit: VisitId, input: ResponseInput) -> Result<ResponseId, DeviceError> {
         let row = self.open_visit(visit)?;
-        let valid = validate_response(&self.scales, &input)?;
-        let scale_version =
-            self.scales.get(&valid.scale).map(|s| s.version.clone()).ok_or(DeviceError::Unavailable("scale".into()))?;
+        let scale = self.scales.find(&input.scale).ok_or_else(|| ResponseError::UnknownScale(input.scale.clone()))?;
+        let (scale, scale_version) = (scale.code.clone(), scale.version.clone());
         let now = self.clock.now_ms();
         let response: ResponseId = self.ids.next(now);
-        let answered = match input.content {
-            ResponseContent::Given { marked_by, answers } => Answered::Given { marked_by, answers },
-            ResponseContent::NotGiven { reason } => Answered::NotGiven { reason },
-        };
         self.commit(ChangeBody::ResponseRecorded {
             response,
             visit,
             citizen: row.citizen,
-            scale: valid.scale,
+            scale,
             scale_version,
-            answered,
+            answered: input.content,
             recorded_at_ms: now,
             supersedes: None,
         })?;

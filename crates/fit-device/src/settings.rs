@@ -152,7 +152,7 @@ mod tests {
             AppSettings { nightly: NightlyWindow { minute_of_day: 1440, ..english.nightly }, ..english },
             AppSettings { nightly: NightlyWindow { utc_offset_minutes: 900, ..english.nightly }, ..english },
         ] {
-            assert_eq!(file.save(&bad).map_err(|e| e.code()).err(), Some("input.invalid"));
+            assert_eq!(file.save(&bad).map_err(|e| e.code().as_str()).err(), Some("input.invalid"));
         }
         assert_eq!(file.load(), english);
         std::fs::write(dir.path().join("settings.json"), b"{not json").unwrap_or_else(|e| panic!("{e}"));

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use fit_protocol::sync::{PROTOCOL_VERSION, PULL_CHANGES_MAX, PUSH_CHANGES_MAX};
-use fit_protocol::{EnrollRequest, EnrollResponse, ErrorBody, ServerClock, SyncRequest, SyncResponse};
+use fit_protocol::{EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, ServerClock, SyncRequest, SyncResponse};
 use rand::RngExt;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
-use crate::{Device, DeviceError};
+use crate::{AppError, Device, DeviceError};
 
 /// The stream name of the server's change log in the device's cursor table.
 const CURSOR_STREAM: &str = "server";
@@ -48,6 +48,12 @@ impl Default for SyncConfig {
 pub enum SyncError {
     #[error("no connection to the server")]
     Offline(String),
+    /// An answer that is not what the protocol says: a proxy's page, or a body cut short.
+    #[error("the server's answer could not be read; trying again later")]
+    Garbled(String),
+    /// This device could not put its own request together.
+    #[error("the app could not prepare the sync: {0}")]
+    Internal(String),
     #[error("the server is busy; trying again later")]
     Busy { retry_after: Option<Duration> },
     #[error("the app must be updated before it can sync (the server speaks protocol {min} to {max})")]
@@ -55,7 +61,7 @@ pub enum SyncError {
     #[error("this device has been revoked; its local data has been erased")]
     Revoked,
     #[error("the server refused the data: {message}")]
-    Refused { code: String, message: String },
+    Refused { code: ErrorCode, message: String },
     /// Changes stamped too far ahead of the server's clock: `sync_now` stamps them again.
     #[error("this device's clock is ahead of the server's; set the device's date and time")]
     ClockAhead(ServerClock),
@@ -72,22 +78,24 @@ impl From<fit_store::StoreError> for SyncError {
 }
 
 impl SyncError {
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            SyncError::Offline(_) => "sync.offline",
-            SyncError::Busy { .. } => "sync.busy",
-            SyncError::Unsupported { .. } => "protocol.unsupported",
-            SyncError::Revoked => "device.revoked",
-            SyncError::Refused { code, .. } => code,
-            SyncError::ClockAhead(_) => "change.clock_ahead",
-            SyncError::NotEnrolled => "device.not_enrolled",
+            SyncError::Offline(_) => ErrorCode::SyncOffline,
+            SyncError::Garbled(_) => ErrorCode::SyncGarbledAnswer,
+            SyncError::Internal(_) => ErrorCode::AppInternal,
+            SyncError::Busy { .. } => ErrorCode::SyncBusy,
+            SyncError::Unsupported { .. } => ErrorCode::ProtocolUnsupported,
+            SyncError::Revoked => ErrorCode::DeviceRevoked,
+            SyncError::Refused { code, .. } => *code,
+            SyncError::ClockAhead(_) => ErrorCode::ChangeClockAhead,
+            SyncError::NotEnrolled => ErrorCode::DeviceNotEnrolled,
             SyncError::Device(e) => e.code(),
         }
     }
 
     /// Worth trying again later by itself (as opposed to needing a person).
-    fn is_transient(&self) -> bool {
-        matches!(self, SyncError::Offline(_) | SyncError::Busy { .. })
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SyncError::Offline(_) | SyncError::Garbled(_) | SyncError::Busy { .. })
     }
 }
 
@@ -107,7 +115,8 @@ pub struct SyncStatus {
     pub running: bool,
     pub progress: SyncProgress,
     pub last_sync_ms: Option<u64>,
-    pub last_error: Option<String>,
+    /// The last run's failure: the UI shows the code's text.
+    pub last_error: Option<AppError>,
     pub blocked: Option<String>,
 }
 
@@ -137,7 +146,7 @@ impl Device {
     ) -> Result<(String, String, SyncRequest), SyncError> {
         let store = self.store()?;
         if let Some(reason) = store.sync_blocked()? {
-            return Err(SyncError::Refused { code: "protocol.unsupported".into(), message: reason });
+            return Err(SyncError::Refused { code: ErrorCode::ProtocolUnsupported, message: reason });
         }
         let (url, token) = store.sync_settings()?.ok_or(SyncError::NotEnrolled)?;
         let limit = u32::try_from(config.push_batch_max).unwrap_or(u32::MAX);
@@ -193,7 +202,7 @@ impl SyncClient {
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .build()
-            .map_err(|e| SyncError::Offline(e.to_string()))?;
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
         Ok(SyncClient { http, config })
     }
 
@@ -240,7 +249,7 @@ impl SyncClient {
         let mut restamped = false;
         let mut round = self.send(lock(device).next_sync_request(&self.config)?);
         loop {
-            let (pushed, answer) = round.await.map_err(|e| SyncError::Offline(e.to_string()))?;
+            let (pushed, answer) = round.await.map_err(|e| SyncError::Internal(e.to_string()))?;
             round_trips += 1;
             let response = match answer {
                 Ok(response) => response,
@@ -307,12 +316,12 @@ impl SyncClient {
         token: Option<&str>,
         body: &Q,
     ) -> Result<A, SyncError> {
-        let json = serde_json::to_vec(body).map_err(|e| SyncError::Offline(e.to_string()))?;
+        let json = serde_json::to_vec(body).map_err(|e| SyncError::Internal(e.to_string()))?;
         let mut request = self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json");
         // Batches are repetitive JSON: zstd makes them several times smaller on slow mobile links.
         // Small requests go plain; the answer is compressed when large (reqwest asks for zstd).
         request = if json.len() > COMPRESS_FROM_BYTES {
-            let packed = zstd::bulk::compress(&json, 3).map_err(|e| SyncError::Offline(e.to_string()))?;
+            let packed = zstd::bulk::compress(&json, 3).map_err(|e| SyncError::Internal(e.to_string()))?;
             request.header(reqwest::header::CONTENT_ENCODING, "zstd").body(packed)
         } else {
             request.body(json)
@@ -323,7 +332,10 @@ impl SyncClient {
         let response = request.send().await.map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
         let status = response.status();
         if status.is_success() {
-            return response.json().await.map_err(|e| SyncError::Offline(e.without_url().to_string()));
+            // A body that breaks off is the network's doing; one that arrives and is not the
+            // protocol's JSON is the answer's.
+            let bytes = response.bytes().await.map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
+            return serde_json::from_slice(&bytes).map_err(|e| SyncError::Garbled(e.to_string()));
         }
         let retry_after = response
             .headers()
@@ -332,18 +344,18 @@ impl SyncClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let error: Option<ErrorBody> = response.json().await.ok();
-        let (code, message) = error.as_ref().map_or(("", ""), |e| (e.code.as_str(), e.message.as_str()));
+        let (code, message) = error.as_ref().map_or((ErrorCode::Unknown, ""), |e| (e.code, e.message.as_str()));
         Err(match (status.as_u16(), code) {
-            (_, "device.revoked") => SyncError::Revoked,
-            (422, "change.clock_ahead") if let Some(clock) = error.as_ref().and_then(|e| e.clock) => {
+            (_, ErrorCode::DeviceRevoked) => SyncError::Revoked,
+            (422, ErrorCode::ChangeClockAhead) if let Some(clock) = error.as_ref().and_then(|e| e.clock) => {
                 SyncError::ClockAhead(clock)
             }
-            (_, "protocol.unsupported") => {
+            (_, ErrorCode::ProtocolUnsupported) => {
                 let range = error.as_ref().and_then(|e| e.supported);
                 SyncError::Unsupported { min: range.map_or(0, |r| r.min), max: range.map_or(0, |r| r.max) }
             }
             (429 | 502 | 503 | 504, _) | (500..=599, _) => SyncError::Busy { retry_after },
-            _ => SyncError::Refused { code: code.to_owned(), message: message.to_owned() },
+            _ => SyncError::Refused { code, message: message.to_owned() },
         })
     }
 }
@@ -386,7 +398,7 @@ pub async fn run_background(
             s.running = false;
             s.online = !matches!(result, Err(SyncError::Offline(_)));
             s.last_sync_ms = last_sync_ms;
-            s.last_error = result.as_ref().err().map(|e| e.to_string());
+            s.last_error = result.as_ref().err().map(|e| AppError::new(e.code(), e.to_string()));
             s.blocked = match &result {
                 Err(e @ SyncError::Unsupported { .. }) => Some(e.to_string()),
                 _ => None,

@@ -2,12 +2,17 @@
 //! version) are created once and never edited; a correction is a new fact that names the one it
 //! supersedes. Mutable fields (citizen profile, goals) travel as last-writer-wins field writes.
 
+use fit_core::ScaleSet;
 use fit_core::hlc::Hlc;
 use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
+use fit_core::ids::{IdError, check_v7};
 use fit_core::merge::Version;
-use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer};
+use fit_core::response::{ResponseContent, ResponseError, ResponseInput, ValidResponse, validate_response};
 use fit_core::scale::ScaleCode;
 use serde::{Deserialize, Serialize};
+
+use crate::SCHEMA_VERSION;
+use crate::error::ErrorCode;
 
 /// One change as recorded in a device's outbox and sent in a batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +33,79 @@ impl Change {
     /// The citizen the change is about: it decides which devices may receive it.
     pub fn citizen(&self) -> CitizenId {
         self.body.citizen()
+    }
+}
+
+/// What `Change::check` found wrong with a change. Each has its stable code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    #[error("schema version {0} is not {SCHEMA_VERSION}")]
+    SchemaUnsupported(u32),
+    #[error(transparent)]
+    InvalidId(#[from] IdError),
+    #[error(transparent)]
+    Response(#[from] ResponseError),
+    #[error("a note needs text, at most {NOTE_LEN_MAX} characters")]
+    NoteInvalid,
+    #[error(transparent)]
+    Field(#[from] FieldError),
+}
+
+impl ChangeError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ChangeError::SchemaUnsupported(_) => ErrorCode::ChangeSchemaUnsupported,
+            ChangeError::InvalidId(_) => ErrorCode::ChangeInvalidId,
+            ChangeError::Response(error) => ErrorCode::from(error),
+            ChangeError::NoteInvalid => ErrorCode::NoteInvalid,
+            ChangeError::Field(_) => ErrorCode::FieldInvalid,
+        }
+    }
+}
+
+/// What a change holds once checked: a response scored by its scale, a field value checked for
+/// its field, or nothing more to say (visits and notes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    Response(ValidResponse),
+    Field(FieldValue),
+    Fact,
+}
+
+impl Change {
+    /// The one check of a change's content, wherever a change is made or received: the device
+    /// before it writes, the device's store when it applies one, the server when it accepts a
+    /// batch, the exports when they read the log. What it cannot know (the sending device, the
+    /// sequence, the clock, what is stored) is the caller's to check.
+    pub fn check(&self, scales: &ScaleSet) -> Result<Checked, ChangeError> {
+        if self.schema_version != SCHEMA_VERSION {
+            return Err(ChangeError::SchemaUnsupported(self.schema_version));
+        }
+        for id in self.ids() {
+            check_v7(id)?;
+        }
+        self.body.check(scales)
+    }
+
+    /// Every id a change carries.
+    fn ids(&self) -> Vec<uuid::Uuid> {
+        let mut ids = vec![self.id.as_uuid(), self.device.as_uuid(), self.citizen().as_uuid()];
+        match &self.body {
+            ChangeBody::VisitStarted { visit, worker, .. } => ids.extend([visit.as_uuid(), worker.as_uuid()]),
+            ChangeBody::VisitClosed { visit, .. } => ids.push(visit.as_uuid()),
+            ChangeBody::ResponseRecorded { response, visit, supersedes, .. } => {
+                ids.extend([response.as_uuid(), visit.as_uuid()]);
+                ids.extend(supersedes.map(|s| s.as_uuid()));
+            }
+            ChangeBody::NoteWritten { note, visit, supersedes, .. } => {
+                ids.push(note.as_uuid());
+                ids.extend(visit.map(|v| v.as_uuid()));
+                ids.extend(supersedes.map(|s| s.as_uuid()));
+            }
+            ChangeBody::FieldSet { entity: Entity::Goal { goal, .. }, .. } => ids.push(goal.as_uuid()),
+            ChangeBody::FieldSet { entity: Entity::Citizen { .. }, .. } => {}
+        }
+        ids
     }
 }
 
@@ -54,7 +132,7 @@ pub enum ChangeBody {
         citizen: CitizenId,
         scale: ScaleCode,
         scale_version: String,
-        answered: Answered,
+        answered: ResponseContent,
         recorded_at_ms: u64,
         supersedes: Option<ResponseId>,
     },
@@ -87,12 +165,25 @@ impl ChangeBody {
     }
 }
 
-/// The answers of a response as sent: given with marks, or not given with a reason.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Answered {
-    Given { marked_by: MarkedBy, answers: Vec<RawAnswer> },
-    NotGiven { reason: NotGivenReason },
+impl ChangeBody {
+    /// The content rules of a change body (see `Change::check`), for a body not yet stamped as
+    /// a change: a device checks every body of a multi-change edit before it writes the first.
+    pub fn check(&self, scales: &ScaleSet) -> Result<Checked, ChangeError> {
+        match self {
+            ChangeBody::ResponseRecorded { scale, answered, .. } => {
+                let input = ResponseInput { scale: scale.to_string(), content: answered.clone() };
+                Ok(Checked::Response(validate_response(scales, &input)?))
+            }
+            ChangeBody::NoteWritten { body, .. } => {
+                if body.trim().is_empty() || body.chars().count() > NOTE_LEN_MAX {
+                    return Err(ChangeError::NoteInvalid);
+                }
+                Ok(Checked::Fact)
+            }
+            ChangeBody::FieldSet { entity, field, value, .. } => Ok(Checked::Field(field.check(entity, value)?)),
+            ChangeBody::VisitStarted { .. } | ChangeBody::VisitClosed { .. } => Ok(Checked::Fact),
+        }
+    }
 }
 
 /// The record a field belongs to.

@@ -3,12 +3,12 @@
 
 use fit_core::hlc::Hlc;
 use fit_core::ids::{CitizenId, DeviceId, WorkerId};
-use fit_core::response::{MarkedBy, RawAnswer};
+use fit_core::response::{MarkedBy, RawAnswer, ResponseContent};
 use fit_core::{IdGenerator, ScaleCode};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::{Answered, Change, ChangeBody, Entity, FieldName, SCHEMA_VERSION};
+use crate::{Change, ChangeBody, Entity, FieldName, SCHEMA_VERSION};
 
 /// How much history to make.
 #[derive(Debug, Clone, Copy)]
@@ -109,7 +109,7 @@ fn generate(
                         citizen,
                         scale: scale.clone(),
                         scale_version: "short-labels-1".into(),
-                        answered: Answered::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
+                        answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
                         recorded_at_ms: at,
                         supersedes: None,
                     },

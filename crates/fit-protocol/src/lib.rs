@@ -3,9 +3,12 @@
 
 pub mod change;
 pub mod demo;
+pub mod error;
 pub mod sync;
 
-pub use change::{Answered, Change, ChangeBody, Entity, FieldError, FieldName, FieldValue};
+pub use change::{Change, ChangeBody, ChangeError, Checked, Entity, FieldError, FieldName, FieldValue};
+pub use error::ErrorCode;
+pub use fit_core::response::ResponseContent;
 pub use sync::{
     EnrollRequest, EnrollResponse, ErrorBody, LoggedChange, PROTOCOL_VERSION, ServerClock, SyncRequest, SyncResponse,
     VersionRange,

@@ -7,6 +7,7 @@ use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
 use serde::{Deserialize, Serialize};
 
 use crate::change::Change;
+use crate::error::ErrorCode;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -89,7 +90,7 @@ pub struct EnrollResponse {
 /// Every error at the boundary: a stable code to switch on and a sentence to show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     /// With `protocol.unsupported`: the versions the server speaks.
     #[serde(default, skip_serializing_if = "Option::is_none")]

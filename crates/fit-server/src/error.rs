@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fit_protocol::{ErrorBody, ServerClock, VersionRange};
+use fit_protocol::{ChangeError, ErrorBody, ErrorCode, ServerClock, VersionRange};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -17,7 +17,7 @@ pub enum ApiError {
     #[error("protocol version {requested} is not supported; update the app")]
     ProtocolUnsupported { requested: u32, supported: VersionRange },
     #[error("{message}")]
-    Invalid { code: &'static str, message: String },
+    Invalid { code: ErrorCode, message: String },
     /// A change stamped further ahead of the server's clock than the drift allows.
     #[error("{message}")]
     ClockAhead { message: String, clock: ServerClock },
@@ -38,7 +38,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::Invalid { code, message: message.into() }
     }
 
@@ -70,22 +70,28 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::NotFound => "route.not_found",
-            ApiError::MethodNotAllowed => "route.method_not_allowed",
-            ApiError::Malformed(_) => "request.malformed",
-            ApiError::ProtocolUnsupported { .. } => "protocol.unsupported",
-            ApiError::Invalid { code, .. } => code,
-            ApiError::ClockAhead { .. } => "change.clock_ahead",
-            ApiError::Unauthorized => "auth.required",
-            ApiError::Revoked => "device.revoked",
-            ApiError::Conflict(_) => "change.conflict",
-            ApiError::TooLarge => "request.too_large",
-            ApiError::UnsupportedEncoding => "request.encoding_unsupported",
-            ApiError::OutOfScope => "citizen.out_of_scope",
-            ApiError::Internal(_) => "server.internal",
+            ApiError::NotFound => ErrorCode::RouteNotFound,
+            ApiError::MethodNotAllowed => ErrorCode::RouteMethodNotAllowed,
+            ApiError::Malformed(_) => ErrorCode::RequestMalformed,
+            ApiError::ProtocolUnsupported { .. } => ErrorCode::ProtocolUnsupported,
+            ApiError::Invalid { code, .. } => *code,
+            ApiError::ClockAhead { .. } => ErrorCode::ChangeClockAhead,
+            ApiError::Unauthorized => ErrorCode::AuthRequired,
+            ApiError::Revoked => ErrorCode::DeviceRevoked,
+            ApiError::Conflict(_) => ErrorCode::ChangeConflict,
+            ApiError::TooLarge => ErrorCode::RequestTooLarge,
+            ApiError::UnsupportedEncoding => ErrorCode::RequestEncodingUnsupported,
+            ApiError::OutOfScope => ErrorCode::CitizenOutOfScope,
+            ApiError::Internal(_) => ErrorCode::ServerInternal,
         }
+    }
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(error: ChangeError) -> ApiError {
+        ApiError::Invalid { code: error.code(), message: error.to_string() }
     }
 }
 
@@ -102,7 +108,7 @@ impl IntoResponse for ApiError {
             ApiError::ClockAhead { clock, .. } => Some(*clock),
             _ => None,
         };
-        let body = ErrorBody { code: self.code().to_owned(), message: self.to_string(), supported, clock };
+        let body = ErrorBody { code: self.code(), message: self.to_string(), supported, clock };
         (self.status_code(), Json(body)).into_response()
     }
 }

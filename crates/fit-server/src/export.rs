@@ -4,9 +4,9 @@
 use std::io::Write;
 
 use fit_core::ScaleSet;
-use fit_core::response::{ResponseContent, ResponseInput, ResponseValue, validate_response};
+use fit_core::response::ResponseValue;
 use fit_core::scale::AnswerKind;
-use fit_protocol::{Answered, Change, ChangeBody};
+use fit_protocol::{Change, ChangeBody, Checked};
 use serde::Serialize;
 
 /// One exported row. Lines are in centimetres with one decimal (a point, for spreadsheets in any
@@ -39,21 +39,18 @@ pub fn responses_csv(scales: &ScaleSet, changes: &[Change], out: impl Write) -> 
             citizen,
             scale,
             scale_version,
-            answered,
             recorded_at_ms,
             supersedes,
+            ..
         } = &change.body
         else {
             continue;
         };
-        let content = match answered {
-            Answered::Given { marked_by, answers } => {
-                ResponseContent::Given { marked_by: *marked_by, answers: answers.clone() }
-            }
-            Answered::NotGiven { reason } => ResponseContent::NotGiven { reason: *reason },
+        let Checked::Response(valid) =
+            change.check(scales).map_err(|e| anyhow::anyhow!("response {response} in the log does not check: {e}"))?
+        else {
+            anyhow::bail!("response {response} in the log checks as another kind of change");
         };
-        let valid = validate_response(scales, &ResponseInput { scale: scale.to_string(), content })
-            .map_err(|e| anyhow::anyhow!("response {response} in the log does not check: {e}"))?;
         let tenths = |value: i64| format!("{}.{}", value / 10, value % 10);
         let (marked_by, reason, total, total_raw, answers) = match &valid.value {
             ResponseValue::Given { marked_by, answers, total } => {

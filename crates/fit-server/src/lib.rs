@@ -22,7 +22,7 @@ use fit_core::ids::check_v7;
 use fit_protocol::sync::{
     BODY_BYTES_MAX, BODY_DECOMPRESSED_BYTES_MAX, ENROLLMENT_CODE_LEN_MAX, PROTOCOL_VERSION, PROTOCOL_VERSION_MIN,
 };
-use fit_protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse, VersionRange};
+use fit_protocol::{EnrollRequest, EnrollResponse, ErrorCode, SyncRequest, SyncResponse, VersionRange};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -174,9 +174,9 @@ async fn enroll<S: ServerStore>(
     let request = body(request)?;
     check::check_protocol(request.protocol, state.protocols)?;
     if request.code.is_empty() || request.code.len() > ENROLLMENT_CODE_LEN_MAX {
-        return Err(ApiError::invalid("enroll.code_invalid", "this enrollment code is not valid"));
+        return Err(ApiError::invalid(ErrorCode::EnrollCodeInvalid, "this enrollment code is not valid"));
     }
-    check_v7(request.device.as_uuid()).map_err(|e| ApiError::invalid("enroll.device_invalid", e.to_string()))?;
+    check_v7(request.device.as_uuid()).map_err(|e| ApiError::invalid(ErrorCode::EnrollDeviceInvalid, e.to_string()))?;
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
     let token = hex::encode(secret);

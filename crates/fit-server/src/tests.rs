@@ -6,7 +6,7 @@ use fit_core::Hlc;
 use fit_core::ids::{CitizenId, DeviceId, GoalId, TeamId, VisitId, WorkerId};
 use fit_core::merge::Version;
 use fit_core::response::{MarkedBy, RawAnswer};
-use fit_protocol::{Answered, Change, ChangeBody, Entity, FieldName, SCHEMA_VERSION};
+use fit_protocol::{Change, ChangeBody, Entity, FieldName, ResponseContent, SCHEMA_VERSION};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -109,7 +109,7 @@ fn visit_and_ors(device: DeviceId, citizen: CitizenId, worker: WorkerId, first_s
                 citizen,
                 scale: fit_core::ScaleCode::parse("ors").unwrap(),
                 scale_version: "short-labels-1".into(),
-                answered: Answered::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
+                answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
                 recorded_at_ms: NOW,
                 supersedes: None,
             },

@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fit_core::ids::{ChangeId, DeviceId, GoalId, NoteId, VisitId};
 use fit_core::merge::{FieldWrite, Version, merge_lww};
-use fit_core::response::{ResponseContent, ResponseInput, validate_response};
-use fit_protocol::{Answered, Change, ChangeBody, Entity, FieldName};
+use fit_protocol::{Change, ChangeBody, Checked, Entity, FieldName};
 use fit_server::store::ServerStore;
 use fit_store::{GoalRow, NoteRow, VisitRow};
 
@@ -248,15 +247,10 @@ impl Sim {
                     // The earliest close holds, whichever arrived first.
                     row.closed_at_ms = Some(row.closed_at_ms.map_or(*closed_at_ms, |t| t.min(*closed_at_ms)));
                 }
-                ChangeBody::ResponseRecorded { response, visit, scale, answered, .. } => {
-                    let content = match answered {
-                        Answered::Given { marked_by, answers } => {
-                            ResponseContent::Given { marked_by: *marked_by, answers: answers.clone() }
-                        }
-                        Answered::NotGiven { reason } => ResponseContent::NotGiven { reason: *reason },
+                ChangeBody::ResponseRecorded { response, visit, .. } => {
+                    let Checked::Response(valid) = change.check(&self.scales).map_err(err)? else {
+                        return Err(format!("response {response} checks as another kind of change"));
                     };
-                    let valid = validate_response(&self.scales, &ResponseInput { scale: scale.to_string(), content })
-                        .map_err(err)?;
                     citizen.responses.push((*visit, format!("{valid:?}")));
                     citizen.ids.push(response.to_string());
                 }

@@ -13,6 +13,7 @@ mod write;
 
 use fit_core::hlc::HlcClock;
 use fit_core::ids::{DeviceId, WorkerId};
+use fit_protocol::{ChangeError, ErrorCode};
 use rusqlite::Connection;
 
 pub use db::{MIGRATIONS, schema_sql};
@@ -38,23 +39,27 @@ pub enum StoreError {
     Invalid(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A change that does not pass `Change::check`.
+    #[error(transparent)]
+    Change(#[from] ChangeError),
 }
 
 impl StoreError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            StoreError::Key(KeyError::NotSetUp) => "store.not_set_up",
-            StoreError::Key(KeyError::AlreadySetUp) => "store.already_set_up",
-            StoreError::Key(KeyError::PinTooShort) => "pin.too_short",
-            StoreError::Key(KeyError::WrongPin { .. }) => "pin.wrong",
-            StoreError::Key(KeyError::TooSoon { .. }) => "pin.too_soon",
-            StoreError::Key(KeyError::Wiped) => "store.wiped",
-            StoreError::Key(KeyError::Damaged(_)) | StoreError::Damaged(_) => "store.damaged",
-            StoreError::Key(KeyError::Io(_)) => "store.io",
-            StoreError::WrongKey => "store.wrong_key",
-            StoreError::Sqlite(_) | StoreError::Migration(_) => "store.database",
-            StoreError::Invalid(_) => "store.invalid",
-            StoreError::NotFound(_) => "store.not_found",
+            StoreError::Key(KeyError::NotSetUp) => ErrorCode::StoreNotSetUp,
+            StoreError::Key(KeyError::AlreadySetUp) => ErrorCode::StoreAlreadySetUp,
+            StoreError::Key(KeyError::PinTooShort) => ErrorCode::PinTooShort,
+            StoreError::Key(KeyError::WrongPin { .. }) => ErrorCode::PinWrong,
+            StoreError::Key(KeyError::TooSoon { .. }) => ErrorCode::PinTooSoon,
+            StoreError::Key(KeyError::Wiped) => ErrorCode::StoreWiped,
+            StoreError::Key(KeyError::Damaged(_)) | StoreError::Damaged(_) => ErrorCode::StoreDamaged,
+            StoreError::Key(KeyError::Io(_)) => ErrorCode::StoreIo,
+            StoreError::WrongKey => ErrorCode::StoreWrongKey,
+            StoreError::Sqlite(_) | StoreError::Migration(_) => ErrorCode::StoreDatabase,
+            StoreError::Invalid(_) => ErrorCode::StoreInvalid,
+            StoreError::NotFound(_) => ErrorCode::StoreNotFound,
+            StoreError::Change(error) => error.code(),
         }
     }
 }

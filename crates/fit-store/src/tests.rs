@@ -1,7 +1,7 @@
 use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, TeamId, VisitId, WorkerId};
 use fit_core::response::{MarkedBy, RawAnswer};
 use fit_core::{Hlc, IdGenerator, ScaleSet};
-use fit_protocol::{Answered, Change, ChangeBody, Entity, FieldName, SCHEMA_VERSION};
+use fit_protocol::{Change, ChangeBody, Entity, FieldName, ResponseContent, SCHEMA_VERSION};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
@@ -62,7 +62,7 @@ impl Fixture {
             citizen: self.citizen,
             scale: fit_core::ScaleCode::parse("ors").unwrap(),
             scale_version: "short-labels-1".into(),
-            answered: Answered::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
+            answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
             recorded_at_ms: NOW,
             supersedes: None,
         })
@@ -101,7 +101,7 @@ fn a_refused_write_leaves_neither_a_row_nor_an_outbox_entry() {
     let mut f = fixture();
     let visit = f.start_visit();
     let before = (f.store.pending_count().unwrap(), f.store.domain_ids().unwrap(), f.store.hlc().last());
-    assert!(matches!(f.ors(visit, [50, 60, 70, 101]), Err(StoreError::Invalid(_))));
+    assert!(matches!(f.ors(visit, [50, 60, 70, 101]), Err(StoreError::Change(_))));
     let unknown_visit = f.ids.next(NOW);
     assert!(matches!(f.ors(unknown_visit, [50, 60, 70, 80]), Err(StoreError::NotFound(_))));
     assert_eq!((f.store.pending_count().unwrap(), f.store.domain_ids().unwrap(), f.store.hlc().last()), before);
@@ -172,7 +172,7 @@ fn a_deleted_goal_stays_deleted() {
     assert!(f.store.goals(f.citizen).unwrap().is_empty());
     let undelete =
         f.commit(ChangeBody::FieldSet { entity, field: FieldName::Deleted, value: json!(false), base: None });
-    assert!(matches!(undelete, Err(StoreError::Invalid(_))));
+    assert!(matches!(undelete, Err(StoreError::Change(_))));
 }
 
 #[test]

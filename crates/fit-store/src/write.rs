@@ -2,11 +2,11 @@
 //! both replicas build their rows the same way; a local write also appends to the outbox, in the
 //! same transaction.
 
-use fit_core::ids::{ChangeId, CitizenId, TeamId, WorkerId};
+use fit_core::ids::{ChangeId, CitizenId, TeamId, VisitId, WorkerId};
 use fit_core::merge::{FieldWrite, Merge, Version, merge_lww};
-use fit_core::response::{ResponseContent, ResponseInput, ResponseValue, validate_response};
+use fit_core::response::{ResponseValue, ValidResponse};
 use fit_core::{Hlc, ScaleSet};
-use fit_protocol::{Answered, Change, ChangeBody, Entity, FieldName, FieldValue, SCHEMA_VERSION};
+use fit_protocol::{Change, ChangeBody, Checked, Entity, FieldName, FieldValue, SCHEMA_VERSION};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::db::set_meta;
@@ -275,11 +275,12 @@ fn ensure_citizen(tx: &Transaction<'_>, citizen: CitizenId) -> Result<(), StoreE
     Ok(())
 }
 
-/// Applies one change to the domain tables, and drops the citizen's cached caseload line.
+/// Applies one change to the domain tables, and drops the citizen's cached caseload line. The
+/// change is checked first (`Change::check`), whether it was made here or pulled.
 pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) -> Result<(), StoreError> {
     exec(tx, "DELETE FROM citizen_summaries WHERE citizen_id = ?1", [change.citizen().to_string()])?;
-    match &change.body {
-        ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms } => {
+    match (&change.body, change.check(scales)?) {
+        (ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms }, _) => {
             ensure_citizen(tx, *citizen)?;
             exec(
                 tx,
@@ -287,91 +288,15 @@ pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) ->
                  ON CONFLICT (id) DO NOTHING",
                 params![visit.to_string(), citizen.to_string(), worker.to_string(), sql_u64(*started_at_ms)?],
             )?;
+            Ok(())
         }
-        ChangeBody::VisitClosed { visit, citizen, closed_at_ms } => {
-            // Two devices may close the same visit before either hears of the other: every replica
-            // keeps the earliest close, whatever order the closes arrive in.
-            let updated = exec(
+        (ChangeBody::VisitClosed { visit, citizen, closed_at_ms }, _) => {
+            apply_visit_closed(tx, *visit, *citizen, *closed_at_ms)
+        }
+        (ChangeBody::ResponseRecorded { .. }, Checked::Response(valid)) => apply_response(tx, change, &valid),
+        (ChangeBody::NoteWritten { note, citizen, visit, body, written_at_ms, supersedes }, _) => {
+            exec(
                 tx,
-                "UPDATE visits SET closed_at_ms = ?1
-                  WHERE id = ?2 AND citizen_id = ?3 AND (closed_at_ms IS NULL OR closed_at_ms > ?1)",
-                params![sql_u64(*closed_at_ms)?, visit.to_string(), citizen.to_string()],
-            )?;
-            if updated == 0 {
-                // Closed already (the same change again) is fine; no such visit is not.
-                let closed = tx
-                    .query_row(
-                        "SELECT 1 FROM visits WHERE id = ?1 AND citizen_id = ?2 AND closed_at_ms IS NOT NULL",
-                        params![visit.to_string(), citizen.to_string()],
-                        |_| Ok(()),
-                    )
-                    .optional()?;
-                if closed.is_none() {
-                    return Err(StoreError::NotFound(format!("open visit {visit}")));
-                }
-            }
-        }
-        ChangeBody::ResponseRecorded {
-            response,
-            visit,
-            citizen,
-            scale,
-            scale_version,
-            answered,
-            recorded_at_ms,
-            supersedes,
-        } => {
-            let visit_citizen: Option<String> = tx
-                .prepare_cached("SELECT citizen_id FROM visits WHERE id = ?1")?
-                .query_row([visit.to_string()], |row| row.get(0))
-                .optional()?;
-            if visit_citizen.as_deref() != Some(citizen.to_string().as_str()) {
-                return Err(StoreError::NotFound(format!("visit {visit} of this citizen")));
-            }
-            let content = match answered {
-                Answered::Given { marked_by, answers } => {
-                    ResponseContent::Given { marked_by: *marked_by, answers: answers.clone() }
-                }
-                Answered::NotGiven { reason } => ResponseContent::NotGiven { reason: *reason },
-            };
-            let valid = validate_response(scales, &ResponseInput { scale: scale.to_string(), content })
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let (marked_by, reason, answers, total) = match &valid.value {
-                ResponseValue::Given { marked_by, answers, total } => {
-                    let answers = serde_json::to_string(answers).map_err(|e| StoreError::Invalid(e.to_string()))?;
-                    (Some(enum_text(marked_by)?), None, Some(answers), Some(*total))
-                }
-                ResponseValue::NotGiven { reason } => (None, Some(enum_text(reason)?), None, None),
-            };
-            exec(tx,
-                "INSERT INTO responses (id, visit_id, citizen_id, scale, scale_version, kind, marked_by,
-                    not_given_reason, answers, total_raw, total_score, recorded_at_ms, supersedes, hlc_wall_ms, hlc_counter)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-                 ON CONFLICT (id) DO NOTHING",
-                params![
-                    response.to_string(),
-                    visit.to_string(),
-                    citizen.to_string(),
-                    scale.as_str(),
-                    scale_version,
-                    enum_text(&valid.kind)?,
-                    marked_by,
-                    reason,
-                    answers,
-                    total.map(|t| t.raw),
-                    total.map(|t| t.score),
-                    sql_u64(*recorded_at_ms)?,
-                    supersedes.map(|s| s.to_string()),
-                    sql_u64(change.hlc.wall_ms)?,
-                    change.hlc.counter,
-                ],
-            )?;
-        }
-        ChangeBody::NoteWritten { note, citizen, visit, body, written_at_ms, supersedes } => {
-            if body.trim().is_empty() || body.chars().count() > fit_protocol::change::NOTE_LEN_MAX {
-                return Err(StoreError::Invalid("a note needs text, at most 10,000 characters".into()));
-            }
-            exec(tx,
                 "INSERT INTO notes (id, citizen_id, visit_id, body, written_at_ms, supersedes, hlc_wall_ms, hlc_counter)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
                 params![
@@ -385,31 +310,122 @@ pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) ->
                     change.hlc.counter,
                 ],
             )?;
+            Ok(())
         }
-        ChangeBody::FieldSet { entity, field, value, base } => {
-            let checked = field.check(entity, value).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let current = field_version(tx, entity, *field)?;
-            let version = Version { hlc: change.hlc, device: change.device };
-            if let Merge::Apply { .. } = merge_lww(current, FieldWrite { version, base: *base }) {
-                write_field(tx, entity, *field, &checked)?;
-                let (kind, id) = entity_key(entity);
-                exec(
-                    tx,
-                    "INSERT INTO field_versions (entity, entity_id, field, hlc_wall_ms, hlc_counter, device_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (entity, entity_id, field) DO UPDATE SET hlc_wall_ms = excluded.hlc_wall_ms,
-                        hlc_counter = excluded.hlc_counter, device_id = excluded.device_id",
-                    params![
-                        kind,
-                        id,
-                        field.as_str(),
-                        sql_u64(version.hlc.wall_ms)?,
-                        version.hlc.counter,
-                        version.device.to_string()
-                    ],
-                )?;
-            }
+        (ChangeBody::FieldSet { entity, field, base, .. }, Checked::Field(value)) => {
+            apply_field(tx, change, entity, *field, *base, &value)
         }
+        (_, checked) => Err(StoreError::Invalid(format!("a change checked as {checked:?}"))),
+    }
+}
+
+fn apply_visit_closed(
+    tx: &Transaction<'_>,
+    visit: VisitId,
+    citizen: CitizenId,
+    closed_at_ms: u64,
+) -> Result<(), StoreError> {
+    // Two devices may close the same visit before either hears of the other: every replica
+    // keeps the earliest close, whatever order the closes arrive in.
+    let updated = exec(
+        tx,
+        "UPDATE visits SET closed_at_ms = ?1
+          WHERE id = ?2 AND citizen_id = ?3 AND (closed_at_ms IS NULL OR closed_at_ms > ?1)",
+        params![sql_u64(closed_at_ms)?, visit.to_string(), citizen.to_string()],
+    )?;
+    if updated == 0 {
+        // Closed already (the same change again) is fine; no such visit is not.
+        let closed = tx
+            .query_row(
+                "SELECT 1 FROM visits WHERE id = ?1 AND citizen_id = ?2 AND closed_at_ms IS NOT NULL",
+                params![visit.to_string(), citizen.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?;
+        if closed.is_none() {
+            return Err(StoreError::NotFound(format!("open visit {visit}")));
+        }
+    }
+    Ok(())
+}
+
+fn apply_response(tx: &Transaction<'_>, change: &Change, valid: &ValidResponse) -> Result<(), StoreError> {
+    let ChangeBody::ResponseRecorded {
+        response, visit, citizen, scale, scale_version, recorded_at_ms, supersedes, ..
+    } = &change.body
+    else {
+        return Err(StoreError::Invalid("not a response".into()));
+    };
+    let visit_citizen: Option<String> = tx
+        .prepare_cached("SELECT citizen_id FROM visits WHERE id = ?1")?
+        .query_row([visit.to_string()], |row| row.get(0))
+        .optional()?;
+    if visit_citizen.as_deref() != Some(citizen.to_string().as_str()) {
+        return Err(StoreError::NotFound(format!("visit {visit} of this citizen")));
+    }
+    let (marked_by, reason, answers, total) = match &valid.value {
+        ResponseValue::Given { marked_by, answers, total } => {
+            let answers = serde_json::to_string(answers).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            (Some(enum_text(marked_by)?), None, Some(answers), Some(*total))
+        }
+        ResponseValue::NotGiven { reason } => (None, Some(enum_text(reason)?), None, None),
+    };
+    exec(
+        tx,
+        "INSERT INTO responses (id, visit_id, citizen_id, scale, scale_version, kind, marked_by,
+            not_given_reason, answers, total_raw, total_score, recorded_at_ms, supersedes, hlc_wall_ms, hlc_counter)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (id) DO NOTHING",
+        params![
+            response.to_string(),
+            visit.to_string(),
+            citizen.to_string(),
+            scale.as_str(),
+            scale_version,
+            enum_text(&valid.kind)?,
+            marked_by,
+            reason,
+            answers,
+            total.map(|t| t.raw),
+            total.map(|t| t.score),
+            sql_u64(*recorded_at_ms)?,
+            supersedes.map(|s| s.to_string()),
+            sql_u64(change.hlc.wall_ms)?,
+            change.hlc.counter,
+        ],
+    )?;
+    Ok(())
+}
+
+/// A field write wins or loses by the last-writer-wins rule against the version held.
+fn apply_field(
+    tx: &Transaction<'_>,
+    change: &Change,
+    entity: &Entity,
+    field: FieldName,
+    base: Option<Version>,
+    value: &FieldValue,
+) -> Result<(), StoreError> {
+    let current = field_version(tx, entity, field)?;
+    let version = Version { hlc: change.hlc, device: change.device };
+    if let Merge::Apply { .. } = merge_lww(current, FieldWrite { version, base }) {
+        write_field(tx, entity, field, value)?;
+        let (kind, id) = entity_key(entity);
+        exec(
+            tx,
+            "INSERT INTO field_versions (entity, entity_id, field, hlc_wall_ms, hlc_counter, device_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (entity, entity_id, field) DO UPDATE SET hlc_wall_ms = excluded.hlc_wall_ms,
+                hlc_counter = excluded.hlc_counter, device_id = excluded.device_id",
+            params![
+                kind,
+                id,
+                field.as_str(),
+                sql_u64(version.hlc.wall_ms)?,
+                version.hlc.counter,
+                version.device.to_string()
+            ],
+        )?;
     }
     Ok(())
 }

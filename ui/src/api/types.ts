@@ -113,7 +113,7 @@ export interface SyncView {
   running: boolean;
   progress: SyncProgress;
   last_sync_ms: number | null;
-  last_error: string | null;
+  last_error: AppError | null;
   blocked: string | null;
   pending_changes: number | null;
   oldest_pending_age_ms: number | null;

@@ -10,6 +10,7 @@ use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
 use fit_protocol::{Change, ChangeBody, Entity, FieldName, SyncRequest, SyncResponse};
 
 use crate::error::ApiError;
+use fit_protocol::ErrorCode;
 
 /// The device a request was authenticated as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +83,7 @@ impl CitizenProfile {
             .into_iter()
             .filter(|(_, value)| !value.is_null())
             .map(|(field, value)| {
-                field.check(&entity, &value).map_err(|e| ApiError::invalid("field.invalid", e.to_string()))?;
+                field.check(&entity, &value).map_err(|e| ApiError::invalid(ErrorCode::FieldInvalid, e.to_string()))?;
                 Ok(ChangeBody::FieldSet { entity, field, value, base: None })
             })
             .collect()

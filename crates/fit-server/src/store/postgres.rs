@@ -28,6 +28,7 @@ use tokio_postgres::types::ToSql;
 
 use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore};
 use crate::error::ApiError;
+use fit_protocol::ErrorCode;
 
 /// The migrations, in order, under refinery's names (`V<version>__<name>`).
 const MIGRATIONS: &[(&str, &str)] =
@@ -165,7 +166,7 @@ fn db(error: tokio_postgres::Error) -> ApiError {
 }
 
 fn sql_u64(value: u64) -> Result<i64, ApiError> {
-    i64::try_from(value).map_err(|_| ApiError::invalid("request.out_of_range", format!("{value} is too large")))
+    i64::try_from(value).map_err(|_| ApiError::invalid(ErrorCode::RequestOutOfRange, format!("{value} is too large")))
 }
 
 fn to_u64(value: i64) -> Result<u64, ApiError> {
@@ -217,9 +218,10 @@ async fn insert(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<(
     let statement = tx.prepare_cached(sql).await.map_err(db)?;
     match tx.execute(&statement, params).await {
         Ok(_) => Ok(()),
-        Err(e) if e.code().is_some_and(|code| code.code().starts_with("23")) => {
-            Err(ApiError::invalid("admin.constraint", "that already exists, or refers to something that does not"))
-        }
+        Err(e) if e.code().is_some_and(|code| code.code().starts_with("23")) => Err(ApiError::invalid(
+            ErrorCode::AdminConstraint,
+            "that already exists, or refers to something that does not",
+        )),
         Err(e) => Err(db(e)),
     }
 }
@@ -373,7 +375,7 @@ impl ServerStore for PgStore {
                     &[&sql_u64(now_ms)?, &device.to_string()],
                 )
                 .await?;
-                if changed == 0 { Err(ApiError::invalid("device.unknown", "no such device")) } else { Ok(()) }
+                if changed == 0 { Err(ApiError::invalid(ErrorCode::DeviceUnknown, "no such device")) } else { Ok(()) }
             })
         })
         .await
@@ -444,18 +446,18 @@ async fn enroll_in(
     )
     .await?;
     let Some(code) = code else {
-        return Err(ApiError::invalid("enroll.code_invalid", "this enrollment code is not valid"));
+        return Err(ApiError::invalid(ErrorCode::EnrollCodeInvalid, "this enrollment code is not valid"));
     };
     let worker: String = get(&code, 0)?;
     if get::<Option<i64>>(&code, 2)?.is_some() {
-        return Err(ApiError::invalid("enroll.code_used", "this enrollment code has been used already"));
+        return Err(ApiError::invalid(ErrorCode::EnrollCodeUsed, "this enrollment code has been used already"));
     }
     if to_u64(get(&code, 1)?)? <= now_ms {
-        return Err(ApiError::invalid("enroll.code_expired", "this enrollment code has expired"));
+        return Err(ApiError::invalid(ErrorCode::EnrollCodeExpired, "this enrollment code has expired"));
     }
     let device = device.to_string();
     if query_opt(tx, "SELECT 1 FROM devices WHERE id = $1", &[&device]).await?.is_some() {
-        return Err(ApiError::invalid("enroll.device_exists", "this device is enrolled already"));
+        return Err(ApiError::invalid(ErrorCode::EnrollDeviceExists, "this device is enrolled already"));
     }
     let now = sql_u64(now_ms)?;
     execute(tx, "UPDATE enrollment_codes SET used_at_ms = $1 WHERE code_hash = $2", &[&now, &code_hash]).await?;
@@ -782,7 +784,7 @@ async fn check_pushed(
     }
     if change.seq != last_seq + 1 {
         return Err(ApiError::invalid(
-            "batch.sequence_gap",
+            ErrorCode::BatchSequenceGap,
             format!("expected seq {}, got {}: changes are missing before it", last_seq + 1, change.seq),
         ));
     }

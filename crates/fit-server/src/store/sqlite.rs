@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore};
 use crate::error::ApiError;
+use fit_protocol::ErrorCode;
 
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![M::up(include_str!("../../../../migrations/server-sqlite/0001_initial.sql"))])
@@ -122,7 +123,7 @@ fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Job>) {
 }
 
 fn sql_u64(value: u64) -> Result<i64, ApiError> {
-    i64::try_from(value).map_err(|_| ApiError::invalid("request.out_of_range", format!("{value} is too large")))
+    i64::try_from(value).map_err(|_| ApiError::invalid(ErrorCode::RequestOutOfRange, format!("{value} is too large")))
 }
 
 fn to_u64(value: i64) -> Result<u64, ApiError> {
@@ -151,20 +152,20 @@ impl ServerStore for SqliteStore {
                 .optional()
                 .map_err(db)?;
             let Some((worker, expires_at_ms, used_at_ms)) = code else {
-                return Err(ApiError::invalid("enroll.code_invalid", "this enrollment code is not valid"));
+                return Err(ApiError::invalid(ErrorCode::EnrollCodeInvalid, "this enrollment code is not valid"));
             };
             if used_at_ms.is_some() {
-                return Err(ApiError::invalid("enroll.code_used", "this enrollment code has been used already"));
+                return Err(ApiError::invalid(ErrorCode::EnrollCodeUsed, "this enrollment code has been used already"));
             }
             if to_u64(expires_at_ms)? <= now_ms {
-                return Err(ApiError::invalid("enroll.code_expired", "this enrollment code has expired"));
+                return Err(ApiError::invalid(ErrorCode::EnrollCodeExpired, "this enrollment code has expired"));
             }
             let exists = conn
                 .query_row("SELECT 1 FROM devices WHERE id = ?1", [device.to_string()], |_| Ok(()))
                 .optional()
                 .map_err(db)?;
             if exists.is_some() {
-                return Err(ApiError::invalid("enroll.device_exists", "this device is enrolled already"));
+                return Err(ApiError::invalid(ErrorCode::EnrollDeviceExists, "this device is enrolled already"));
             }
             conn.execute("UPDATE enrollment_codes SET used_at_ms = ?1 WHERE code_hash = ?2", params![sql_u64(now_ms)?, code_hash])
                 .map_err(db)?;
@@ -341,7 +342,7 @@ impl ServerStore for SqliteStore {
                     params![sql_u64(now_ms)?, device.to_string()],
                 )
                 .map_err(db)?;
-            if changed == 0 { Err(ApiError::invalid("device.unknown", "no such device")) } else { Ok(()) }
+            if changed == 0 { Err(ApiError::invalid(ErrorCode::DeviceUnknown, "no such device")) } else { Ok(()) }
         })
         .await
     }
@@ -389,9 +390,9 @@ impl ServerStore for SqliteStore {
 fn insert(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<(), ApiError> {
     match conn.execute(sql, params) {
         Ok(_) => Ok(()),
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-            Err(ApiError::invalid("admin.constraint", "that already exists, or refers to something that does not"))
-        }
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(
+            ApiError::invalid(ErrorCode::AdminConstraint, "that already exists, or refers to something that does not"),
+        ),
         Err(e) => Err(db(e)),
     }
 }
@@ -680,7 +681,7 @@ fn push_one(
     }
     if change.seq != last_seq + 1 {
         return Err(ApiError::invalid(
-            "batch.sequence_gap",
+            ErrorCode::BatchSequenceGap,
             format!("expected seq {}, got {}: changes are missing before it", last_seq + 1, change.seq),
         ));
     }
