@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 # The UI's unit tests (vitest with Tauri's mockIPC); the app's end-to-end tests run with cargo test.
 echo "== UI unit tests"
 npm --prefix ui test
+# The types the UI uses are made from the Rust types (ui/src/api/bindings.ts): a screen that uses
+# them wrongly fails here.
+echo "== UI type check (svelte-check)"
+npm --prefix ui run check
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -3,6 +3,10 @@
 //! one command per action, each a one-liner over `fit_device::app::AppSession`. Every command
 //! answers `{code, message}` on failure; no panic reaches the UI.
 
+#[macro_use]
+mod command_list;
+#[cfg(test)]
+mod bindings;
 mod commands;
 mod shell;
 
@@ -35,6 +39,16 @@ pub struct Cli {
     pub sync_retry_max_seconds: u64,
 }
 
+/// Every command the UI may invoke, by name.
+pub const COMMANDS: &[&str] = app_commands!(command_names);
+
+/// The invoke handler over every command of the list.
+macro_rules! handler {
+    ($($command:ident),* $(,)?) => {
+        tauri::generate_handler![$(commands::$command),*]
+    };
+}
+
 /// Builds and runs the app with `builder`; tests can pass a mock builder.
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, cli: Cli) -> Result<(), tauri::Error> {
     builder
@@ -48,30 +62,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, cli: Cli) -> Result<(), t
             shell::start(app.handle().clone(), cli.clone());
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::get_status,
-            commands::set_up_device,
-            commands::enroll_device,
-            commands::unlock_app,
-            commands::lock_app,
-            commands::change_pin,
-            commands::list_caseload,
-            commands::get_citizen,
-            commands::get_scale,
-            commands::start_visit,
-            commands::record_response,
-            commands::close_visit,
-            commands::add_note,
-            commands::set_goal,
-            commands::delete_goal,
-            commands::enter_citizen_mode,
-            commands::record_citizen_answer,
-            commands::leave_citizen_mode,
-            commands::get_sync_status,
-            commands::sync_now,
-            commands::get_settings,
-            commands::save_settings,
-        ])
+        .invoke_handler(app_commands!(handler))
         .run(tauri::generate_context!())
 }
 

@@ -6,6 +6,7 @@
 //! to act at the next visit; the history stays visible in the points.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::ids::VisitId;
 use crate::pack::ScaleSet;
@@ -35,7 +36,7 @@ pub const WHO5_DEPRESSION_AT_OR_BELOW: i64 = 28;
 pub const WHO5_MEANINGFUL_CHANGE: i64 = 10;
 
 /// The citizen's age band, which decides the ORS cutoff.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum AgeBand {
     /// 6–12 years.
@@ -65,7 +66,7 @@ pub struct VisitScores {
 }
 
 /// One scale at one visit, as drawn.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Measure {
     /// `lowest_item` is the lowest answer, in the item's unit (tenths on a line).
@@ -94,7 +95,7 @@ impl Measure {
 }
 
 /// One visit on the chart.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct TrajectoryPoint {
     pub visit: VisitId,
     /// 1 for the first visit in the list.
@@ -106,7 +107,7 @@ pub struct TrajectoryPoint {
     pub expected_outcome_tenths: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeChange {
     ReliableImprovement,
@@ -115,7 +116,7 @@ pub enum OutcomeChange {
 }
 
 /// Where the citizen stands on the outcome scale, from the first measurement to the latest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct OutcomeSummary {
     pub scale: ScaleCode,
     pub cutoff_tenths: i64,
@@ -134,7 +135,7 @@ pub struct OutcomeSummary {
 }
 
 /// What the worker should look at. The code is stable: the UI and exports switch on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
 pub enum AlertCode {
     #[serde(rename = "ors.below_cutoff")]
     OrsBelowCutoff,
@@ -175,7 +176,7 @@ impl AlertCode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Alert {
     pub code: AlertCode,
     /// The visit whose measurement raised it.
@@ -183,7 +184,7 @@ pub struct Alert {
     pub text: Text,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Trajectory {
     pub points: Vec<TrajectoryPoint>,
     pub outcome: Option<OutcomeSummary>,

@@ -7,12 +7,13 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::pack::ScaleSet;
 use crate::scale::{AnswerKind, ItemId, Scale, ScaleCode, ScaleKind};
 
 /// Who placed the marks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum MarkedBy {
     /// The citizen held the device and placed the marks.
@@ -24,7 +25,7 @@ pub enum MarkedBy {
 }
 
 /// Why a scale was not given at a visit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum NotGivenReason {
     Declined,
@@ -34,15 +35,17 @@ pub enum NotGivenReason {
 }
 
 /// One answer as handed over: an item id and whatever value came with it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RawAnswer {
     pub item: String,
+    /// Any JSON on the wire, so a wrong unit is refused with its own error; the UI sends a number.
+    #[ts(type = "number")]
     pub value: serde_json::Value,
 }
 
 /// The answers of a response as handed over or sent: given with marks, or not given with a
 /// reason. The same type on the device, on the wire and on the server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ResponseContent {
     Given { marked_by: MarkedBy, answers: Vec<RawAnswer> },
@@ -50,7 +53,7 @@ pub enum ResponseContent {
 }
 
 /// A response as handed over, before it is checked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ResponseInput {
     pub scale: String,
     pub content: ResponseContent,
@@ -65,7 +68,7 @@ pub struct Answer {
 
 /// The total of a response. For ORS-like scales both are tenths (0–400 = 0.0–40.0);
 /// for WHO-5 `raw` is 0–25 and `score` 0–100.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Total {
     pub raw: i64,
     pub score: i64,

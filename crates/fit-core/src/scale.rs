@@ -4,13 +4,15 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::text::Text;
 
 /// The code of a scale: `ors`, `srs`, `cors`, `csrs`, `gsrs`, `who5`, or that of a pack installed later.
 /// Lower-case ASCII letters, digits and `-`, 1 to 32 characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
 #[serde(try_from = "String", into = "String")]
+#[ts(type = "string")]
 pub struct ScaleCode(String);
 
 /// Long enough for any scale name, short enough to be an index key and a log-safe token.
@@ -49,7 +51,7 @@ impl fmt::Display for ScaleCode {
 }
 
 /// What a scale measures, which decides how it is interpreted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ScaleKind {
     /// How life is going (ORS, CORS): given at the start of a visit.
@@ -61,7 +63,7 @@ pub enum ScaleKind {
 }
 
 /// Whom a scale is made for. Decides the clinical cutoff of an outcome scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Population {
     Adult,
@@ -70,7 +72,7 @@ pub enum Population {
 }
 
 /// The id of an item within its scale (FHIR `linkId`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
 #[serde(transparent)]
 pub struct ItemId(pub String);
 
@@ -81,7 +83,7 @@ impl fmt::Display for ItemId {
 }
 
 /// How an item is answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum AnswerKind {
     /// A visual analogue line; the answer is integer tenths from `min_tenths` to `max_tenths`.
@@ -90,13 +92,13 @@ pub enum AnswerKind {
     Choice { options: Vec<AnswerOption> },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct AnswerOption {
     pub value: i64,
     pub text: Text,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Item {
     pub id: ItemId,
     pub text: Text,
@@ -118,12 +120,12 @@ impl Item {
 
 /// Expected scores per visit for citizens who start in a given band. Vendors' curves are
 /// proprietary, so no pack in the repository carries one; a licensed pack may.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ExpectedTrajectory {
     pub bands: Vec<ExpectedBand>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ExpectedBand {
     /// First-visit totals from `intake_from_tenths` to `intake_to_tenths`, both included.
     pub intake_from_tenths: i64,
@@ -142,14 +144,14 @@ impl ExpectedTrajectory {
 }
 
 /// A code for the total score in another terminology (WHO-5's total is SNOMED CT 1144665009).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Coding {
     pub system: String,
     pub code: String,
 }
 
 /// A scale as the product uses it, parsed and checked from a pack.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Scale {
     pub code: ScaleCode,
     /// The pack's version: a licensed pack replaces the built-in short labels of the same code.

@@ -2,9 +2,10 @@
 //! and formatting of scores the way each language writes them.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// A language the product speaks. Danish is the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     #[default]
@@ -25,11 +26,13 @@ impl Lang {
 }
 
 /// A text in Danish and English. At least one is present; `get` falls back to the other.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Text {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub da: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub en: Option<String>,
 }
 

@@ -11,8 +11,9 @@ use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
 use fit_core::interpret::AlertCode;
 use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput};
 use fit_core::{AgeBand, Scale, ScaleCode, Trajectory};
-use fit_protocol::ErrorCode;
+use fit_protocol::{ErrorCode, GoalStatus};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 pub use crate::AppError;
 use crate::sync::{SyncClient, SyncError};
@@ -31,7 +32,7 @@ impl From<SyncError> for AppError {
 }
 
 /// Where the app stands, for choosing the first screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct AppStatus {
     pub set_up: bool,
     pub unlocked: bool,
@@ -42,7 +43,7 @@ pub struct AppStatus {
 }
 
 /// The one scale a citizen is filling in, at one visit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct CitizenMode {
     pub visit: VisitId,
     /// Whose visit: the worker's view returns to it when citizen mode ends.
@@ -52,7 +53,7 @@ pub struct CitizenMode {
     pub done: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct CitizenInfo {
     pub id: CitizenId,
     pub display_name: String,
@@ -74,7 +75,7 @@ impl From<fit_store::CitizenRow> for CitizenInfo {
 }
 
 /// One line of the caseload screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct CaseloadLine {
     pub citizen: CitizenInfo,
     pub last_ors_tenths: Option<i64>,
@@ -83,14 +84,14 @@ pub struct CaseloadLine {
     pub pending_changes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct VisitInfo {
     pub id: VisitId,
     pub started_at_ms: u64,
     pub closed_at_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct NoteInfo {
     pub id: NoteId,
     pub visit: Option<VisitId>,
@@ -98,15 +99,15 @@ pub struct NoteInfo {
     pub written_at_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct GoalInfo {
     pub id: GoalId,
     pub title: String,
-    pub status: String,
+    pub status: GoalStatus,
 }
 
 /// A citizen's page: profile, trajectory with alerts, visits (newest first), notes and goals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct CitizenPage {
     pub citizen: CitizenInfo,
     pub trajectory: Trajectory,
@@ -118,7 +119,7 @@ pub struct CitizenPage {
 }
 
 /// The citizen's answer in citizen mode: tenths per item, or why it was not given.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum CitizenAnswer {
     Given { answers: Vec<(String, i64)> },

@@ -4,10 +4,11 @@
 use fit_core::response::ResponseError;
 use fit_protocol::ErrorCode;
 use fit_store::{KeyError, StoreError};
+use ts_rs::TS;
 
 /// The error every app command returns: a stable code the UI switches on and a message in
 /// plain words. Messages carry no personal data.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error, TS)]
 #[error("{code}: {message}")]
 pub struct AppError {
     pub code: ErrorCode,

@@ -27,7 +27,7 @@ use rand::rngs::StdRng;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, DeviceError};
-pub use fit_protocol::ErrorCode;
+pub use fit_protocol::{ErrorCode, GoalStatus};
 pub use views::{CaseloadEntry, CitizenView, SyncCounters, Trend};
 
 /// Where the device keeps its store and how it behaves.

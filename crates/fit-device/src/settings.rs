@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use fit_core::Lang;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::DeviceError;
 
@@ -20,7 +21,7 @@ pub const AUTO_LOCK_MINUTES_MAX: u32 = 60;
 const UTC_OFFSET_MINUTES_MAX: i32 = 14 * 60;
 
 /// When the device syncs at night, in the device's local time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct NightlyWindow {
     pub enabled: bool,
     /// Minutes after local midnight (120 = 02:00).
@@ -30,7 +31,7 @@ pub struct NightlyWindow {
     pub utc_offset_minutes: i32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct AppSettings {
     pub lang: Lang,
     pub auto_lock_minutes: u32,

@@ -4,9 +4,10 @@ use fit_core::Trajectory;
 use fit_core::interpret::{AlertCode, Measure};
 use fit_store::{CitizenRow, CitizenSummary, GoalRow, NoteRow, VisitRow};
 use serde::Serialize;
+use ts_rs::TS;
 
 /// The direction of the last ORS against the one before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Trend {
     Up,
@@ -65,7 +66,7 @@ pub struct CitizenView {
     pub goals: Vec<GoalRow>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 pub struct SyncCounters {
     pub pending_changes: u64,
     /// How long the oldest unsynced change has waited, if any.

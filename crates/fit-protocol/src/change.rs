@@ -10,6 +10,7 @@ use fit_core::merge::Version;
 use fit_core::response::{ResponseContent, ResponseError, ResponseInput, ValidResponse, validate_response};
 use fit_core::scale::ScaleCode;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::SCHEMA_VERSION;
 use crate::error::ErrorCode;
@@ -231,6 +232,25 @@ pub const GOAL_TITLE_LEN_MAX: usize = 500;
 /// Longest note, in characters: a visit note is short; this bounds a row, not a writer.
 pub const NOTE_LEN_MAX: usize = 10_000;
 
+/// Where a goal stands: the values of its `status` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum GoalStatus {
+    Active,
+    Achieved,
+    Dropped,
+}
+
+impl GoalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoalStatus::Active => "active",
+            GoalStatus::Achieved => "achieved",
+            GoalStatus::Dropped => "dropped",
+        }
+    }
+}
+
 /// Which kind of record a field belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntityKind {
@@ -301,9 +321,9 @@ impl FieldName {
                 Some(band @ ("child" | "adolescent" | "adult")) => Ok(FieldValue::Text(band.to_owned())),
                 _ => invalid("child, adolescent or adult"),
             },
-            FieldName::Status => match value.as_str() {
-                Some(status @ ("active" | "achieved" | "dropped")) => Ok(FieldValue::Text(status.to_owned())),
-                _ => invalid("active, achieved or dropped"),
+            FieldName::Status => match GoalStatus::deserialize(value) {
+                Ok(status) => Ok(FieldValue::Text(status.as_str().to_owned())),
+                Err(_) => invalid("active, achieved or dropped"),
             },
             FieldName::Deleted => match value {
                 Value::Bool(true) => Ok(FieldValue::Bool(true)),

@@ -5,6 +5,7 @@
 
 use fit_core::response::ResponseError;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// Declares `ErrorCode` from one list of variants and their codes, so the enum, its strings and
 /// the list of every code cannot drift apart. (strum could give the strings and the list, but
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! error_codes {
     ($($(#[$doc:meta])* $variant:ident = $code:literal,)*) => {
         /// A stable error code. On the wire and at the app's boundary it is the string.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
         pub enum ErrorCode {
             $($(#[$doc])* #[serde(rename = $code)] $variant,)*
             /// A code this build does not know (a newer server's): the message says what it is.

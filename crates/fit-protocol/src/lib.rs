@@ -6,7 +6,7 @@ pub mod demo;
 pub mod error;
 pub mod sync;
 
-pub use change::{Change, ChangeBody, ChangeError, Checked, Entity, FieldError, FieldName, FieldValue};
+pub use change::{Change, ChangeBody, ChangeError, Checked, Entity, FieldError, FieldName, FieldValue, GoalStatus};
 pub use error::ErrorCode;
 pub use fit_core::response::ResponseContent;
 pub use sync::{

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fit_core::ids::{ChangeId, DeviceId, GoalId, NoteId, VisitId};
 use fit_core::merge::{FieldWrite, Version, merge_lww};
-use fit_protocol::{Change, ChangeBody, Checked, Entity, FieldName};
+use fit_protocol::{Change, ChangeBody, Checked, Entity, FieldName, GoalStatus};
 use fit_server::store::ServerStore;
 use fit_store::{GoalRow, NoteRow, VisitRow};
 
@@ -387,7 +387,9 @@ impl Sim {
                     Some(GoalRow {
                         id: *goal,
                         title: text(FieldName::Title, ""),
-                        status: text(FieldName::Status, "active"),
+                        status: value(FieldName::Status)
+                            .and_then(|v| serde_json::from_value(v.clone()).ok())
+                            .unwrap_or(GoalStatus::Active),
                     })
                 })
                 .collect();

@@ -7,7 +7,7 @@ use fit_core::ids::{CitizenId, GoalId, NoteId, VisitId, WorkerId};
 use fit_core::interpret::AgeBand;
 use fit_core::response::{Answer, ResponseValue, Total, ValidResponse};
 use fit_core::scale::ScaleCode;
-use fit_protocol::{Change, ChangeBody};
+use fit_protocol::{Change, ChangeBody, GoalStatus};
 use rusqlite::{OptionalExtension, Row, params};
 
 use crate::write::sql_u64;
@@ -59,7 +59,7 @@ pub struct CitizenSummary {
 pub struct GoalRow {
     pub id: GoalId,
     pub title: String,
-    pub status: String,
+    pub status: GoalStatus,
 }
 
 fn parse<T: std::str::FromStr>(text: String, what: &str) -> Result<T, StoreError> {
@@ -237,7 +237,7 @@ impl Store {
         })?;
         rows.map(|r| {
             let (id, title, status) = r?;
-            Ok(GoalRow { id: parse(id, "goal id")?, title, status })
+            Ok(GoalRow { id: parse(id, "goal id")?, title, status: from_enum_text(status)? })
         })
         .collect()
     }

@@ -4,7 +4,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
-  AppError, AppSettings, AppStatus, CaseloadLine, CitizenAnswer, CitizenMode, CitizenPage,
+  AppError, AppSettings, AppStatus, CaseloadLine, CitizenAnswer, CitizenMode, CitizenPage, Command,
   NotGivenReason, Scale, SyncView,
 } from './types';
 
@@ -18,7 +18,7 @@ export function isAppError(value: unknown): value is AppError {
 }
 
 /** Invokes a command; a rejection is always an `AppError`. */
-export async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+export async function call<T>(command: Command, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(command, args);
   } catch (error) {

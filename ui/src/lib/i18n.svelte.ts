@@ -1,7 +1,7 @@
 // Every text the worker or the citizen reads, in Danish (the default) and English. The language
 // is reactive state: switching it re-renders every screen.
 
-import type { Lang, Text } from '../api/types';
+import type { AppError, ErrorCode, Lang, Text } from '../api/types';
 
 const da = {
   app_name: 'FIT Field',
@@ -345,34 +345,83 @@ export function alertLabel(code: string): string {
   return alertTexts[code] ? tx(alertTexts[code]) : code;
 }
 
-const errorTexts: Record<string, Text> = {
+// Every error code has its words in both languages (the test in tests/i18n.test.ts walks the
+// list the Rust side makes). `unknown` is a code from a newer server: its message is shown.
+const errorTexts: Record<Exclude<ErrorCode, 'unknown'>, Text> = {
+  'route.not_found': { da: 'Serveren kender ikke den adresse. Opdater appen.', en: 'The server does not know that address. Update the app.' },
+  'route.method_not_allowed': { da: 'Serveren tager ikke imod den slags forespørgsel. Opdater appen.', en: 'The server does not take that kind of request. Update the app.' },
+  'request.malformed': { da: 'Serveren kunne ikke læse forespørgslen. Opdater appen.', en: 'The server could not read the request. Update the app.' },
+  'request.too_large': { da: 'Der blev sendt for meget på én gang. Appen sender mindre ad gangen.', en: 'Too much was sent at once. The app sends less at a time.' },
+  'request.encoding_unsupported': { da: 'Serveren kan ikke læse appens format. Opdater appen.', en: "The server cannot read the app's format. Update the app." },
+  'request.out_of_range': { da: 'Et tal i det sendte er for stort.', en: 'A number in what was sent is too large.' },
+  'protocol.unsupported': { da: 'Appen skal opdateres, før den kan synkronisere. Intet er tabt.', en: 'The app must be updated before it can sync. Nothing is lost.' },
+  'auth.required': { da: 'Enheden er ikke kendt af serveren. Tilmeld den igen.', en: 'The server does not know this device. Enroll it again.' },
+  'device.revoked': { da: 'Enheden er spærret, og dens data er slettet.', en: 'This device has been revoked; its data has been erased.' },
+  'server.internal': { da: 'Serveren havde et problem. Appen prøver igen senere.', en: 'The server had a problem. The app tries again later.' },
+  'enroll.code_invalid': { da: 'Tilmeldingskoden er ikke gyldig.', en: 'The enrollment code is not valid.' },
+  'enroll.code_used': { da: 'Tilmeldingskoden er allerede brugt. Bed om en ny.', en: 'The enrollment code has been used. Ask for a new one.' },
+  'enroll.code_expired': { da: 'Tilmeldingskoden er udløbet. Bed om en ny.', en: 'The enrollment code has expired. Ask for a new one.' },
+  'enroll.device_exists': { da: 'Enheden er allerede tilmeldt.', en: 'This device is enrolled already.' },
+  'enroll.device_invalid': { da: 'Enhedens id kan ikke bruges. Geninstaller appen.', en: "The device's id cannot be used. Reinstall the app." },
+  'batch.too_large': { da: 'Der blev sendt for mange ændringer på én gang.', en: 'Too many changes were sent at once.' },
+  'batch.sequence_gap': { da: 'Der mangler ændringer i det sendte. Appen sender dem igen.', en: 'Changes are missing from what was sent. The app sends them again.' },
+  'change.wrong_device': { da: 'En ændring kom fra en anden enhed.', en: 'A change came from another device.' },
+  'change.invalid_seq': { da: 'En ændring har et ugyldigt nummer.', en: 'A change has an invalid number.' },
+  'change.schema_unsupported': { da: 'Serveren kender ikke appens dataformat. Opdater appen.', en: "The server does not know the app's data format. Update the app." },
+  'change.clock_ahead': { da: 'Enhedens ur går for langt foran. Ret dato og klokkeslæt.', en: "This device's clock is too far ahead. Set the date and time." },
+  'change.invalid_id': { da: 'En ændring har et ugyldigt id.', en: 'A change has an invalid id.' },
+  'change.conflict': { da: 'En ændring blev sendt før med andet indhold.', en: 'A change was sent before with other content.' },
+  'citizen.out_of_scope': { da: 'Borgeren er ikke i din sag.', en: 'This citizen is not in your caseload.' },
+  'note.invalid': { da: 'Notatet skal have tekst og højst 10.000 tegn.', en: 'A note needs text, at most 10,000 characters.' },
+  'field.invalid': { da: 'Værdien kan ikke bruges i det felt.', en: 'That value cannot be used in this field.' },
+  'response.unknown_scale': { da: 'Skalaen findes ikke på enheden.', en: 'This scale is not on the device.' },
+  'response.unknown_item': { da: 'Et svar hører ikke til skalaen.', en: 'An answer does not belong to the scale.' },
+  'response.duplicate_item': { da: 'Et spørgsmål er besvaret to gange.', en: 'A question is answered twice.' },
+  'response.missing_item': { da: 'Et spørgsmål mangler et svar.', en: 'A question has no answer.' },
+  'response.not_an_integer': { da: 'Et svar er ikke et helt tal.', en: 'An answer is not a whole number.' },
+  'response.out_of_range': { da: 'Et svar ligger uden for skalaen.', en: 'An answer is outside the scale.' },
+  'response.not_an_option': { da: 'Et svar er ikke en af mulighederne.', en: 'An answer is not one of the options.' },
+  'admin.constraint': { da: 'Det findes allerede, eller det henviser til noget, der ikke findes.', en: 'That exists already, or refers to something that does not.' },
+  'device.unknown': { da: 'Enheden findes ikke.', en: 'No such device.' },
+  'sync.offline': { da: 'Ingen forbindelse til serveren. Prøv igen, når der er net.', en: 'No connection to the server. Try again when there is a network.' },
+  'sync.busy': { da: 'Serveren har travlt; prøver igen senere.', en: 'The server is busy; trying again later.' },
+  'sync.garbled_answer': { da: 'Serverens svar kunne ikke læses; prøver igen senere.', en: "The server's answer could not be read; trying again later." },
+  'device.not_enrolled': { da: 'Enheden er ikke tilmeldt en server.', en: 'This device is not enrolled with a server.' },
+  'device.locked': { da: 'Enheden er låst.', en: 'The device is locked.' },
+  'device.unavailable': { da: 'Enheden kan ikke gøre det lige nu.', en: 'The device cannot do this right now.' },
+  'citizen.not_in_caseload': { da: 'Borgeren er ikke i din sag.', en: 'This citizen is not in your caseload.' },
+  'visit.not_found': { da: 'Besøget findes ikke.', en: 'The visit was not found.' },
+  'visit.closed': { da: 'Besøget er afsluttet.', en: 'The visit is closed.' },
+  'input.invalid': { da: 'Noget af det indtastede kan ikke bruges.', en: 'Some of the input cannot be used.' },
+  'scale.unknown': { da: 'Skalaen findes ikke på enheden.', en: 'This scale is not on the device.' },
+  'store.not_set_up': { da: 'Enheden er ikke sat op endnu.', en: 'This device is not set up yet.' },
+  'store.already_set_up': { da: 'Enheden er allerede sat op.', en: 'This device is set up already.' },
+  'store.wiped': { da: 'For mange forkerte PIN-koder: data på enheden er slettet. Tilmeld enheden igen.', en: 'Too many wrong PINs: the data on this device has been erased. Enroll it again.' },
+  'store.damaged': { da: 'Data på enheden er beskadiget.', en: 'The data on this device is damaged.' },
+  'store.io': { da: 'Enheden kunne ikke læse eller skrive sine data.', en: 'The device could not read or write its data.' },
+  'store.wrong_key': { da: 'Data på enheden kan ikke åbnes med denne nøgle.', en: 'The data on this device cannot be opened with this key.' },
+  'store.database': { da: 'Enhedens database havde et problem. Intet er gemt.', en: "The device's database had a problem. Nothing was saved." },
+  'store.invalid': { da: 'Det kan ikke gemmes på enheden.', en: 'That cannot be saved on the device.' },
+  'store.not_found': { da: 'Det findes ikke på enheden.', en: 'That is not on the device.' },
+  'pin.too_short': { da: 'PIN-koden skal have mindst 6 tegn.', en: 'The PIN needs at least 6 characters.' },
   'pin.wrong': { da: 'Forkert PIN-kode.', en: 'Wrong PIN.' },
   'pin.too_soon': { da: 'For mange forkerte forsøg. Vent lidt, og prøv igen.', en: 'Too many wrong tries. Wait a moment and try again.' },
-  'pin.too_short': { da: 'PIN-koden skal have mindst 6 tegn.', en: 'The PIN needs at least 6 characters.' },
-  'store.wiped': { da: 'For mange forkerte PIN-koder: data på enheden er slettet. Tilmeld enheden igen.', en: 'Too many wrong PINs: the data on this device has been erased. Enroll it again.' },
-  'sync.offline': { da: 'Ingen forbindelse til serveren. Prøv igen, når der er net.', en: 'No connection to the server. Try again when there is a network.' },
   'citizen_mode.active': { da: 'Borgeren udfylder en skala. Medarbejderens PIN-kode skal bruges.', en: "The citizen is filling in a scale. The worker's PIN is needed." },
-  'input.invalid': { da: 'Noget af det indtastede kan ikke bruges.', en: 'Some of the input cannot be used.' },
+  'citizen_mode.off': { da: 'Borgertilstand er ikke slået til.', en: 'Citizen mode is not on.' },
+  'citizen_mode.done': { da: 'Svaret er gemt. Giv enheden tilbage.', en: 'The answer is saved. Hand the device back.' },
+  'app.internal': { da: 'Appen havde et problem. Intet er gemt.', en: 'The app had a problem. Nothing was saved.' },
+  'app.ipc': { da: 'Appen kunne ikke nå sine funktioner. Genstart appen.', en: 'The app could not reach its functions. Restart the app.' },
 };
 
-/** An error in plain words: a known code in the current language, otherwise the message as sent. */
-export function errorText(error: { code: string; message: string }): string {
-  const known = errorTexts[error.code];
-  if (!known) return error.message;
-  // Input errors carry the specifics in their message; keep it beside the plain words.
-  return error.code === 'input.invalid' ? `${tx(known)} (${error.message})` : tx(known);
+/** The words for an error code in the current language, if the code is known. */
+export function errorCodeText(code: ErrorCode): string | undefined {
+  return code === 'unknown' ? undefined : tx(errorTexts[code]);
 }
 
-const syncMessages: Record<string, Text> = {
-  'no connection to the server': { da: 'Ingen forbindelse til serveren.', en: 'No connection to the server.' },
-  'the server is busy; trying again later': { da: 'Serveren har travlt; prøver igen senere.', en: 'The server is busy; trying again later.' },
-  'the app is locked: enter your PIN': { da: 'Enheden er låst.', en: 'The device is locked.' },
-  'this device is not enrolled with a server': { da: 'Enheden er ikke tilmeldt en server.', en: 'This device is not enrolled with a server.' },
-  'this device has been revoked; its local data has been erased': { da: 'Enheden er spærret, og dens data er slettet.', en: 'This device has been revoked; its data has been erased.' },
-};
-
-/** The sync engine's last error in plain words in the current language. */
-export function syncErrorText(message: string): string {
-  const known = syncMessages[message];
-  return known ? tx(known) : message;
+/** An error in plain words: a known code in the current language, otherwise the message as sent. */
+export function errorText(error: AppError): string {
+  const known = errorCodeText(error.code);
+  if (!known) return error.message;
+  // Input errors carry the specifics in their message; keep it beside the plain words.
+  return error.code === 'input.invalid' ? `${known} (${error.message})` : known;
 }

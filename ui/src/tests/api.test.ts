@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
-import { api, isAppError } from '../api';
+import { api, COMMANDS, isAppError } from '../api';
 
 describe('the API layer', () => {
   let calls: { cmd: string; args: unknown }[];
@@ -44,5 +44,21 @@ describe('the API layer', () => {
     const error = await api.lock().catch((e: unknown) => e);
     expect(isAppError(error)).toBe(true);
     expect(error).toMatchObject({ code: 'app.ipc' });
+  });
+
+  it('calls every command of the app, and only those', async () => {
+    const called = new Set<string>();
+    mockIPC((cmd) => {
+      called.add(cmd);
+      return null;
+    });
+    for (const method of Object.values(api)) {
+      // Each method with placeholder arguments; the mock answers every command.
+      await (method as (...args: unknown[]) => Promise<unknown>)('x', 'y', 'z').catch(() => undefined);
+    }
+    // `plugin:event|listen` is Tauri's own (the sync-status events), granted apart from the commands.
+    const own = [...called].filter((cmd) => !cmd.startsWith('plugin:event|'));
+    expect(own.filter((cmd) => !(COMMANDS as readonly string[]).includes(cmd))).toEqual([]);
+    expect(COMMANDS.filter((cmd) => !called.has(cmd))).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { alertLabel, errorText, formatTenths, locale, syncErrorText, t } from '../lib/i18n.svelte';
+import { ERROR_CODES } from '../api/bindings';
+import { alertLabel, errorCodeText, errorText, formatTenths, locale, t } from '../lib/i18n.svelte';
 
 describe('texts', () => {
   afterEach(() => {
@@ -22,9 +23,19 @@ describe('texts', () => {
 
   it('puts known errors in plain words and keeps the message of unknown ones', () => {
     expect(errorText({ code: 'pin.wrong', message: 'wrong PIN (3 tries left)' })).toBe('Forkert PIN-kode.');
-    expect(errorText({ code: 'enroll.code_used', message: 'the code was used' })).toBe('the code was used');
-    expect(syncErrorText('no connection to the server')).toBe('Ingen forbindelse til serveren.');
+    expect(errorText({ code: 'unknown', message: 'the code was used' })).toBe('the code was used');
+    expect(errorText({ code: 'sync.offline', message: 'no connection to the server' }))
+      .toBe('Ingen forbindelse til serveren. Prøv igen, når der er net.');
     expect(alertLabel('ors.below_cutoff')).toBe('Under klinisk grænse');
     expect(alertLabel('some.new_alert')).toBe('some.new_alert');
+  });
+
+  it('has Danish and English words for every error code', () => {
+    expect(ERROR_CODES.length).toBeGreaterThan(50);
+    for (const lang of ['da', 'en'] as const) {
+      locale.lang = lang;
+      const missing = ERROR_CODES.filter((code) => !errorCodeText(code));
+      expect(missing, `codes without a ${lang} text`).toEqual([]);
+    }
   });
 });

@@ -1,0 +1,187 @@
+// Made by src-tauri/src/bindings.rs from the Rust types; do not edit. To make it anew:
+// FIT_BLESS=1 cargo test -p fit-app --lib bindings
+
+export type ErrorCode = "route.not_found" | "route.method_not_allowed" | "request.malformed" | "request.too_large" | "request.encoding_unsupported" | "request.out_of_range" | "protocol.unsupported" | "auth.required" | "device.revoked" | "server.internal" | "enroll.code_invalid" | "enroll.code_used" | "enroll.code_expired" | "enroll.device_exists" | "enroll.device_invalid" | "batch.too_large" | "batch.sequence_gap" | "change.wrong_device" | "change.invalid_seq" | "change.schema_unsupported" | "change.clock_ahead" | "change.invalid_id" | "change.conflict" | "citizen.out_of_scope" | "note.invalid" | "field.invalid" | "response.unknown_scale" | "response.unknown_item" | "response.duplicate_item" | "response.missing_item" | "response.not_an_integer" | "response.out_of_range" | "response.not_an_option" | "admin.constraint" | "device.unknown" | "sync.offline" | "sync.busy" | "sync.garbled_answer" | "device.not_enrolled" | "device.locked" | "device.unavailable" | "citizen.not_in_caseload" | "visit.not_found" | "visit.closed" | "input.invalid" | "scale.unknown" | "store.not_set_up" | "store.already_set_up" | "store.wiped" | "store.damaged" | "store.io" | "store.wrong_key" | "store.database" | "store.invalid" | "store.not_found" | "pin.too_short" | "pin.wrong" | "pin.too_soon" | "citizen_mode.active" | "citizen_mode.off" | "citizen_mode.done" | "app.internal" | "app.ipc" | "unknown";
+
+export type AppError = { code: ErrorCode, message: string, };
+
+export type CitizenId = string;
+
+export type VisitId = string;
+
+export type ResponseId = string;
+
+export type NoteId = string;
+
+export type GoalId = string;
+
+export type Lang = "da" | "en";
+
+export type Text = { da?: string, en?: string, };
+
+export type ScaleCode = string;
+
+export type ScaleKind = "outcome" | "alliance" | "wellbeing";
+
+export type Population = "adult" | "child" | "group";
+
+export type ItemId = string;
+
+export type AnswerKind = { "type": "vas", min_tenths: number, max_tenths: number, } | { "type": "choice", options: Array<AnswerOption>, };
+
+export type AnswerOption = { value: number, text: Text, };
+
+export type Item = { id: ItemId, text: Text, answer: AnswerKind, };
+
+export type ExpectedTrajectory = { bands: Array<ExpectedBand>, };
+
+export type ExpectedBand = { 
+/**
+ * First-visit totals from `intake_from_tenths` to `intake_to_tenths`, both included.
+ */
+intake_from_tenths: number, intake_to_tenths: number, 
+/**
+ * The expected total at the first, second, … measurement.
+ */
+expected_tenths: Array<number>, };
+
+export type Coding = { system: string, code: string, };
+
+export type Scale = { code: ScaleCode, 
+/**
+ * The pack's version: a licensed pack replaces the built-in short labels of the same code.
+ */
+version: string, title: Text, 
+/**
+ * Words shown before every item ("I de sidste 2 uger…"), when the scale has them.
+ */
+stem: Text | null, kind: ScaleKind, population: Population, items: Array<Item>, 
+/**
+ * The total score is the sum of the answers times this (WHO-5: 4, giving 0–100).
+ */
+score_multiplier: number, 
+/**
+ * True when the pack carries the scale's full wording, not only short labels.
+ */
+full_text: boolean, copyright: string | null, 
+/**
+ * After this many measurements without reliable improvement, the worker is alerted.
+ */
+no_improvement_after_visits: number, expected_trajectory: ExpectedTrajectory | null, total_code: Coding | null, };
+
+export type MarkedBy = "citizen_on_device" | "read_aloud_verbal" | "transcribed_from_paper";
+
+export type NotGivenReason = "declined" | "too_unwell" | "no_time" | "other";
+
+export type RawAnswer = { item: string, 
+/**
+ * Any JSON on the wire, so a wrong unit is refused with its own error; the UI sends a number.
+ */
+value: number, };
+
+export type ResponseContent = { "given": { marked_by: MarkedBy, answers: Array<RawAnswer>, } } | { "not_given": { reason: NotGivenReason, } };
+
+export type ResponseInput = { scale: string, content: ResponseContent, };
+
+export type Total = { raw: number, score: number, };
+
+export type AgeBand = "child" | "adolescent" | "adult";
+
+export type Measure = { "status": "given", scale: ScaleCode, total: Total, lowest_item: number, } | { "status": "not_given", scale: ScaleCode, reason: NotGivenReason, };
+
+export type TrajectoryPoint = { visit: VisitId, 
+/**
+ * 1 for the first visit in the list.
+ */
+number: number, outcome: Measure | null, alliance: Measure | null, wellbeing: Measure | null, 
+/**
+ * From the pack's expected-trajectory table, when it has one that covers this point.
+ */
+expected_outcome_tenths: number | null, };
+
+export type OutcomeChange = "reliable_improvement" | "reliable_deterioration" | "no_reliable_change";
+
+export type OutcomeSummary = { scale: ScaleCode, cutoff_tenths: number, first_tenths: number, latest_tenths: number, change_tenths: number, 
+/**
+ * The reliable-change band around the first score, clipped to the scale: a later score
+ * outside it is a reliable change.
+ */
+band_low_tenths: number, band_high_tenths: number, change: OutcomeChange, 
+/**
+ * A reliable improvement that crossed the cutoff from below.
+ */
+clinically_significant: boolean, 
+/**
+ * How many visits had the outcome scale given.
+ */
+measurements: number, };
+
+export type AlertCode = "ors.below_cutoff" | "ors.reliable_deterioration" | "ors.no_reliable_improvement" | "ors.below_expected" | "srs.total_low" | "srs.item_low" | "srs.dropped" | "who5.poor_wellbeing" | "who5.likely_depression" | "who5.decline";
+
+export type Alert = { code: AlertCode, 
+/**
+ * The visit whose measurement raised it.
+ */
+visit: VisitId, text: Text, };
+
+export type Trajectory = { points: Array<TrajectoryPoint>, outcome: OutcomeSummary | null, alerts: Array<Alert>, };
+
+export type Trend = "up" | "down" | "flat";
+
+export type CitizenMode = { visit: VisitId, 
+/**
+ * Whose visit: the worker's view returns to it when citizen mode ends.
+ */
+citizen: CitizenId, scale: ScaleCode, 
+/**
+ * True once the citizen's answer (or "not given") is recorded; only handing back is left.
+ */
+done: boolean, };
+
+export type AppStatus = { set_up: boolean, unlocked: boolean, enrolled: boolean, worker_name: string | null, team_name: string | null, citizen_mode: CitizenMode | null, };
+
+export type CitizenInfo = { id: CitizenId, display_name: string, birth_year: number | null, age_band: AgeBand, case_reference: string | null, };
+
+export type CaseloadLine = { citizen: CitizenInfo, last_ors_tenths: number | null, trend: Trend | null, alerts: Array<AlertCode>, pending_changes: number, };
+
+export type VisitInfo = { id: VisitId, started_at_ms: number, closed_at_ms: number | null, };
+
+export type NoteInfo = { id: NoteId, visit: VisitId | null, body: string, written_at_ms: number, };
+
+export type GoalStatus = "active" | "achieved" | "dropped";
+
+export type GoalInfo = { id: GoalId, title: string, status: GoalStatus, };
+
+export type CitizenPage = { citizen: CitizenInfo, trajectory: Trajectory, visits: Array<VisitInfo>, notes: Array<NoteInfo>, goals: Array<GoalInfo>, 
+/**
+ * A visit started and not closed yet, if any: the page offers to continue it.
+ */
+open_visit: VisitId | null, };
+
+export type CitizenAnswer = { "kind": "given", answers: Array<[string, number]>, } | { "kind": "not_given", reason: NotGivenReason, };
+
+export type SyncCounters = { pending_changes: number, 
+/**
+ * How long the oldest unsynced change has waited, if any.
+ */
+oldest_pending_age_ms: number | null, };
+
+export type NightlyWindow = { enabled: boolean, 
+/**
+ * Minutes after local midnight (120 = 02:00).
+ */
+minute_of_day: number, 
+/**
+ * The device's offset from UTC in minutes (Copenhagen: 60 in winter, 120 in summer), as
+ * the UI read it when the window was saved.
+ */
+utc_offset_minutes: number, };
+
+export type AppSettings = { lang: Lang, auto_lock_minutes: number, nightly: NightlyWindow, };
+
+/** Every error code the app and the server can answer. */
+export const ERROR_CODES: readonly ErrorCode[] = ['route.not_found', 'route.method_not_allowed', 'request.malformed', 'request.too_large', 'request.encoding_unsupported', 'request.out_of_range', 'protocol.unsupported', 'auth.required', 'device.revoked', 'server.internal', 'enroll.code_invalid', 'enroll.code_used', 'enroll.code_expired', 'enroll.device_exists', 'enroll.device_invalid', 'batch.too_large', 'batch.sequence_gap', 'change.wrong_device', 'change.invalid_seq', 'change.schema_unsupported', 'change.clock_ahead', 'change.invalid_id', 'change.conflict', 'citizen.out_of_scope', 'note.invalid', 'field.invalid', 'response.unknown_scale', 'response.unknown_item', 'response.duplicate_item', 'response.missing_item', 'response.not_an_integer', 'response.out_of_range', 'response.not_an_option', 'admin.constraint', 'device.unknown', 'sync.offline', 'sync.busy', 'sync.garbled_answer', 'device.not_enrolled', 'device.locked', 'device.unavailable', 'citizen.not_in_caseload', 'visit.not_found', 'visit.closed', 'input.invalid', 'scale.unknown', 'store.not_set_up', 'store.already_set_up', 'store.wiped', 'store.damaged', 'store.io', 'store.wrong_key', 'store.database', 'store.invalid', 'store.not_found', 'pin.too_short', 'pin.wrong', 'pin.too_soon', 'citizen_mode.active', 'citizen_mode.off', 'citizen_mode.done', 'app.internal', 'app.ipc'];
+
+/** Every command the app's window may invoke. */
+export const COMMANDS = ['get_status', 'set_up_device', 'enroll_device', 'unlock_app', 'lock_app', 'change_pin', 'list_caseload', 'get_citizen', 'get_scale', 'start_visit', 'record_response', 'close_visit', 'add_note', 'set_goal', 'delete_goal', 'enter_citizen_mode', 'record_citizen_answer', 'leave_citizen_mode', 'get_sync_status', 'sync_now', 'get_settings', 'save_settings'] as const;
+export type Command = (typeof COMMANDS)[number];
