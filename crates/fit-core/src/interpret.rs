@@ -254,7 +254,6 @@ fn outcome_summary(
     let (latest_visit, latest) = series.last()?;
     let scale = scales.get(&latest.scale);
     let population = scale.map_or(Population::Adult, |s| s.population);
-    let name = latest.scale.as_str().to_uppercase();
     let cutoff = outcome_cutoff_tenths(population, age);
     let first_tenths = first.total()?.score;
     let latest_tenths = latest.total()?.score;
@@ -266,65 +265,7 @@ fn outcome_summary(
     } else {
         OutcomeChange::NoReliableChange
     };
-    let clinically_significant =
-        change == OutcomeChange::ReliableImprovement && first_tenths < cutoff && latest_tenths >= cutoff;
-    let measurements = u32::try_from(series.len()).unwrap_or(u32::MAX);
-    let visit = *latest_visit;
-    let t = |tenths| (format_tenths(tenths, Lang::Da), format_tenths(tenths, Lang::En));
-
-    if latest_tenths < cutoff {
-        let ((v_da, v_en), (c_da, c_en)) = (t(latest_tenths), t(cutoff));
-        alerts.push(Alert {
-            code: AlertCode::OrsBelowCutoff,
-            visit,
-            text: Text::new(
-                format!("{name} {v_da} er under den kliniske grænse på {c_da}"),
-                format!("{name} {v_en} is below the clinical cutoff of {c_en}"),
-            ),
-        });
-    }
-    if change == OutcomeChange::ReliableDeterioration {
-        let ((d_da, d_en), (r_da, r_en)) = (t(-change_tenths), t(RELIABLE_CHANGE_TENTHS));
-        alerts.push(Alert {
-            code: AlertCode::OrsReliableDeterioration,
-            visit,
-            text: Text::new(
-                format!(
-                    "{name} er faldet {d_da} point siden første måling (pålidelig forværring ved {r_da} eller mere)"
-                ),
-                format!(
-                    "{name} has fallen {d_en} points since the first score (reliable deterioration at {r_en} or more)"
-                ),
-            ),
-        });
-    }
-    let after =
-        scale.map_or(crate::scale::NO_IMPROVEMENT_AFTER_VISITS_DEFAULT, |s: &Scale| s.no_improvement_after_visits);
-    if change == OutcomeChange::NoReliableChange && measurements >= after {
-        let ((c_da, c_en), (r_da, r_en)) = (t(change_tenths), t(RELIABLE_CHANGE_TENTHS));
-        alerts.push(Alert {
-            code: AlertCode::OrsNoReliableImprovement,
-            visit,
-            text: Text::new(
-                format!("Ingen pålidelig forbedring efter {measurements} målinger (ændring {c_da}; {r_da} kræves)"),
-                format!("No reliable improvement after {measurements} measurements (change {c_en}; {r_en} needed)"),
-            ),
-        });
-    }
-    let expected = points.iter().rev().find(|p| p.visit == visit).and_then(|p| p.expected_outcome_tenths);
-    if let Some(expected) = expected.filter(|e| latest_tenths < *e) {
-        let ((v_da, v_en), (e_da, e_en)) = (t(latest_tenths), t(expected));
-        alerts.push(Alert {
-            code: AlertCode::OrsBelowExpected,
-            visit,
-            text: Text::new(
-                format!("{name} {v_da} er under det forventede {e_da} ved måling {measurements}"),
-                format!("{name} {v_en} is below the expected {e_en} at measurement {measurements}"),
-            ),
-        });
-    }
-
-    Some(OutcomeSummary {
+    let summary = OutcomeSummary {
         scale: latest.scale.clone(),
         cutoff_tenths: cutoff,
         first_tenths,
@@ -333,9 +274,63 @@ fn outcome_summary(
         band_low_tenths: (first_tenths - RELIABLE_CHANGE_TENTHS).max(0),
         band_high_tenths: (first_tenths + RELIABLE_CHANGE_TENTHS).min(400),
         change,
-        clinically_significant,
-        measurements,
-    })
+        clinically_significant: change == OutcomeChange::ReliableImprovement
+            && first_tenths < cutoff
+            && latest_tenths >= cutoff,
+        measurements: u32::try_from(series.len()).unwrap_or(u32::MAX),
+    };
+    let after =
+        scale.map_or(crate::scale::NO_IMPROVEMENT_AFTER_VISITS_DEFAULT, |s: &Scale| s.no_improvement_after_visits);
+    let expected = points.iter().rev().find(|p| p.visit == *latest_visit).and_then(|p| p.expected_outcome_tenths);
+    outcome_alerts(&summary, *latest_visit, after, expected, alerts);
+    Some(summary)
+}
+
+/// The alerts an outcome summary raises at its latest visit: below the cutoff, a reliable
+/// deterioration, no reliable improvement after `after` measurements, below the expected score.
+fn outcome_alerts(
+    summary: &OutcomeSummary,
+    visit: VisitId,
+    after: u32,
+    expected: Option<i64>,
+    alerts: &mut Vec<Alert>,
+) {
+    let name = summary.scale.as_str().to_uppercase();
+    let (latest_tenths, cutoff, measurements) = (summary.latest_tenths, summary.cutoff_tenths, summary.measurements);
+    let t = |tenths| (format_tenths(tenths, Lang::Da), format_tenths(tenths, Lang::En));
+    let mut alert = |code, da: String, en: String| alerts.push(Alert { code, visit, text: Text::new(da, en) });
+    if latest_tenths < cutoff {
+        let ((v_da, v_en), (c_da, c_en)) = (t(latest_tenths), t(cutoff));
+        alert(
+            AlertCode::OrsBelowCutoff,
+            format!("{name} {v_da} er under den kliniske grænse på {c_da}"),
+            format!("{name} {v_en} is below the clinical cutoff of {c_en}"),
+        );
+    }
+    if summary.change == OutcomeChange::ReliableDeterioration {
+        let ((d_da, d_en), (r_da, r_en)) = (t(-summary.change_tenths), t(RELIABLE_CHANGE_TENTHS));
+        alert(
+            AlertCode::OrsReliableDeterioration,
+            format!("{name} er faldet {d_da} point siden første måling (pålidelig forværring ved {r_da} eller mere)"),
+            format!("{name} has fallen {d_en} points since the first score (reliable deterioration at {r_en} or more)"),
+        );
+    }
+    if summary.change == OutcomeChange::NoReliableChange && measurements >= after {
+        let ((c_da, c_en), (r_da, r_en)) = (t(summary.change_tenths), t(RELIABLE_CHANGE_TENTHS));
+        alert(
+            AlertCode::OrsNoReliableImprovement,
+            format!("Ingen pålidelig forbedring efter {measurements} målinger (ændring {c_da}; {r_da} kræves)"),
+            format!("No reliable improvement after {measurements} measurements (change {c_en}; {r_en} needed)"),
+        );
+    }
+    if let Some(expected) = expected.filter(|e| latest_tenths < *e) {
+        let ((v_da, v_en), (e_da, e_en)) = (t(latest_tenths), t(expected));
+        alert(
+            AlertCode::OrsBelowExpected,
+            format!("{name} {v_da} er under det forventede {e_da} ved måling {measurements}"),
+            format!("{name} {v_en} is below the expected {e_en} at measurement {measurements}"),
+        );
+    }
 }
 
 fn alliance_alerts(scales: &ScaleSet, series: &[(VisitId, &ValidResponse)], alerts: &mut Vec<Alert>) {

@@ -175,6 +175,17 @@ fn decimal_to_tenths(value: f64) -> Option<i64> {
     ((scaled - rounded).abs() < 1e-6 && rounded.abs() < 1e12).then_some(rounded as i64)
 }
 
+/// What a scale's pack extensions say, checked.
+struct ScaleExtensions {
+    kind: ScaleKind,
+    population: Population,
+    full_text: bool,
+    score_multiplier: i64,
+    no_improvement_after_visits: u32,
+    total_code: Option<Coding>,
+    expected_trajectory: Option<ExpectedTrajectory>,
+}
+
 struct Checker<'a> {
     file: &'a str,
 }
@@ -206,8 +217,30 @@ impl Checker<'_> {
             Some(d) => Some(self.text(lang, d, q.description_element.as_ref(), "_description")?),
             None => None,
         };
+        let ext = self.scale_extensions(&q.extension)?;
+        let items = self.items(lang, &q.item)?;
+        let scale = Scale {
+            code,
+            version: q.version,
+            title,
+            stem,
+            kind: ext.kind,
+            population: ext.population,
+            items,
+            score_multiplier: ext.score_multiplier,
+            full_text: ext.full_text,
+            copyright: q.copyright,
+            no_improvement_after_visits: ext.no_improvement_after_visits,
+            expected_trajectory: ext.expected_trajectory,
+            total_code: ext.total_code,
+        };
+        self.fits_its_kind(&scale)?;
+        Ok(scale)
+    }
 
-        let ext = Extensions { checker: self, list: &q.extension, path: "extension".to_owned() };
+    /// What the pack's own extensions say about the scale.
+    fn scale_extensions(&self, list: &[Extension]) -> Result<ScaleExtensions, PackError> {
+        let ext = Extensions { checker: self, list, path: "extension".to_owned() };
         let kind = match ext.code("scale-kind")? {
             Some((_, "outcome")) => ScaleKind::Outcome,
             Some((_, "alliance")) => ScaleKind::Alliance,
@@ -221,7 +254,6 @@ impl Checker<'_> {
             Some((_, "group")) => Population::Group,
             Some((field, other)) => return Err(self.invalid(field, "adult, child or group", other)),
         };
-        let full_text = ext.boolean("full-text")?.unwrap_or(false);
         let score_multiplier = match ext.integer("score-multiplier")? {
             None => 1,
             Some((_, m)) if (1..=100).contains(&m) => m,
@@ -232,55 +264,48 @@ impl Checker<'_> {
             Some((_, n)) if (2..=100).contains(&n) => n as u32,
             Some((field, n)) => return Err(self.invalid(field, "a number of visits from 2 to 100", n)),
         };
-        let total_code = match ext.find(&format!("{EXT_PREFIX}total-code")) {
-            None => None,
-            Some((field, e)) => {
-                let coding = e
-                    .value_coding
-                    .as_ref()
-                    .ok_or_else(|| self.error(format!("{field}.valueCoding"), PackProblem::Missing))?;
-                let system = coding
-                    .system
-                    .clone()
-                    .ok_or_else(|| self.error(format!("{field}.valueCoding.system"), PackProblem::Missing))?;
-                Some(Coding { system, code: coding.code.clone() })
-            }
-        };
         let expected_trajectory = match ext.find(&format!("{EXT_PREFIX}expected-trajectory")) {
             None => None,
             Some((field, e)) => Some(self.expected_trajectory(&field, e)?),
         };
+        Ok(ScaleExtensions {
+            kind,
+            population,
+            full_text: ext.boolean("full-text")?.unwrap_or(false),
+            score_multiplier,
+            no_improvement_after_visits,
+            total_code: self.total_code(&ext)?,
+            expected_trajectory,
+        })
+    }
 
-        if q.item.is_empty() {
+    /// The code of the total score in another terminology, when the pack names one.
+    fn total_code(&self, ext: &Extensions<'_>) -> Result<Option<Coding>, PackError> {
+        let Some((field, e)) = ext.find(&format!("{EXT_PREFIX}total-code")) else { return Ok(None) };
+        let coding =
+            e.value_coding.as_ref().ok_or_else(|| self.error(format!("{field}.valueCoding"), PackProblem::Missing))?;
+        let system = coding
+            .system
+            .clone()
+            .ok_or_else(|| self.error(format!("{field}.valueCoding.system"), PackProblem::Missing))?;
+        Ok(Some(Coding { system, code: coding.code.clone() }))
+    }
+
+    /// Every item, each linkId once.
+    fn items(&self, lang: Lang, list: &[QuestionnaireItem]) -> Result<Vec<Item>, PackError> {
+        if list.is_empty() {
             return Err(self.invalid("item", "at least one item", "none"));
         }
         let mut seen = BTreeSet::new();
-        let mut items = Vec::with_capacity(q.item.len());
-        for (index, item) in q.item.iter().enumerate() {
+        let mut items = Vec::with_capacity(list.len());
+        for (index, item) in list.iter().enumerate() {
             let path = format!("item[{index}]");
             if !seen.insert(item.link_id.as_str()) {
                 return Err(self.error(format!("{path}.linkId"), PackProblem::DuplicateItem(item.link_id.clone())));
             }
             items.push(self.item(lang, &path, item)?);
         }
-
-        let scale = Scale {
-            code,
-            version: q.version,
-            title,
-            stem,
-            kind,
-            population,
-            items,
-            score_multiplier,
-            full_text,
-            copyright: q.copyright,
-            no_improvement_after_visits,
-            expected_trajectory,
-            total_code,
-        };
-        self.fits_its_kind(&scale)?;
-        Ok(scale)
+        Ok(items)
     }
 
     /// The published cutoffs and thresholds assume a 0–40 total of 0–10 lines for ORS-like and

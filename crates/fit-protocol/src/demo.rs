@@ -46,28 +46,12 @@ fn generate(
     ids: &mut IdGenerator<StdRng>,
 ) -> Vec<Change> {
     let mut rng = StdRng::seed_from_u64(spec.seed);
-    let mut changes = Vec::new();
-    let mut seq = 0;
-    let ors = ScaleCode::parse("ors").expect("a valid code");
-    let srs = ScaleCode::parse("srs").expect("a valid code");
+    let mut log = Recorder { origin, ids, changes: Vec::new() };
     for (n, &citizen) in citizens.iter().enumerate() {
-        let mut push = |ids: &mut IdGenerator<StdRng>, at_ms: u64, body| {
-            seq += 1;
-            changes.push(Change {
-                id: ids.next(at_ms),
-                device: origin,
-                seq,
-                hlc: Hlc::new(at_ms, 0),
-                device_time_ms: at_ms,
-                schema_version: SCHEMA_VERSION,
-                body,
-            });
-        };
         if names {
             let entity = Entity::Citizen { citizen };
             let name = serde_json::Value::String(format!("Borger {:03}", n + 1));
-            push(
-                ids,
+            log.push(
                 spec.start_ms,
                 ChangeBody::FieldSet { entity, field: FieldName::DisplayName, value: name, base: None },
             );
@@ -79,45 +63,67 @@ fn generate(
             let start = spec.start_ms + v as u64 * WEEK_MS + n as u64 * 1_000;
             ors_total = (ors_total + drift + rng.random_range(-15..16)).clamp(0, 400);
             let srs_total: i64 = rng.random_range(330..=400);
-            let visit = ids.next(start);
-            push(ids, start, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: start });
-            for (scale, total, items, at) in [
-                (&ors, ors_total, ["individually", "interpersonally", "socially", "overall"], start + 60_000),
-                (
-                    &srs,
-                    srs_total,
-                    ["relationship", "goals-and-topics", "approach-or-method", "overall"],
-                    start + 3_000_000,
-                ),
-            ] {
-                let (base, remainder) = (total / 4, total % 4);
-                let answers = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| RawAnswer {
-                        item: (*item).into(),
-                        value: (base + i64::from((i as i64) < remainder)).into(),
-                    })
-                    .collect();
-                let response = ids.next(at);
-                push(
-                    ids,
-                    at,
-                    ChangeBody::ResponseRecorded {
-                        response,
-                        visit,
-                        citizen,
-                        scale: scale.clone(),
-                        scale_version: "short-labels-1".into(),
-                        answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
-                        recorded_at_ms: at,
-                        supersedes: None,
-                    },
-                );
-            }
-            let closed = start + 3_600_000;
-            push(ids, closed, ChangeBody::VisitClosed { visit, citizen, closed_at_ms: closed });
+            log.visit(worker, citizen, start, ors_total, srs_total);
         }
     }
-    changes
+    log.changes
+}
+
+/// Records changes as one device would: each with the next sequence number.
+struct Recorder<'a> {
+    origin: DeviceId,
+    ids: &'a mut IdGenerator<StdRng>,
+    changes: Vec<Change>,
+}
+
+const ORS_ITEMS: [&str; 4] = ["individually", "interpersonally", "socially", "overall"];
+const SRS_ITEMS: [&str; 4] = ["relationship", "goals-and-topics", "approach-or-method", "overall"];
+
+impl Recorder<'_> {
+    fn push(&mut self, at_ms: u64, body: ChangeBody) {
+        self.changes.push(Change {
+            id: self.ids.next(at_ms),
+            device: self.origin,
+            seq: self.changes.len() as u64 + 1,
+            hlc: Hlc::new(at_ms, 0),
+            device_time_ms: at_ms,
+            schema_version: SCHEMA_VERSION,
+            body,
+        });
+    }
+
+    /// One visit: started, an ORS a minute in, an SRS at the end, closed after an hour.
+    fn visit(&mut self, worker: WorkerId, citizen: CitizenId, start: u64, ors_total: i64, srs_total: i64) {
+        let visit = self.ids.next(start);
+        self.push(start, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: start });
+        for (scale, total, items, at) in
+            [("ors", ors_total, ORS_ITEMS, start + 60_000), ("srs", srs_total, SRS_ITEMS, start + 3_000_000)]
+        {
+            let (base, remainder) = (total / 4, total % 4);
+            let answers = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| RawAnswer {
+                    item: (*item).into(),
+                    value: (base + i64::from((i as i64) < remainder)).into(),
+                })
+                .collect();
+            let response = self.ids.next(at);
+            self.push(
+                at,
+                ChangeBody::ResponseRecorded {
+                    response,
+                    visit,
+                    citizen,
+                    scale: ScaleCode::parse(scale).expect("a valid code"),
+                    scale_version: "short-labels-1".into(),
+                    answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
+                    recorded_at_ms: at,
+                    supersedes: None,
+                },
+            );
+        }
+        let closed = start + 3_600_000;
+        self.push(closed, ChangeBody::VisitClosed { visit, citizen, closed_at_ms: closed });
+    }
 }

@@ -21,8 +21,8 @@ use std::collections::HashMap;
 
 use fit_core::Hlc;
 use fit_core::hlc::HlcClock;
-use fit_protocol::{ChangeBody, ServerClock};
-use rusqlite::{OptionalExtension, params};
+use fit_protocol::{Change, ChangeBody, ServerClock};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::write::{entity_key, save_hlc, sql_u64};
 use crate::{Store, StoreError};
@@ -42,25 +42,7 @@ impl Store {
             return Ok(0);
         }
         let tx = self.conn.transaction()?;
-        let kept: Option<(i64, u32)> = tx
-            .query_row(
-                "SELECT hlc_wall_ms, hlc_counter FROM (
-                     SELECT hlc_wall_ms, hlc_counter FROM outbox
-                     UNION ALL SELECT hlc_wall_ms, hlc_counter FROM field_versions
-                     UNION ALL SELECT hlc_wall_ms, hlc_counter FROM responses
-                     UNION ALL SELECT hlc_wall_ms, hlc_counter FROM notes)
-                  WHERE hlc_wall_ms <= ?1 ORDER BY hlc_wall_ms DESC, hlc_counter DESC LIMIT 1",
-                [sql_u64(limit)?],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let kept = match kept {
-            Some((wall, counter)) => {
-                Hlc::new(u64::try_from(wall).map_err(|_| StoreError::Damaged("hlc".into()))?, counter)
-            }
-            None => Hlc::ZERO,
-        };
-        let mut clock = HlcClock::new(kept, self.hlc.max_drift_ms());
+        let mut clock = HlcClock::new(latest_kept_stamp(&tx, limit)?, self.hlc.max_drift_ms());
         let mut renamed: HashMap<Hlc, Hlc> = HashMap::new();
         for mut change in ahead {
             let old = change.hlc;
@@ -77,45 +59,8 @@ impl Store {
             }
             let new = clock.tick(server.server_time_ms);
             renamed.insert(old, new);
-            let body = serde_json::to_string(&change.body).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            tx.execute(
-                "UPDATE outbox SET hlc_wall_ms = ?1, hlc_counter = ?2, body = ?3 WHERE seq = ?4",
-                params![sql_u64(new.wall_ms)?, new.counter, body, sql_u64(change.seq)?],
-            )?;
-            match &change.body {
-                ChangeBody::ResponseRecorded { response, .. } => {
-                    tx.execute(
-                        "UPDATE responses SET hlc_wall_ms = ?1, hlc_counter = ?2 WHERE id = ?3",
-                        params![sql_u64(new.wall_ms)?, new.counter, response.to_string()],
-                    )?;
-                }
-                ChangeBody::NoteWritten { note, .. } => {
-                    tx.execute(
-                        "UPDATE notes SET hlc_wall_ms = ?1, hlc_counter = ?2 WHERE id = ?3",
-                        params![sql_u64(new.wall_ms)?, new.counter, note.to_string()],
-                    )?;
-                }
-                ChangeBody::FieldSet { entity, field, .. } => {
-                    // Only where this write still holds the field: a later one may have won it.
-                    let (kind, id) = entity_key(entity);
-                    tx.execute(
-                        "UPDATE field_versions SET hlc_wall_ms = ?1, hlc_counter = ?2
-                          WHERE entity = ?3 AND entity_id = ?4 AND field = ?5
-                            AND device_id = ?6 AND hlc_wall_ms = ?7 AND hlc_counter = ?8",
-                        params![
-                            sql_u64(new.wall_ms)?,
-                            new.counter,
-                            kind,
-                            id,
-                            field.as_str(),
-                            self.device.to_string(),
-                            sql_u64(old.wall_ms)?,
-                            old.counter
-                        ],
-                    )?;
-                }
-                ChangeBody::VisitStarted { .. } | ChangeBody::VisitClosed { .. } => {}
-            }
+            change.hlc = new;
+            restamp_rows(&tx, &change, old)?;
         }
         save_hlc(&tx, clock.last())?;
         tx.commit()?;
@@ -123,4 +68,73 @@ impl Store {
         self.hlc = clock;
         Ok(stamped)
     }
+}
+
+/// The latest stamp at or below `limit` that this device keeps, in its outbox or its rows: the
+/// new stamps come after it.
+fn latest_kept_stamp(tx: &Transaction<'_>, limit: u64) -> Result<Hlc, StoreError> {
+    let kept: Option<(i64, u32)> = tx
+        .query_row(
+            "SELECT hlc_wall_ms, hlc_counter FROM (
+                 SELECT hlc_wall_ms, hlc_counter FROM outbox
+                 UNION ALL SELECT hlc_wall_ms, hlc_counter FROM field_versions
+                 UNION ALL SELECT hlc_wall_ms, hlc_counter FROM responses
+                 UNION ALL SELECT hlc_wall_ms, hlc_counter FROM notes)
+              WHERE hlc_wall_ms <= ?1 ORDER BY hlc_wall_ms DESC, hlc_counter DESC LIMIT 1",
+            [sql_u64(limit)?],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    match kept {
+        Some((wall, counter)) => {
+            Ok(Hlc::new(u64::try_from(wall).map_err(|_| StoreError::Damaged("hlc".into()))?, counter))
+        }
+        None => Ok(Hlc::ZERO),
+    }
+}
+
+/// Writes a pending change's new stamp (`change.hlc`; it had `old`) to its outbox entry and to
+/// the row it made.
+fn restamp_rows(tx: &Transaction<'_>, change: &Change, old: Hlc) -> Result<(), StoreError> {
+    let new = change.hlc;
+    let body = serde_json::to_string(&change.body).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    tx.execute(
+        "UPDATE outbox SET hlc_wall_ms = ?1, hlc_counter = ?2, body = ?3 WHERE seq = ?4",
+        params![sql_u64(new.wall_ms)?, new.counter, body, sql_u64(change.seq)?],
+    )?;
+    match &change.body {
+        ChangeBody::ResponseRecorded { response, .. } => {
+            tx.execute(
+                "UPDATE responses SET hlc_wall_ms = ?1, hlc_counter = ?2 WHERE id = ?3",
+                params![sql_u64(new.wall_ms)?, new.counter, response.to_string()],
+            )?;
+        }
+        ChangeBody::NoteWritten { note, .. } => {
+            tx.execute(
+                "UPDATE notes SET hlc_wall_ms = ?1, hlc_counter = ?2 WHERE id = ?3",
+                params![sql_u64(new.wall_ms)?, new.counter, note.to_string()],
+            )?;
+        }
+        ChangeBody::FieldSet { entity, field, .. } => {
+            // Only where this write still holds the field: a later one may have won it.
+            let (kind, id) = entity_key(entity);
+            tx.execute(
+                "UPDATE field_versions SET hlc_wall_ms = ?1, hlc_counter = ?2
+                  WHERE entity = ?3 AND entity_id = ?4 AND field = ?5
+                    AND device_id = ?6 AND hlc_wall_ms = ?7 AND hlc_counter = ?8",
+                params![
+                    sql_u64(new.wall_ms)?,
+                    new.counter,
+                    kind,
+                    id,
+                    field.as_str(),
+                    change.device.to_string(),
+                    sql_u64(old.wall_ms)?,
+                    old.counter
+                ],
+            )?;
+        }
+        ChangeBody::VisitStarted { .. } | ChangeBody::VisitClosed { .. } => {}
+    }
+    Ok(())
 }
