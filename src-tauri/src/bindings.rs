@@ -3,18 +3,19 @@
 //! this makes; a test fails when the file drifts from the Rust types
 //! (`FIT_BLESS=1 cargo test -p fit-app --lib bindings` writes it anew).
 
-use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
+use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::interpret::{Alert, AlertCode, Measure, OutcomeChange, OutcomeSummary, TrajectoryPoint};
 use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput, Total};
 use fit_core::scale::{
     AnswerKind, AnswerOption, Coding, ExpectedBand, ExpectedTrajectory, Item, ItemId, Population, ScaleKind,
 };
 use fit_core::{AgeBand, Lang, Scale, ScaleCode, Text, Trajectory};
-use fit_device::app::{
-    AppStatus, CaseloadLine, CitizenAnswer, CitizenInfo, CitizenMode, CitizenPage, GoalInfo, NoteInfo, VisitInfo,
-};
+use fit_device::app::{AppStatus, CitizenAnswer, CitizenMode};
 use fit_device::settings::{AppSettings, NightlyWindow};
-use fit_device::{AppError, ErrorCode, GoalStatus, SyncCounters, Trend};
+use fit_device::{
+    AppError, CaseloadLine, CitizenPage, CitizenRow, ErrorCode, GoalRow, GoalStatus, NoteRow, SyncCounters, Trend,
+    VisitRow,
+};
 use ts_rs::{Config, TS};
 
 use crate::COMMANDS;
@@ -34,6 +35,7 @@ fn typescript() -> String {
         decl::<ErrorCode>(&cfg),
         decl::<AppError>(&cfg),
         decl::<CitizenId>(&cfg),
+        decl::<WorkerId>(&cfg),
         decl::<VisitId>(&cfg),
         decl::<ResponseId>(&cfg),
         decl::<NoteId>(&cfg),
@@ -68,12 +70,12 @@ fn typescript() -> String {
         decl::<Trend>(&cfg),
         decl::<CitizenMode>(&cfg),
         decl::<AppStatus>(&cfg),
-        decl::<CitizenInfo>(&cfg),
+        decl::<CitizenRow>(&cfg),
         decl::<CaseloadLine>(&cfg),
-        decl::<VisitInfo>(&cfg),
-        decl::<NoteInfo>(&cfg),
+        decl::<VisitRow>(&cfg),
+        decl::<NoteRow>(&cfg),
         decl::<GoalStatus>(&cfg),
-        decl::<GoalInfo>(&cfg),
+        decl::<GoalRow>(&cfg),
         decl::<CitizenPage>(&cfg),
         decl::<CitizenAnswer>(&cfg),
         decl::<SyncCounters>(&cfg),

@@ -4,8 +4,9 @@
 use fit_core::Scale;
 use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
 use fit_core::response::ResponseInput;
-use fit_device::app::{AppError, AppStatus, CaseloadLine, CitizenAnswer, CitizenMode, CitizenPage};
+use fit_device::app::{AppError, AppStatus, CitizenAnswer, CitizenMode};
 use fit_device::settings::AppSettings;
+use fit_device::{CaseloadLine, CitizenPage};
 use tauri::{AppHandle, Runtime, State, WebviewWindow};
 
 use crate::shell::{self, Shell, SyncView};

@@ -8,16 +8,15 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
-use fit_core::interpret::AlertCode;
 use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput};
-use fit_core::{AgeBand, Scale, ScaleCode, Trajectory};
-use fit_protocol::{ErrorCode, GoalStatus};
+use fit_core::{Scale, ScaleCode};
+use fit_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 pub use crate::AppError;
 use crate::sync::{SyncClient, SyncError};
-use crate::{Device, DeviceError, SyncCounters, Trend};
+use crate::{CaseloadLine, CitizenPage, Device, DeviceError, SyncCounters};
 
 impl From<DeviceError> for AppError {
     fn from(error: DeviceError) -> AppError {
@@ -51,71 +50,6 @@ pub struct CitizenMode {
     pub scale: ScaleCode,
     /// True once the citizen's answer (or "not given") is recorded; only handing back is left.
     pub done: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-pub struct CitizenInfo {
-    pub id: CitizenId,
-    pub display_name: String,
-    pub birth_year: Option<i64>,
-    pub age_band: AgeBand,
-    pub case_reference: Option<String>,
-}
-
-impl From<fit_store::CitizenRow> for CitizenInfo {
-    fn from(row: fit_store::CitizenRow) -> CitizenInfo {
-        CitizenInfo {
-            id: row.id,
-            display_name: row.display_name,
-            birth_year: row.birth_year,
-            age_band: row.age_band,
-            case_reference: row.case_reference,
-        }
-    }
-}
-
-/// One line of the caseload screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-pub struct CaseloadLine {
-    pub citizen: CitizenInfo,
-    pub last_ors_tenths: Option<i64>,
-    pub trend: Option<Trend>,
-    pub alerts: Vec<AlertCode>,
-    pub pending_changes: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-pub struct VisitInfo {
-    pub id: VisitId,
-    pub started_at_ms: u64,
-    pub closed_at_ms: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-pub struct NoteInfo {
-    pub id: NoteId,
-    pub visit: Option<VisitId>,
-    pub body: String,
-    pub written_at_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-pub struct GoalInfo {
-    pub id: GoalId,
-    pub title: String,
-    pub status: GoalStatus,
-}
-
-/// A citizen's page: profile, trajectory with alerts, visits (newest first), notes and goals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-pub struct CitizenPage {
-    pub citizen: CitizenInfo,
-    pub trajectory: Trajectory,
-    pub visits: Vec<VisitInfo>,
-    pub notes: Vec<NoteInfo>,
-    pub goals: Vec<GoalInfo>,
-    /// A visit started and not closed yet, if any: the page offers to continue it.
-    pub open_visit: Option<VisitId>,
 }
 
 /// The citizen's answer in citizen mode: tenths per item, or why it was not given.
@@ -215,39 +149,11 @@ impl AppSession {
     }
 
     pub fn caseload(&self) -> Result<Vec<CaseloadLine>, AppError> {
-        let entries = self.worker()?.caseload_overview()?;
-        Ok(entries
-            .into_iter()
-            .map(|e| CaseloadLine {
-                citizen: e.citizen.into(),
-                last_ors_tenths: e.last_ors_tenths,
-                trend: e.trend,
-                alerts: e.alerts,
-                pending_changes: e.pending_changes,
-            })
-            .collect())
+        Ok(self.worker()?.caseload_overview()?)
     }
 
     pub fn citizen(&self, citizen: CitizenId) -> Result<CitizenPage, AppError> {
-        let view = self.worker()?.citizen_view(citizen)?;
-        let open_visit = view.visits.iter().rev().find(|v| v.closed_at_ms.is_none()).map(|v| v.id);
-        Ok(CitizenPage {
-            citizen: view.profile.into(),
-            trajectory: view.trajectory,
-            visits: view
-                .visits
-                .into_iter()
-                .rev()
-                .map(|v| VisitInfo { id: v.id, started_at_ms: v.started_at_ms, closed_at_ms: v.closed_at_ms })
-                .collect(),
-            notes: view
-                .notes
-                .into_iter()
-                .map(|n| NoteInfo { id: n.id, visit: n.visit, body: n.body, written_at_ms: n.written_at_ms })
-                .collect(),
-            goals: view.goals.into_iter().map(|g| GoalInfo { id: g.id, title: g.title, status: g.status }).collect(),
-            open_visit,
-        })
+        Ok(self.worker()?.citizen_view(citizen)?)
     }
 
     /// A scale's definition (items and their labels): no personal data, so citizen mode may read it.

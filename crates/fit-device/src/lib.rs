@@ -21,14 +21,15 @@ use fit_core::response::{ResponseError, ResponseInput};
 use fit_core::{IdGenerator, ScaleSet, interpret};
 use fit_protocol::{ChangeBody, Entity, FieldName};
 use fit_store::keys::{self, StorePaths, UnlockPolicy};
-use fit_store::{HistoryRow, Store, VisitRow};
+use fit_store::{HistoryRow, Store};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, DeviceError};
 pub use fit_protocol::{ErrorCode, GoalStatus};
-pub use views::{CaseloadEntry, CitizenView, SyncCounters, Trend};
+pub use fit_store::{CitizenRow, GoalRow, NoteRow, VisitRow};
+pub use views::{CaseloadLine, CitizenPage, SyncCounters, Trend};
 
 /// Where the device keeps its store and how it behaves.
 #[derive(Debug, Clone)]
@@ -161,7 +162,7 @@ impl Device {
 
     /// Every citizen in the caseload with the last ORS, its trend, open alerts and pending changes.
     /// Each line is cached in the store until the next change about its citizen.
-    pub fn caseload_overview(&self) -> Result<Vec<CaseloadEntry>, DeviceError> {
+    pub fn caseload_overview(&self) -> Result<Vec<CaseloadLine>, DeviceError> {
         let worker = self.worker()?;
         let store = self.store()?;
         let citizens = store.caseload(worker)?;
@@ -181,7 +182,7 @@ impl Device {
                 }
             };
             let pending_changes = pending.get(&citizen.id).copied().unwrap_or(0);
-            entries.push(CaseloadEntry::new(citizen, &summary, pending_changes));
+            entries.push(CaseloadLine::new(citizen, &summary, pending_changes));
         }
         store.save_summaries(&computed)?;
         Ok(entries)
@@ -189,7 +190,7 @@ impl Device {
 
     /// A citizen's record: profile, trajectory with alerts, visits, notes and goals.
     /// The read is logged in the device's audit log.
-    pub fn citizen_view(&self, citizen: CitizenId) -> Result<CitizenView, DeviceError> {
+    pub fn citizen_view(&self, citizen: CitizenId) -> Result<CitizenPage, DeviceError> {
         let worker = self.check_caseload(citizen)?;
         let store = self.store()?;
         let profile = store.citizen(citizen)?.ok_or(DeviceError::NotInCaseload)?;
@@ -198,7 +199,15 @@ impl Device {
         let scores = visit_scores(&visits, history);
         let trajectory = interpret(&self.scales, profile.age_band, &scores);
         store.audit_read(citizen, Some(worker), "citizen_view", self.clock.now_ms())?;
-        Ok(CitizenView { profile, trajectory, visits, notes: store.notes(citizen)?, goals: store.goals(citizen)? })
+        let open_visit = visits.iter().rev().find(|v| v.closed_at_ms.is_none()).map(|v| v.id);
+        Ok(CitizenPage {
+            citizen: profile,
+            trajectory,
+            visits,
+            notes: store.notes(citizen)?,
+            goals: store.goals(citizen)?,
+            open_visit,
+        })
     }
 
     pub fn start_visit(&mut self, citizen: CitizenId) -> Result<VisitId, DeviceError> {

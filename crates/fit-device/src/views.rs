@@ -1,6 +1,7 @@
 //! What the services return: plain data for the screens.
 
 use fit_core::Trajectory;
+use fit_core::ids::VisitId;
 use fit_core::interpret::{AlertCode, Measure};
 use fit_store::{CitizenRow, CitizenSummary, GoalRow, NoteRow, VisitRow};
 use serde::Serialize;
@@ -16,8 +17,8 @@ pub enum Trend {
 }
 
 /// One line of the caseload screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaseloadEntry {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct CaseloadLine {
     pub citizen: CitizenRow,
     pub last_ors_tenths: Option<i64>,
     pub trend: Option<Trend>,
@@ -25,8 +26,8 @@ pub struct CaseloadEntry {
     pub pending_changes: u64,
 }
 
-impl CaseloadEntry {
-    pub(crate) fn new(citizen: CitizenRow, summary: &CitizenSummary, pending_changes: u64) -> CaseloadEntry {
+impl CaseloadLine {
+    pub(crate) fn new(citizen: CitizenRow, summary: &CitizenSummary, pending_changes: u64) -> CaseloadLine {
         let trend = match (summary.last_outcome_tenths, summary.previous_outcome_tenths) {
             (Some(last), Some(previous)) => Some(match last.cmp(&previous) {
                 std::cmp::Ordering::Greater => Trend::Up,
@@ -35,7 +36,7 @@ impl CaseloadEntry {
             }),
             _ => None,
         };
-        CaseloadEntry {
+        CaseloadLine {
             citizen,
             last_ors_tenths: summary.last_outcome_tenths,
             trend,
@@ -56,14 +57,16 @@ pub(crate) fn summarize(trajectory: &Trajectory) -> CitizenSummary {
     CitizenSummary { last_outcome_tenths: outcomes.next(), previous_outcome_tenths: outcomes.next(), alerts }
 }
 
-/// A citizen's record as the worker sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CitizenView {
-    pub profile: CitizenRow,
+/// A citizen's page: profile, trajectory with alerts, visits (oldest first), notes and goals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct CitizenPage {
+    pub citizen: CitizenRow,
     pub trajectory: Trajectory,
     pub visits: Vec<VisitRow>,
     pub notes: Vec<NoteRow>,
     pub goals: Vec<GoalRow>,
+    /// A visit started and not closed yet, if any: the page offers to continue it.
+    pub open_visit: Option<VisitId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]

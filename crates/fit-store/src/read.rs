@@ -13,7 +13,8 @@ use rusqlite::{OptionalExtension, Row, params};
 use crate::write::sql_u64;
 use crate::{Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[ts(rename = "CitizenInfo")]
 pub struct CitizenRow {
     pub id: CitizenId,
     pub display_name: String,
@@ -22,7 +23,8 @@ pub struct CitizenRow {
     pub case_reference: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[ts(rename = "VisitInfo")]
 pub struct VisitRow {
     pub id: VisitId,
     pub citizen: CitizenId,
@@ -39,7 +41,8 @@ pub struct HistoryRow {
     pub response: ValidResponse,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[ts(rename = "NoteInfo")]
 pub struct NoteRow {
     pub id: NoteId,
     pub visit: Option<VisitId>,
@@ -55,7 +58,8 @@ pub struct CitizenSummary {
     pub alerts: Vec<fit_core::AlertCode>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[ts(rename = "GoalInfo")]
 pub struct GoalRow {
     pub id: GoalId,
     pub title: String,

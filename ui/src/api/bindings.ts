@@ -7,6 +7,8 @@ export type AppError = { code: ErrorCode, message: string, };
 
 export type CitizenId = string;
 
+export type WorkerId = string;
+
 export type VisitId = string;
 
 export type ResponseId = string;
@@ -144,7 +146,7 @@ export type CitizenInfo = { id: CitizenId, display_name: string, birth_year: num
 
 export type CaseloadLine = { citizen: CitizenInfo, last_ors_tenths: number | null, trend: Trend | null, alerts: Array<AlertCode>, pending_changes: number, };
 
-export type VisitInfo = { id: VisitId, started_at_ms: number, closed_at_ms: number | null, };
+export type VisitInfo = { id: VisitId, citizen: CitizenId, worker: WorkerId, started_at_ms: number, closed_at_ms: number | null, };
 
 export type NoteInfo = { id: NoteId, visit: VisitId | null, body: string, written_at_ms: number, };
 
