@@ -1,10 +1,13 @@
 //! The one error type of the HTTP boundary, mapped to a status and a `{code, message}` body in
-//! one place. Server faults get a generic body: details go to the log, without personal data.
+//! one place; the storage's errors become it here, in one `From`. Server faults get a generic
+//! body: details go to the log, without personal data.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fit_protocol::{ChangeError, ErrorBody, ErrorCode, ServerClock, VersionRange};
+
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -92,6 +95,23 @@ impl ApiError {
 impl From<ChangeError> for ApiError {
     fn from(error: ChangeError) -> ApiError {
         ApiError::Invalid { code: error.code(), message: error.to_string() }
+    }
+}
+
+/// The storage's refusals keep their code and message; the few codes with a status of their own
+/// get it through their variant here.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::Refused { code, message } => match code {
+                ErrorCode::AuthRequired => ApiError::Unauthorized,
+                ErrorCode::DeviceRevoked => ApiError::Revoked,
+                ErrorCode::ChangeConflict => ApiError::Conflict(message),
+                ErrorCode::CitizenOutOfScope => ApiError::OutOfScope,
+                code => ApiError::Invalid { code, message },
+            },
+            StoreError::Fault(source) => ApiError::Internal(source),
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod check;
 mod error;
 pub mod export;
+pub mod rules;
 pub mod store;
 
 use std::future::Future;

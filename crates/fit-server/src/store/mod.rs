@@ -1,16 +1,20 @@
 //! The server's storage behind one narrow trait, so the backend is chosen in `main` and one
-//! conformance story runs over every backend. SQLite is the embedded default.
+//! conformance story runs over every backend. SQLite is the embedded default. The sync rules are
+//! not here but in `crate::rules`: a backend reads what they need and writes what they plan.
 
+mod error;
 pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
 
 use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
-use fit_protocol::{Change, ChangeBody, Entity, FieldName, SyncRequest, SyncResponse};
+use fit_protocol::{
+    Change, ChangeBody, Entity, ErrorCode, FieldName, LoggedChange, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+};
 
-use crate::error::ApiError;
-use fit_protocol::ErrorCode;
+pub use self::error::StoreError;
+use crate::rules::pull::Page;
 
 /// The device a request was authenticated as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +75,7 @@ impl CitizenProfile {
     }
 
     /// The field changes that carry this profile, each checked as a device's would be.
-    pub fn fields(&self, citizen: CitizenId) -> Result<Vec<ChangeBody>, ApiError> {
+    pub fn fields(&self, citizen: CitizenId) -> Result<Vec<ChangeBody>, StoreError> {
         let entity = Entity::Citizen { citizen };
         let values = [
             (FieldName::DisplayName, serde_json::json!(self.display_name)),
@@ -83,7 +87,9 @@ impl CitizenProfile {
             .into_iter()
             .filter(|(_, value)| !value.is_null())
             .map(|(field, value)| {
-                field.check(&entity, &value).map_err(|e| ApiError::invalid(ErrorCode::FieldInvalid, e.to_string()))?;
+                field
+                    .check(&entity, &value)
+                    .map_err(|e| StoreError::refused(ErrorCode::FieldInvalid, e.to_string()))?;
                 Ok(ChangeBody::FieldSet { entity, field, value, base: None })
             })
             .collect()
@@ -99,10 +105,10 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         device: DeviceId,
         token_hash: String,
         now_ms: u64,
-    ) -> impl Future<Output = Result<Enrolled, ApiError>> + Send;
+    ) -> impl Future<Output = Result<Enrolled, StoreError>> + Send;
 
-    /// The device a token (by hash) belongs to; revoked devices get `ApiError::Revoked`.
-    fn authenticate(&self, token_hash: String) -> impl Future<Output = Result<DeviceAuth, ApiError>> + Send;
+    /// The device a token (by hash) belongs to; an unknown token or a revoked device is refused.
+    fn authenticate(&self, token_hash: String) -> impl Future<Output = Result<DeviceAuth, StoreError>> + Send;
 
     /// Applies a checked batch all or nothing and reads the next page past the cursor.
     fn sync(
@@ -111,15 +117,15 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         request: SyncRequest,
         pull_limit: usize,
         now_ms: u64,
-    ) -> impl Future<Output = Result<SyncResponse, ApiError>> + Send;
+    ) -> impl Future<Output = Result<SyncResponse, StoreError>> + Send;
 
-    fn create_team(&self, team: TeamId, name: String) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn create_team(&self, team: TeamId, name: String) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn create_worker(
         &self,
         worker: WorkerId,
         team: TeamId,
         name: String,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Creates a citizen and logs its profile as the server's own changes.
     fn create_citizen(
         &self,
@@ -127,7 +133,7 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         team: TeamId,
         profile: CitizenProfile,
         now_ms: u64,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Puts a citizen in a worker's caseload, taking it out of any other, at a new log position:
     /// the new worker's devices then receive the citizen's whole history, and the old worker's
     /// devices hear that the citizen left (after their pending changes for it are pushed).
@@ -136,19 +142,19 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         citizen: CitizenId,
         worker: WorkerId,
         now_ms: u64,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn create_enrollment_code(
         &self,
         code_hash: String,
         worker: WorkerId,
         now_ms: u64,
         expires_at_ms: u64,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
-    fn devices(&self) -> impl Future<Output = Result<Vec<DeviceInfo>, ApiError>> + Send;
-    fn revoke(&self, device: DeviceId, now_ms: u64) -> impl Future<Output = Result<(), ApiError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn devices(&self) -> impl Future<Output = Result<Vec<DeviceInfo>, StoreError>> + Send;
+    fn revoke(&self, device: DeviceId, now_ms: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Every change in the log, in order (for exports and for tests that compare stores).
-    fn changes(&self) -> impl Future<Output = Result<Vec<Change>, ApiError>> + Send;
-    fn conflicts(&self) -> impl Future<Output = Result<Vec<Conflict>, ApiError>> + Send;
+    fn changes(&self) -> impl Future<Output = Result<Vec<Change>, StoreError>> + Send;
+    fn conflicts(&self) -> impl Future<Output = Result<Vec<Conflict>, StoreError>> + Send;
     /// Records who did what to which record (exports, admin commands). `subject` names no person.
     fn audit(
         &self,
@@ -156,5 +162,36 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         action: String,
         subject: String,
         now_ms: u64,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The `kind` column of the change log: the body's type, as on the wire.
+pub(crate) fn kind(body: &ChangeBody) -> &'static str {
+    match body {
+        ChangeBody::VisitStarted { .. } => "visit_started",
+        ChangeBody::VisitClosed { .. } => "visit_closed",
+        ChangeBody::ResponseRecorded { .. } => "response_recorded",
+        ChangeBody::NoteWritten { .. } => "note_written",
+        ChangeBody::FieldSet { .. } => "field_set",
+    }
+}
+
+/// The answer to a sync: the sequence acknowledged and the page, its bodies (the changes as
+/// logged, in JSON) decoded.
+pub(crate) fn answer(page: Page<String>, acknowledged_seq: u64, now_ms: u64) -> Result<SyncResponse, StoreError> {
+    let changes = page
+        .rows
+        .into_iter()
+        .filter_map(|row| Some((row.position, row.body?)))
+        .map(|(position, body)| Ok(LoggedChange { position, change: serde_json::from_str(&body)? }))
+        .collect::<Result<_, StoreError>>()?;
+    Ok(SyncResponse {
+        protocol: PROTOCOL_VERSION,
+        acknowledged_seq,
+        changes,
+        cursor: page.cursor,
+        more: page.more,
+        removed_citizens: page.removed,
+        server_time_ms: now_ms,
+    })
 }

@@ -1,5 +1,5 @@
 //! The PostgreSQL backend, for a municipality that runs its registry on PostgreSQL: the same
-//! semantics as the SQLite backend (`sqlite.rs` is the reference), over a deadpool pool of
+//! semantics as the SQLite backend (both follow `crate::rules`), over a deadpool pool of
 //! tokio-postgres connections. Every trait method is one transaction.
 //!
 //! Positions: the change log and the caseload events share one sequence of log positions, taken
@@ -7,8 +7,11 @@
 //! advisory lock (`WRITE_LOCK`), so writers run one at a time, positions commit in the order they
 //! are taken, and a reader never sees position N+1 before N (a device whose cursor passed N+1
 //! would never receive N). A sync's read of its page happens under the same lock, after its push.
+//!
+//! What a sync accepts and sends is decided by `crate::rules`; this file reads what the rules
+//! need (for a whole batch in one query each) and writes what they plan.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -16,19 +19,17 @@ use std::time::Duration;
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction};
 use fit_core::Hlc;
-use fit_core::hlc::HlcClock;
 use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
-use fit_core::merge::{FieldWrite, Version, merge_lww};
-use fit_protocol::{
-    Change, ChangeBody, Entity, LoggedChange, PROTOCOL_VERSION, SCHEMA_VERSION, SyncRequest, SyncResponse,
-};
+use fit_core::merge::Version;
+use fit_protocol::{Change, ChangeBody, ErrorCode, SyncRequest, SyncResponse};
 use tokio_postgres::NoTls;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore};
-use crate::error::ApiError;
-use fit_protocol::ErrorCode;
+use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, StoreError};
+use crate::rules::pull::{CitizenScan, Departure, Page, PageCut, PageRow};
+use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity};
+use crate::rules::{self, DeviceRow};
 
 /// The migrations, in order, under refinery's names (`V<version>__<name>`).
 const MIGRATIONS: &[(&str, &str)] =
@@ -57,7 +58,7 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-type TxFuture<'t, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 't>>;
+type TxFuture<'t, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 't>>;
 
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/name`), brings its
@@ -80,15 +81,15 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
-    async fn client(&self) -> Result<Object, ApiError> {
-        self.pool.get().await.map_err(|e| ApiError::Internal(anyhow::anyhow!("no PostgreSQL connection: {e}")))
+    async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(|e| StoreError::Fault(anyhow::anyhow!("no PostgreSQL connection: {e}")))
     }
 
     /// Runs `work` in a transaction that holds the write lock, and commits it if `work` succeeds.
     async fn write<T: Send>(
         &self,
         work: impl for<'t> FnOnce(&'t Transaction<'t>) -> TxFuture<'t, T> + Send,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).await?;
@@ -101,7 +102,7 @@ impl PgStore {
     async fn read<T: Send>(
         &self,
         work: impl for<'t> FnOnce(&'t Transaction<'t>) -> TxFuture<'t, T> + Send,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, StoreError> {
         let mut client = self.client().await?;
         let tx = client.build_transaction().read_only(true).start().await.map_err(db)?;
         let value = work(&tx).await?;
@@ -145,80 +146,80 @@ async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn internal(message: &str) -> ApiError {
-    ApiError::Internal(anyhow::anyhow!("{message}"))
+fn internal(message: &str) -> StoreError {
+    StoreError::fault(message)
 }
 
 /// A database error as a server fault. Only the SQLSTATE, the message and the schema names go
 /// into the error (and so into the log): PostgreSQL's detail can quote a failing row, which may
 /// hold personal data.
-fn db(error: tokio_postgres::Error) -> ApiError {
+fn db(error: tokio_postgres::Error) -> StoreError {
     match error.as_db_error() {
-        Some(e) => ApiError::Internal(anyhow::anyhow!(
+        Some(e) => StoreError::Fault(anyhow::anyhow!(
             "PostgreSQL error {} in {}.{}: {}",
             e.code().code(),
             e.table().unwrap_or("-"),
             e.constraint().or(e.column()).unwrap_or("-"),
             e.message()
         )),
-        None => ApiError::Internal(anyhow::anyhow!("PostgreSQL: {error}")),
+        None => StoreError::Fault(anyhow::anyhow!("PostgreSQL: {error}")),
     }
 }
 
-fn sql_u64(value: u64) -> Result<i64, ApiError> {
-    i64::try_from(value).map_err(|_| ApiError::invalid(ErrorCode::RequestOutOfRange, format!("{value} is too large")))
+fn sql_u64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::refused(ErrorCode::RequestOutOfRange, format!("{value} is too large")))
 }
 
-fn to_u64(value: i64) -> Result<u64, ApiError> {
+fn to_u64(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| internal("a negative number in the database"))
 }
 
-fn to_u32(value: i64) -> Result<u32, ApiError> {
+fn to_u32(value: i64) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| internal("a counter out of range in the database"))
 }
 
-fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T, ApiError> {
+fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T, StoreError> {
     text.parse().map_err(|_| internal("a malformed id in the database"))
 }
 
-fn parse_change(text: &str) -> Result<Change, ApiError> {
-    serde_json::from_str(text).map_err(|e| ApiError::Internal(e.into()))
+fn parse_change(text: &str) -> Result<Change, StoreError> {
+    Ok(serde_json::from_str(text)?)
 }
 
 /// A column of `row`, or a server fault when its type is not the one expected (never a panic).
-fn get<'r, T: tokio_postgres::types::FromSql<'r>>(row: &'r Row, index: usize) -> Result<T, ApiError> {
+fn get<'r, T: tokio_postgres::types::FromSql<'r>>(row: &'r Row, index: usize) -> Result<T, StoreError> {
     row.try_get(index).map_err(db)
 }
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
-async fn execute(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<u64, ApiError> {
+async fn execute(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
     let statement = tx.prepare_cached(sql).await.map_err(db)?;
     tx.execute(&statement, params).await.map_err(db)
 }
 
-async fn query(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<Vec<Row>, ApiError> {
+async fn query(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
     let statement = tx.prepare_cached(sql).await.map_err(db)?;
     tx.query(&statement, params).await.map_err(db)
 }
 
-async fn query_opt(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<Option<Row>, ApiError> {
+async fn query_opt(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<Option<Row>, StoreError> {
     let statement = tx.prepare_cached(sql).await.map_err(db)?;
     tx.query_opt(&statement, params).await.map_err(db)
 }
 
-async fn query_one(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<Row, ApiError> {
+async fn query_one(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<Row, StoreError> {
     let statement = tx.prepare_cached(sql).await.map_err(db)?;
     tx.query_one(&statement, params).await.map_err(db)
 }
 
 /// An insert from an admin command: a duplicate id, or a reference to something missing, is the
 /// administrator's mistake, not a fault (as `sqlite::insert`: any integrity constraint).
-async fn insert(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<(), ApiError> {
+async fn insert(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<(), StoreError> {
     let statement = tx.prepare_cached(sql).await.map_err(db)?;
     match tx.execute(&statement, params).await {
         Ok(_) => Ok(()),
-        Err(e) if e.code().is_some_and(|code| code.code().starts_with("23")) => Err(ApiError::invalid(
+        Err(e) if e.code().is_some_and(|code| code.code().starts_with("23")) => Err(StoreError::refused(
             ErrorCode::AdminConstraint,
             "that already exists, or refers to something that does not",
         )),
@@ -233,11 +234,11 @@ impl ServerStore for PgStore {
         device: DeviceId,
         token_hash: String,
         now_ms: u64,
-    ) -> Result<Enrolled, ApiError> {
+    ) -> Result<Enrolled, StoreError> {
         self.write(move |tx| Box::pin(enroll_in(tx, code_hash, device, token_hash, now_ms))).await
     }
 
-    async fn authenticate(&self, token_hash: String) -> Result<DeviceAuth, ApiError> {
+    async fn authenticate(&self, token_hash: String) -> Result<DeviceAuth, StoreError> {
         self.read(move |tx| {
             Box::pin(async move {
                 let row = query_opt(
@@ -246,10 +247,13 @@ impl ServerStore for PgStore {
                     &[&token_hash],
                 )
                 .await?;
-                let Some(row) = row else { return Err(ApiError::Unauthorized) };
-                if get::<Option<i64>>(&row, 2)?.is_some() {
-                    return Err(ApiError::Revoked);
-                }
+                let row = row
+                    .map(|row| {
+                        let revoked = get::<Option<i64>>(&row, 2)?.is_some();
+                        Ok::<_, StoreError>(DeviceRow { data: row, revoked })
+                    })
+                    .transpose()?;
+                let row = rules::admit(row)?;
                 Ok(DeviceAuth { device: parse_id(get(&row, 0)?)?, worker: parse_id(get(&row, 1)?)? })
             })
         })
@@ -262,11 +266,11 @@ impl ServerStore for PgStore {
         request: SyncRequest,
         pull_limit: usize,
         now_ms: u64,
-    ) -> Result<SyncResponse, ApiError> {
+    ) -> Result<SyncResponse, StoreError> {
         self.write(move |tx| Box::pin(async move { sync_in(tx, auth, &request, pull_limit, now_ms).await })).await
     }
 
-    async fn create_team(&self, team: TeamId, name: String) -> Result<(), ApiError> {
+    async fn create_team(&self, team: TeamId, name: String) -> Result<(), StoreError> {
         self.write(move |tx| {
             Box::pin(async move {
                 insert(tx, "INSERT INTO teams (id, name) VALUES ($1, $2)", &[&team.to_string(), &name]).await
@@ -275,7 +279,7 @@ impl ServerStore for PgStore {
         .await
     }
 
-    async fn create_worker(&self, worker: WorkerId, team: TeamId, name: String) -> Result<(), ApiError> {
+    async fn create_worker(&self, worker: WorkerId, team: TeamId, name: String) -> Result<(), StoreError> {
         self.write(move |tx| {
             Box::pin(async move {
                 insert(
@@ -295,7 +299,7 @@ impl ServerStore for PgStore {
         team: TeamId,
         profile: CitizenProfile,
         now_ms: u64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let fields = profile.fields(citizen)?;
         self.write(move |tx| {
             Box::pin(async move {
@@ -305,16 +309,13 @@ impl ServerStore for PgStore {
                     &[&citizen.to_string(), &team.to_string()],
                 )
                 .await?;
-                for body in fields {
-                    log_server_change(tx, body, now_ms).await?;
-                }
-                Ok(())
+                log_server_changes(tx, fields, now_ms).await
             })
         })
         .await
     }
 
-    async fn assign(&self, citizen: CitizenId, worker: WorkerId, now_ms: u64) -> Result<(), ApiError> {
+    async fn assign(&self, citizen: CitizenId, worker: WorkerId, now_ms: u64) -> Result<(), StoreError> {
         self.write(move |tx| Box::pin(assign_in(tx, citizen, worker, now_ms))).await
     }
 
@@ -324,7 +325,7 @@ impl ServerStore for PgStore {
         worker: WorkerId,
         now_ms: u64,
         expires_at_ms: u64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
             Box::pin(async move {
                 insert(
@@ -339,7 +340,7 @@ impl ServerStore for PgStore {
         .await
     }
 
-    async fn devices(&self) -> Result<Vec<DeviceInfo>, ApiError> {
+    async fn devices(&self) -> Result<Vec<DeviceInfo>, StoreError> {
         self.read(|tx| {
             Box::pin(async move {
                 // COLLATE "C": ids in byte order, as SQLite orders them, whatever the database's locale.
@@ -366,7 +367,7 @@ impl ServerStore for PgStore {
         .await
     }
 
-    async fn revoke(&self, device: DeviceId, now_ms: u64) -> Result<(), ApiError> {
+    async fn revoke(&self, device: DeviceId, now_ms: u64) -> Result<(), StoreError> {
         self.write(move |tx| {
             Box::pin(async move {
                 let changed = execute(
@@ -375,13 +376,13 @@ impl ServerStore for PgStore {
                     &[&sql_u64(now_ms)?, &device.to_string()],
                 )
                 .await?;
-                if changed == 0 { Err(ApiError::invalid(ErrorCode::DeviceUnknown, "no such device")) } else { Ok(()) }
+                if changed == 0 { Err(StoreError::refused(ErrorCode::DeviceUnknown, "no such device")) } else { Ok(()) }
             })
         })
         .await
     }
 
-    async fn changes(&self) -> Result<Vec<Change>, ApiError> {
+    async fn changes(&self) -> Result<Vec<Change>, StoreError> {
         self.read(|tx| {
             Box::pin(async move {
                 let rows = query(tx, "SELECT change FROM change_log ORDER BY position", &[]).await?;
@@ -391,7 +392,7 @@ impl ServerStore for PgStore {
         .await
     }
 
-    async fn conflicts(&self) -> Result<Vec<Conflict>, ApiError> {
+    async fn conflicts(&self) -> Result<Vec<Conflict>, StoreError> {
         self.read(|tx| {
             Box::pin(async move {
                 let rows = query(
@@ -416,7 +417,7 @@ impl ServerStore for PgStore {
         .await
     }
 
-    async fn audit(&self, actor: String, action: String, subject: String, now_ms: u64) -> Result<(), ApiError> {
+    async fn audit(&self, actor: String, action: String, subject: String, now_ms: u64) -> Result<(), StoreError> {
         self.write(move |tx| {
             Box::pin(async move {
                 execute(
@@ -438,7 +439,7 @@ async fn enroll_in(
     device: DeviceId,
     token_hash: String,
     now_ms: u64,
-) -> Result<Enrolled, ApiError> {
+) -> Result<Enrolled, StoreError> {
     let code = query_opt(
         tx,
         "SELECT worker_id, expires_at_ms, used_at_ms FROM enrollment_codes WHERE code_hash = $1",
@@ -446,18 +447,18 @@ async fn enroll_in(
     )
     .await?;
     let Some(code) = code else {
-        return Err(ApiError::invalid(ErrorCode::EnrollCodeInvalid, "this enrollment code is not valid"));
+        return Err(StoreError::refused(ErrorCode::EnrollCodeInvalid, "this enrollment code is not valid"));
     };
     let worker: String = get(&code, 0)?;
     if get::<Option<i64>>(&code, 2)?.is_some() {
-        return Err(ApiError::invalid(ErrorCode::EnrollCodeUsed, "this enrollment code has been used already"));
+        return Err(StoreError::refused(ErrorCode::EnrollCodeUsed, "this enrollment code has been used already"));
     }
     if to_u64(get(&code, 1)?)? <= now_ms {
-        return Err(ApiError::invalid(ErrorCode::EnrollCodeExpired, "this enrollment code has expired"));
+        return Err(StoreError::refused(ErrorCode::EnrollCodeExpired, "this enrollment code has expired"));
     }
     let device = device.to_string();
     if query_opt(tx, "SELECT 1 FROM devices WHERE id = $1", &[&device]).await?.is_some() {
-        return Err(ApiError::invalid(ErrorCode::EnrollDeviceExists, "this device is enrolled already"));
+        return Err(StoreError::refused(ErrorCode::EnrollDeviceExists, "this device is enrolled already"));
     }
     let now = sql_u64(now_ms)?;
     execute(tx, "UPDATE enrollment_codes SET used_at_ms = $1 WHERE code_hash = $2", &[&now, &code_hash]).await?;
@@ -481,7 +482,7 @@ async fn enroll_in(
     })
 }
 
-async fn assign_in(tx: &Transaction<'_>, citizen: CitizenId, worker: WorkerId, now_ms: u64) -> Result<(), ApiError> {
+async fn assign_in(tx: &Transaction<'_>, citizen: CitizenId, worker: WorkerId, now_ms: u64) -> Result<(), StoreError> {
     let citizen = citizen.to_string();
     let worker = worker.to_string();
     let previous: Option<String> =
@@ -492,7 +493,7 @@ async fn assign_in(tx: &Transaction<'_>, citizen: CitizenId, worker: WorkerId, n
     if previous.as_deref() == Some(worker.as_str()) {
         return Ok(());
     }
-    let position = next_position(tx).await?;
+    let position = sql_u64(next_position(tx).await?)?;
     let now = sql_u64(now_ms)?;
     insert(
         tx,
@@ -511,50 +512,46 @@ async fn assign_in(tx: &Transaction<'_>, citizen: CitizenId, worker: WorkerId, n
     .await
 }
 
+/// A sync in one transaction under the write lock: the device's state, the batch (read what the
+/// rules need, plan, write the plan), then the page past the cursor.
 async fn sync_in(
     tx: &Transaction<'_>,
     auth: DeviceAuth,
     request: &SyncRequest,
     limit: usize,
     now_ms: u64,
-) -> Result<SyncResponse, ApiError> {
+) -> Result<SyncResponse, StoreError> {
     let device = auth.device.to_string();
     let state = query_opt(tx, "SELECT last_seq, revoked_at_ms FROM devices WHERE id = $1", &[&device]).await?;
-    let Some(state) = state else { return Err(ApiError::Unauthorized) };
-    if get::<Option<i64>>(&state, 1)?.is_some() {
-        return Err(ApiError::Revoked);
-    }
-    let last_seq = to_u64(get(&state, 0)?)?;
+    let state = state
+        .map(|row| {
+            Ok::<_, StoreError>(DeviceRow {
+                data: get::<i64>(&row, 0)?,
+                revoked: get::<Option<i64>>(&row, 1)?.is_some(),
+            })
+        })
+        .transpose()?;
+    let last_seq = to_u64(rules::admit(state)?)?;
 
-    let last_seq = push_batch(tx, auth, &request.push, last_seq, now_ms).await?;
+    let known = read_known(tx, auth, &push::reads(&request.push, last_seq)).await?;
+    let input = PushInput { batch: &request.push, last_seq, known, next_position: next_position(tx).await?, now_ms };
+    let plan = push::plan_push(input)?;
+    write_log(tx, &plan.log).await?;
     execute(
         tx,
         "UPDATE devices SET last_seq = $1, last_sync_ms = $2 WHERE id = $3",
-        &[&sql_u64(last_seq)?, &sql_u64(now_ms)?, &device],
+        &[&sql_u64(plan.acknowledged_seq)?, &sql_u64(now_ms)?, &device],
     )
     .await?;
 
-    let page = pull_page(tx, &auth, request.cursor, limit).await?;
-    let mut changes = Vec::with_capacity(page.rows.len());
-    for row in page.rows {
-        if row.send {
-            changes.push(LoggedChange { position: to_u64(row.position)?, change: parse_change(&row.change)? });
-        }
-    }
-    Ok(SyncResponse {
-        protocol: PROTOCOL_VERSION,
-        acknowledged_seq: last_seq,
-        changes,
-        cursor: page.cursor,
-        more: page.more,
-        removed_citizens: page.removed,
-        server_time_ms: now_ms,
-    })
+    // Under the write lock: the log ends where the plan left it.
+    let page = pull_page(tx, &auth, request.cursor, limit, plan.log.next_position - 1).await?;
+    super::answer(page, plan.acknowledged_seq, now_ms)
 }
 
 /// The next position in the log: one past the largest of the change log and the caseload
 /// events. Writers hold `WRITE_LOCK`, so two transactions never take the same position.
-async fn next_position(tx: &Transaction<'_>) -> Result<i64, ApiError> {
+async fn next_position(tx: &Transaction<'_>) -> Result<u64, StoreError> {
     let row = query_one(
         tx,
         "SELECT greatest(coalesce((SELECT max(position) FROM change_log), 0),
@@ -562,250 +559,105 @@ async fn next_position(tx: &Transaction<'_>) -> Result<i64, ApiError> {
         &[],
     )
     .await?;
-    get(&row, 0)
+    to_u64(get(&row, 0)?)
 }
 
-struct PageRow {
-    key: i64,
-    position: i64,
-    change: String,
-    /// False for the device's own changes, which it holds already (unless back-filled).
-    send: bool,
+fn sql_all(values: &[u64]) -> Result<Vec<i64>, StoreError> {
+    values.iter().map(|value| sql_u64(*value)).collect()
 }
 
-struct Page {
-    rows: Vec<PageRow>,
-    cursor: u64,
-    more: bool,
-    removed: Vec<CitizenId>,
+fn texts<T: ToString>(values: &[T]) -> Vec<String> {
+    values.iter().map(ToString::to_string).collect()
 }
 
-/// The rows of the page past `cursor` with keys up to `key_max`, at most `fetch` of them.
-async fn page_rows(
-    tx: &Transaction<'_>,
-    auth: &DeviceAuth,
-    cursor: i64,
-    key_max: i64,
-    fetch: i64,
-) -> Result<Vec<PageRow>, ApiError> {
-    let worker = auth.worker.to_string();
-    let device = auth.device.to_string();
+/// Reads what the rules need to plan a batch, as `reads` lists it: one query for each kind of
+/// thing, for the whole batch, so a batch costs a few round trips, not several per change.
+async fn read_known(tx: &Transaction<'_>, auth: DeviceAuth, reads: &Reads) -> Result<Known, StoreError> {
+    let mut known = Known::default();
+    if !reads.replayed_seqs.is_empty() {
+        let sql = "SELECT seq, change FROM change_log WHERE device_id = $1 AND seq = ANY($2)";
+        for row in query(tx, sql, &[&auth.device.to_string(), &sql_all(&reads.replayed_seqs)?]).await? {
+            if let Ok(change) = serde_json::from_str(get(&row, 1)?) {
+                known.stored.insert(to_u64(get(&row, 0)?)?, change);
+            }
+        }
+    }
+    if !reads.new_ids.is_empty() {
+        let sql = "SELECT change_id FROM change_log WHERE change_id = ANY($1)";
+        let rows = query(tx, sql, &[&texts(&reads.new_ids)]).await?;
+        known.used_ids = rows.iter().map(|row| parse_id(get(row, 0)?)).collect::<Result<_, _>>()?;
+    }
+    if !reads.citizens.is_empty() {
+        let rows = query(
+            tx,
+            "SELECT citizen_id FROM caseload WHERE worker_id = $1 AND citizen_id = ANY($2)
+             UNION SELECT citizen_id FROM caseload_events WHERE worker_id = $1 AND citizen_id = ANY($2)",
+            &[&auth.worker.to_string(), &texts(&reads.citizens)],
+        )
+        .await?;
+        known.in_scope = rows.iter().map(|row| parse_id(get(row, 0)?)).collect::<Result<_, _>>()?;
+    }
+    known.held = read_held(tx, &reads.fields).await?;
+    Ok(known)
+}
+
+/// The versions the fields `keys` hold, for those that have one, in one query.
+async fn read_held(tx: &Transaction<'_>, keys: &[FieldKey]) -> Result<HashMap<FieldKey, Held>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let entity: Vec<&str> = keys.iter().map(|key| key.entity).collect();
+    let entity_id: Vec<&str> = keys.iter().map(|key| key.entity_id.as_str()).collect();
+    let field: Vec<&str> = keys.iter().map(|key| key.field).collect();
     let rows = query(
         tx,
-        "SELECT key, position, device_id, change, backfill FROM (
-            SELECT l.position AS key, l.position, l.device_id, l.change, false AS backfill
-              FROM caseload c JOIN change_log l ON l.citizen_id = c.citizen_id AND l.position > $2
-             WHERE c.worker_id = $1 AND c.assigned_position <= $2
-            UNION ALL
-            SELECT greatest(l.position, c.assigned_position), l.position, l.device_id, l.change,
-                   l.position < c.assigned_position
-              FROM caseload c JOIN change_log l ON l.citizen_id = c.citizen_id
-             WHERE c.worker_id = $1 AND c.assigned_position > $2) AS page
-         WHERE key <= $3 ORDER BY key, position LIMIT $4",
-        &[&worker, &cursor, &key_max, &fetch],
+        "SELECT k.i, f.hlc_wall_ms, f.hlc_counter, f.device_id, f.change_id
+           FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k (entity, entity_id, field, i)
+           JOIN field_versions f ON f.entity = k.entity AND f.entity_id = k.entity_id AND f.field = k.field",
+        &[&entity, &entity_id, &field],
     )
     .await?;
-    rows.iter()
-        .map(|row| {
-            let origin: &str = get(row, 2)?;
-            let backfill: bool = get(row, 4)?;
-            Ok(PageRow {
-                key: get(row, 0)?,
-                position: get(row, 1)?,
-                change: get(row, 3)?,
-                send: backfill || origin != device,
-            })
-        })
-        .collect()
+    let mut held = HashMap::new();
+    for row in rows {
+        let index = usize::try_from(get::<i64>(&row, 0)? - 1).map_err(|_| internal("a key out of range"))?;
+        let key = keys.get(index).ok_or_else(|| internal("a key out of range"))?;
+        let version =
+            Version { hlc: Hlc::new(to_u64(get(&row, 1)?)?, to_u32(get(&row, 2)?)?), device: parse_id(get(&row, 3)?)? };
+        held.insert(key.clone(), Held { version, change: parse_id(get(&row, 4)?)? });
+    }
+    Ok(held)
 }
 
-/// A page of what the worker may see past `cursor`, in the order of `key` (as `sqlite::pull_page`):
-/// - for a citizen assigned at or before the cursor, its changes past the cursor (key = position);
-/// - for a citizen assigned after the cursor, its whole history, which the device has not had
-///   (key = the later of the position and the assignment's position).
-///
-/// A page never splits the rows of one key, because the cursor moves to a key; a history longer
-/// than the page limit comes whole in a page of its own.
-async fn pull_page(tx: &Transaction<'_>, auth: &DeviceAuth, cursor: u64, limit: usize) -> Result<Page, ApiError> {
-    // The checks keep the limit at 1 or more; a 0 here would only mean "one".
-    let limit = limit.max(1);
-    let cursor_sql = sql_u64(cursor)?;
-    let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut rows = page_rows(tx, auth, cursor_sql, i64::MAX, limit_sql.saturating_add(1)).await?;
-    let more = rows.len() > limit;
-    if more {
-        let split_key = rows[limit - 1].key;
-        if rows[limit].key == split_key {
-            if rows[0].key == split_key {
-                rows = page_rows(tx, auth, cursor_sql, split_key, i64::MAX).await?;
-            } else {
-                rows.retain(|row| row.key < split_key);
-            }
-        } else {
-            rows.truncate(limit);
+/// Writes what the rules planned for new changes: the log rows and the field versions won with
+/// one statement each (`UNNEST`), then the conflicts, which are rare.
+async fn write_log(tx: &Transaction<'_>, plan: &LogPlan<'_>) -> Result<(), StoreError> {
+    LogRows::of(plan)?.insert(tx).await?;
+    if !plan.fields.is_empty() {
+        let mut columns = FieldRows::default();
+        for (key, held) in &plan.fields {
+            columns.add(key, held)?;
         }
+        columns.upsert(tx).await?;
     }
-    // Past the page: a complete answer moves the cursor to the end of the log, so the next
-    // round starts there; a partial one to the last key sent.
-    let new_cursor = match (more, rows.last()) {
-        (true, Some(row)) => row.key,
-        _ => next_position(tx).await? - 1,
+    let at_ms = sql_u64(plan.at_ms)?;
+    for c in &plan.conflicts {
+        execute(
+            tx,
+            "INSERT INTO conflicts (entity, entity_id, citizen_id, field, winner_change, loser_change, detected_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &c.field.entity,
+                &c.field.entity_id,
+                &c.citizen.to_string(),
+                &c.field.field,
+                &c.winner.to_string(),
+                &c.loser.to_string(),
+                &at_ms,
+            ],
+        )
+        .await?;
     }
-    .max(cursor_sql);
-    let worker = auth.worker.to_string();
-    // In the order the citizens left (SQLite's DISTINCT gives no order of its own).
-    let removed = query(
-        tx,
-        "SELECT e.citizen_id FROM caseload_events e
-          WHERE e.previous_worker_id = $1 AND e.position > $2 AND e.position <= $3
-            AND NOT EXISTS (SELECT 1 FROM caseload c WHERE c.citizen_id = e.citizen_id AND c.worker_id = $1)
-          GROUP BY e.citizen_id ORDER BY min(e.position)",
-        &[&worker, &cursor_sql, &new_cursor],
-    )
-    .await?
-    .iter()
-    .map(|row| parse_id(get(row, 0)?))
-    .collect::<Result<_, _>>()?;
-    Ok(Page { rows, cursor: to_u64(new_cursor)?, more, removed })
-}
-
-/// Writes a change the server makes itself (a profile from an admin command) under its own
-/// device id, sequence and clock, through the same log and merge as a device's change.
-async fn log_server_change(tx: &Transaction<'_>, body: ChangeBody, now_ms: u64) -> Result<(), ApiError> {
-    let row = query_one(tx, "SELECT device_id, last_seq, hlc_wall_ms, hlc_counter FROM server_identity", &[]).await?;
-    let device: DeviceId = parse_id(get(&row, 0)?)?;
-    let mut clock =
-        HlcClock::new(Hlc::new(to_u64(get(&row, 2)?)?, to_u32(get(&row, 3)?)?), fit_core::hlc::MAX_DRIFT_MS_DEFAULT);
-    let hlc = clock.tick(now_ms);
-    let seq = to_u64(get(&row, 1)?)? + 1;
-    let change = Change {
-        id: uuid::Uuid::now_v7().into(),
-        device,
-        seq,
-        hlc,
-        device_time_ms: now_ms,
-        schema_version: SCHEMA_VERSION,
-        body,
-    };
-    execute(
-        tx,
-        "UPDATE server_identity SET last_seq = $1, hlc_wall_ms = $2, hlc_counter = $3",
-        &[&sql_u64(seq)?, &sql_u64(hlc.wall_ms)?, &i64::from(hlc.counter)],
-    )
-    .await?;
-    store_change(tx, &change, now_ms).await
-}
-
-/// Stores a pushed batch, recognising changes already stored, and returns the sequence number
-/// acknowledged. The checks are those of `sqlite::push_one`, in the same order and with the same
-/// errors; what they need from the database is read for the whole batch at once, and the new
-/// rows go in with one statement, so a batch costs a few round trips, not several per change.
-async fn push_batch(
-    tx: &Transaction<'_>,
-    auth: DeviceAuth,
-    push: &[Change],
-    mut last_seq: u64,
-    now_ms: u64,
-) -> Result<u64, ApiError> {
-    if push.is_empty() {
-        return Ok(last_seq);
-    }
-    let ids: Vec<String> = push.iter().map(|change| change.id.to_string()).collect();
-    let used: HashSet<String> = query(tx, "SELECT change_id FROM change_log WHERE change_id = ANY($1)", &[&ids])
-        .await?
-        .iter()
-        .map(|row| get(row, 0))
-        .collect::<Result<_, _>>()?;
-    let citizens: Vec<String> =
-        push.iter().map(|change| change.citizen().to_string()).collect::<HashSet<_>>().into_iter().collect();
-    // In scope: the worker's citizen now, or one that was; a device's changes recorded before a
-    // citizen moved to another worker are still accepted, so nothing recorded is lost.
-    let in_scope: HashSet<String> = query(
-        tx,
-        "SELECT citizen_id FROM caseload WHERE worker_id = $1 AND citizen_id = ANY($2)
-         UNION SELECT citizen_id FROM caseload_events WHERE worker_id = $1 AND citizen_id = ANY($2)",
-        &[&auth.worker.to_string(), &citizens],
-    )
-    .await?
-    .iter()
-    .map(|row| get(row, 0))
-    .collect::<Result<_, _>>()?;
-    let mut rows = LogRows::default();
-    let mut position = next_position(tx).await?;
-    for (index, change) in push.iter().enumerate() {
-        let new =
-            check_pushed(tx, auth, change, last_seq, &used, &in_scope, &rows).await.map_err(|e| e.in_change(index))?;
-        if new {
-            if let ChangeBody::FieldSet { entity, field, base, .. } = &change.body {
-                merge_field(tx, change, entity, field.as_str(), *base, &change.citizen().to_string(), now_ms)
-                    .await
-                    .map_err(|e| e.in_change(index))?;
-            }
-            rows.add(change, position, now_ms)?;
-            position += 1;
-        }
-        last_seq = last_seq.max(change.seq);
-    }
-    rows.insert(tx).await?;
-    Ok(last_seq)
-}
-
-/// Whether a pushed change is new; a change stored before (in the log, or earlier in this
-/// batch) is recognised when it is the same, and refused when its content differs.
-async fn check_pushed(
-    tx: &Transaction<'_>,
-    auth: DeviceAuth,
-    change: &Change,
-    last_seq: u64,
-    used: &HashSet<String>,
-    in_scope: &HashSet<String>,
-    batch: &LogRows,
-) -> Result<bool, ApiError> {
-    if change.seq <= last_seq {
-        let same = match batch.by_seq.get(&change.seq) {
-            Some(earlier) => earlier == change,
-            None => {
-                let stored = query_opt(
-                    tx,
-                    "SELECT change FROM change_log WHERE device_id = $1 AND seq = $2",
-                    &[&auth.device.to_string(), &sql_u64(change.seq)?],
-                )
-                .await?;
-                let stored: Option<String> = stored.map(|row| get(&row, 0)).transpose()?;
-                stored.as_deref().map(serde_json::from_str::<Change>).transpose().ok().flatten().as_ref()
-                    == Some(change)
-            }
-        };
-        return if same {
-            Ok(false)
-        } else {
-            Err(ApiError::Conflict(format!("seq {} was sent before with other content", change.seq)))
-        };
-    }
-    if change.seq != last_seq + 1 {
-        return Err(ApiError::invalid(
-            ErrorCode::BatchSequenceGap,
-            format!("expected seq {}, got {}: changes are missing before it", last_seq + 1, change.seq),
-        ));
-    }
-    let id = change.id.to_string();
-    if used.contains(&id) || batch.ids.contains(&id) {
-        return Err(ApiError::Conflict(format!("change id {} was sent before with other content", change.id)));
-    }
-    if !in_scope.contains(&change.citizen().to_string()) {
-        return Err(ApiError::OutOfScope);
-    }
-    Ok(true)
-}
-
-/// Merges a change's field write, if any, and appends the change to the log at the next position.
-async fn store_change(tx: &Transaction<'_>, change: &Change, now_ms: u64) -> Result<(), ApiError> {
-    if let ChangeBody::FieldSet { entity, field, base, .. } = &change.body {
-        merge_field(tx, change, entity, field.as_str(), *base, &change.citizen().to_string(), now_ms).await?;
-    }
-    let mut rows = LogRows::default();
-    rows.add(change, next_position(tx).await?, now_ms)?;
-    rows.insert(tx).await
+    Ok(())
 }
 
 /// Rows for the change log, column by column, inserted with one statement (`UNNEST`).
@@ -823,37 +675,31 @@ struct LogRows {
     schema_version: Vec<i64>,
     change: Vec<String>,
     position: Vec<i64>,
-    /// The batch's changes by sequence number and their ids, to recognise one sent twice in a batch.
-    by_seq: HashMap<u64, Change>,
-    ids: HashSet<String>,
 }
 
 impl LogRows {
-    fn add(&mut self, change: &Change, position: i64, now_ms: u64) -> Result<(), ApiError> {
-        self.change.push(serde_json::to_string(change).map_err(|e| ApiError::Internal(e.into()))?);
-        self.kind.push(match &change.body {
-            ChangeBody::VisitStarted { .. } => "visit_started",
-            ChangeBody::VisitClosed { .. } => "visit_closed",
-            ChangeBody::ResponseRecorded { .. } => "response_recorded",
-            ChangeBody::NoteWritten { .. } => "note_written",
-            ChangeBody::FieldSet { .. } => "field_set",
-        });
-        self.change_id.push(change.id.to_string());
-        self.device_id.push(change.device.to_string());
-        self.seq.push(sql_u64(change.seq)?);
-        self.citizen_id.push(change.citizen().to_string());
-        self.hlc_wall_ms.push(sql_u64(change.hlc.wall_ms)?);
-        self.hlc_counter.push(i64::from(change.hlc.counter));
-        self.device_time_ms.push(sql_u64(change.device_time_ms)?);
-        self.received_at_ms.push(sql_u64(now_ms)?);
-        self.schema_version.push(i64::from(change.schema_version));
-        self.position.push(position);
-        self.by_seq.insert(change.seq, change.clone());
-        self.ids.insert(change.id.to_string());
-        Ok(())
+    fn of(plan: &LogPlan<'_>) -> Result<LogRows, StoreError> {
+        let mut rows = LogRows::default();
+        let received_at_ms = sql_u64(plan.at_ms)?;
+        for row in &plan.rows {
+            let change = row.change;
+            rows.change.push(serde_json::to_string(change)?);
+            rows.kind.push(super::kind(&change.body));
+            rows.change_id.push(change.id.to_string());
+            rows.device_id.push(change.device.to_string());
+            rows.seq.push(sql_u64(change.seq)?);
+            rows.citizen_id.push(change.citizen().to_string());
+            rows.hlc_wall_ms.push(sql_u64(change.hlc.wall_ms)?);
+            rows.hlc_counter.push(i64::from(change.hlc.counter));
+            rows.device_time_ms.push(sql_u64(change.device_time_ms)?);
+            rows.received_at_ms.push(received_at_ms);
+            rows.schema_version.push(i64::from(change.schema_version));
+            rows.position.push(sql_u64(row.position)?);
+        }
+        Ok(rows)
     }
 
-    async fn insert(&self, tx: &Transaction<'_>) -> Result<(), ApiError> {
+    async fn insert(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
         if self.position.is_empty() {
             return Ok(());
         }
@@ -883,74 +729,141 @@ impl LogRows {
     }
 }
 
-/// Last writer wins per field; a write not based on the version held is concurrent with it and
-/// goes to the conflict log with the winner.
-async fn merge_field(
-    tx: &Transaction<'_>,
-    change: &Change,
-    entity: &Entity,
-    field: &str,
-    base: Option<Version>,
-    citizen: &str,
-    now_ms: u64,
-) -> Result<(), ApiError> {
-    let (kind, id) = match entity {
-        Entity::Citizen { citizen } => ("citizen", citizen.to_string()),
-        Entity::Goal { goal, .. } => ("goal", goal.to_string()),
-    };
-    let current = query_opt(
-        tx,
-        "SELECT hlc_wall_ms, hlc_counter, device_id, change_id FROM field_versions
-         WHERE entity = $1 AND entity_id = $2 AND field = $3",
-        &[&kind, &id, &field],
-    )
-    .await?;
-    let current = match current {
-        Some(row) => {
-            let version = Version {
-                hlc: Hlc::new(to_u64(get(&row, 0)?)?, to_u32(get(&row, 1)?)?),
-                device: parse_id(get(&row, 2)?)?,
-            };
-            Some((version, get::<String>(&row, 3)?))
-        }
-        None => None,
-    };
-    let incoming = Version { hlc: change.hlc, device: change.device };
-    let merge = merge_lww(current.as_ref().map(|(version, _)| *version), FieldWrite { version: incoming, base });
-    if merge.is_concurrent()
-        && let Some((_, current_change)) = &current
-    {
-        let (winner, loser) = if merge.applies() {
-            (change.id.to_string(), current_change.clone())
-        } else {
-            (current_change.clone(), change.id.to_string())
-        };
-        execute(
-            tx,
-            "INSERT INTO conflicts (entity, entity_id, citizen_id, field, winner_change, loser_change, detected_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[&kind, &id, &citizen, &field, &winner, &loser, &sql_u64(now_ms)?],
-        )
-        .await?;
+/// Field versions, column by column, upserted with one statement (`UNNEST`; the plan has each
+/// field once, as one statement may not update a row twice).
+#[derive(Default)]
+struct FieldRows<'k> {
+    entity: Vec<&'static str>,
+    entity_id: Vec<&'k str>,
+    field: Vec<&'static str>,
+    hlc_wall_ms: Vec<i64>,
+    hlc_counter: Vec<i64>,
+    device_id: Vec<String>,
+    change_id: Vec<String>,
+}
+
+impl<'k> FieldRows<'k> {
+    fn add(&mut self, key: &'k FieldKey, held: &Held) -> Result<(), StoreError> {
+        self.entity.push(key.entity);
+        self.entity_id.push(&key.entity_id);
+        self.field.push(key.field);
+        self.hlc_wall_ms.push(sql_u64(held.version.hlc.wall_ms)?);
+        self.hlc_counter.push(i64::from(held.version.hlc.counter));
+        self.device_id.push(held.version.device.to_string());
+        self.change_id.push(held.change.to_string());
+        Ok(())
     }
-    if merge.applies() {
+
+    async fn upsert(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
         execute(
             tx,
             "INSERT INTO field_versions (entity, entity_id, field, hlc_wall_ms, hlc_counter, device_id, change_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
              ON CONFLICT (entity, entity_id, field) DO UPDATE SET hlc_wall_ms = excluded.hlc_wall_ms,
                 hlc_counter = excluded.hlc_counter, device_id = excluded.device_id, change_id = excluded.change_id",
             &[
-                &kind,
-                &id,
-                &field,
-                &sql_u64(incoming.hlc.wall_ms)?,
-                &i64::from(incoming.hlc.counter),
-                &change.device.to_string(),
-                &change.id.to_string(),
+                &self.entity,
+                &self.entity_id,
+                &self.field,
+                &self.hlc_wall_ms,
+                &self.hlc_counter,
+                &self.device_id,
+                &self.change_id,
             ],
         )
         .await?;
+        Ok(())
     }
-    Ok(())
+}
+
+/// Logs the server's own changes (a profile from an admin command) under its identity, through
+/// the same plan as a device's changes.
+async fn log_server_changes(tx: &Transaction<'_>, bodies: Vec<ChangeBody>, now_ms: u64) -> Result<(), StoreError> {
+    let row = query_one(tx, "SELECT device_id, last_seq, hlc_wall_ms, hlc_counter FROM server_identity", &[]).await?;
+    let identity = ServerIdentity {
+        device: parse_id(get(&row, 0)?)?,
+        last_seq: to_u64(get(&row, 1)?)?,
+        hlc: Hlc::new(to_u64(get(&row, 2)?)?, to_u32(get(&row, 3)?)?),
+    };
+    let (changes, after) = push::server_changes(identity, bodies, || uuid::Uuid::now_v7().into(), now_ms);
+    execute(
+        tx,
+        "UPDATE server_identity SET last_seq = $1, hlc_wall_ms = $2, hlc_counter = $3",
+        &[&sql_u64(after.last_seq)?, &sql_u64(after.hlc.wall_ms)?, &i64::from(after.hlc.counter)],
+    )
+    .await?;
+    let held = read_held(tx, &push::written_fields(&changes)).await?;
+    write_log(tx, &push::plan_log(&changes, held, next_position(tx).await?, now_ms)).await
+}
+
+/// The rows of the page past `cursor` with keys up to `key_max`, at most `fetch` of them, in
+/// (key, position) order. PostgreSQL merges the citizens' rows itself; the key it orders by is
+/// `CitizenScan::key`, and the rows are made by `CitizenScan::row`.
+async fn page_rows(
+    tx: &Transaction<'_>,
+    auth: &DeviceAuth,
+    cursor: u64,
+    key_max: i64,
+    fetch: i64,
+) -> Result<Vec<PageRow<String>>, StoreError> {
+    let worker = auth.worker.to_string();
+    let device = auth.device.to_string();
+    let rows = query(
+        tx,
+        "SELECT position, assigned_position, device_id, change FROM (
+            SELECT l.position AS key, l.position, c.assigned_position, l.device_id, l.change
+              FROM caseload c JOIN change_log l ON l.citizen_id = c.citizen_id AND l.position > $2
+             WHERE c.worker_id = $1 AND c.assigned_position <= $2
+            UNION ALL
+            SELECT greatest(l.position, c.assigned_position), l.position, c.assigned_position, l.device_id, l.change
+              FROM caseload c JOIN change_log l ON l.citizen_id = c.citizen_id
+             WHERE c.worker_id = $1 AND c.assigned_position > $2) AS page
+         WHERE key <= $3 ORDER BY key, position LIMIT $4",
+        &[&worker, &sql_u64(cursor)?, &key_max, &fetch],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let scan = CitizenScan::new(to_u64(get(row, 1)?)?, cursor);
+            let own = get::<&str>(row, 2)? == device;
+            scan.row(to_u64(get(row, 0)?)?, own, || get::<String>(row, 3))
+        })
+        .collect()
+}
+
+/// The page past `cursor` (`crate::rules::pull`): the first `limit` rows and one more, and when
+/// the limit falls in the page's first key (a history longer than a page), every row of it.
+async fn pull_page(
+    tx: &Transaction<'_>,
+    auth: &DeviceAuth,
+    cursor: u64,
+    limit: usize,
+    log_end: u64,
+) -> Result<Page<String>, StoreError> {
+    let cursor_sql = sql_u64(cursor)?;
+    let fetch = i64::try_from(limit.max(1)).unwrap_or(i64::MAX).saturating_add(1);
+    let mut cut = PageCut::new(limit);
+    for row in page_rows(tx, auth, cursor, i64::MAX, fetch).await? {
+        if !cut.offer(row) {
+            break;
+        }
+    }
+    if let Some(key) = cut.open_key() {
+        cut = PageCut::new(limit);
+        for row in page_rows(tx, auth, cursor, sql_u64(key)?, i64::MAX).await? {
+            cut.offer(row);
+        }
+    }
+    let departures = query(
+        tx,
+        "SELECT e.position, e.citizen_id,
+                EXISTS (SELECT 1 FROM caseload c WHERE c.citizen_id = e.citizen_id AND c.worker_id = $1)
+           FROM caseload_events e WHERE e.previous_worker_id = $1 AND e.position > $2 ORDER BY e.position",
+        &[&auth.worker.to_string(), &cursor_sql],
+    )
+    .await?
+    .iter()
+    .map(|row| Ok(Departure { position: to_u64(get(row, 0)?)?, citizen: parse_id(get(row, 1)?)?, back: get(row, 2)? }))
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Page::new(cut.finish(), cursor, log_end, &departures))
 }

@@ -1,25 +1,25 @@
 //! The SQLite backend, the embedded default: one connection on its own thread, so there is one
 //! writer, and group commit: requests that arrive while a transaction runs are applied together,
-//! each inside its own savepoint (all or nothing per request), under one fsync.
+//! each inside its own savepoint (all or nothing per request), under one fsync. What a sync
+//! accepts and sends is decided by `crate::rules`; this file reads what the rules need and
+//! writes what they plan.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::LazyLock;
 
 use fit_core::Hlc;
-use fit_core::hlc::HlcClock;
 use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
-use fit_core::merge::{FieldWrite, Version, merge_lww};
-use fit_protocol::{
-    Change, ChangeBody, Entity, LoggedChange, PROTOCOL_VERSION, SCHEMA_VERSION, SyncRequest, SyncResponse,
-};
+use fit_core::merge::Version;
+use fit_protocol::{Change, ChangeBody, ErrorCode, SyncRequest, SyncResponse};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore};
-use crate::error::ApiError;
-use fit_protocol::ErrorCode;
+use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, StoreError};
+use crate::rules::pull::{CitizenScan, Departure, Page, PageRow, cut_page, merge_citizens};
+use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity};
+use crate::rules::{self, DeviceRow};
 
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![M::up(include_str!("../../../../migrations/server-sqlite/0001_initial.sql"))])
@@ -64,8 +64,8 @@ impl SqliteStore {
 
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let result = work(conn);
@@ -80,12 +80,12 @@ impl SqliteStore {
     }
 }
 
-fn internal(message: &str) -> ApiError {
-    ApiError::Internal(anyhow::anyhow!("{message}"))
+fn internal(message: &str) -> StoreError {
+    StoreError::fault(message)
 }
 
-fn db(error: rusqlite::Error) -> ApiError {
-    ApiError::Internal(error.into())
+fn db(error: rusqlite::Error) -> StoreError {
+    StoreError::Fault(error.into())
 }
 
 fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Job>) {
@@ -122,15 +122,15 @@ fn run_writer(mut conn: Connection, mut receiver: mpsc::Receiver<Job>) {
     }
 }
 
-fn sql_u64(value: u64) -> Result<i64, ApiError> {
-    i64::try_from(value).map_err(|_| ApiError::invalid(ErrorCode::RequestOutOfRange, format!("{value} is too large")))
+fn sql_u64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::refused(ErrorCode::RequestOutOfRange, format!("{value} is too large")))
 }
 
-fn to_u64(value: i64) -> Result<u64, ApiError> {
+fn to_u64(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| internal("a negative number in the database"))
 }
 
-fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T, ApiError> {
+fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T, StoreError> {
     text.parse().map_err(|_| internal("a malformed id in the database"))
 }
 
@@ -141,7 +141,7 @@ impl ServerStore for SqliteStore {
         device: DeviceId,
         token_hash: String,
         now_ms: u64,
-    ) -> Result<Enrolled, ApiError> {
+    ) -> Result<Enrolled, StoreError> {
         self.run(move |conn| {
             let code: Option<(String, i64, Option<i64>)> = conn
                 .query_row(
@@ -152,20 +152,20 @@ impl ServerStore for SqliteStore {
                 .optional()
                 .map_err(db)?;
             let Some((worker, expires_at_ms, used_at_ms)) = code else {
-                return Err(ApiError::invalid(ErrorCode::EnrollCodeInvalid, "this enrollment code is not valid"));
+                return Err(StoreError::refused(ErrorCode::EnrollCodeInvalid, "this enrollment code is not valid"));
             };
             if used_at_ms.is_some() {
-                return Err(ApiError::invalid(ErrorCode::EnrollCodeUsed, "this enrollment code has been used already"));
+                return Err(StoreError::refused(ErrorCode::EnrollCodeUsed, "this enrollment code has been used already"));
             }
             if to_u64(expires_at_ms)? <= now_ms {
-                return Err(ApiError::invalid(ErrorCode::EnrollCodeExpired, "this enrollment code has expired"));
+                return Err(StoreError::refused(ErrorCode::EnrollCodeExpired, "this enrollment code has expired"));
             }
             let exists = conn
                 .query_row("SELECT 1 FROM devices WHERE id = ?1", [device.to_string()], |_| Ok(()))
                 .optional()
                 .map_err(db)?;
             if exists.is_some() {
-                return Err(ApiError::invalid(ErrorCode::EnrollDeviceExists, "this device is enrolled already"));
+                return Err(StoreError::refused(ErrorCode::EnrollDeviceExists, "this device is enrolled already"));
             }
             conn.execute("UPDATE enrollment_codes SET used_at_ms = ?1 WHERE code_hash = ?2", params![sql_u64(now_ms)?, code_hash])
                 .map_err(db)?;
@@ -186,7 +186,7 @@ impl ServerStore for SqliteStore {
         .await
     }
 
-    async fn authenticate(&self, token_hash: String) -> Result<DeviceAuth, ApiError> {
+    async fn authenticate(&self, token_hash: String) -> Result<DeviceAuth, StoreError> {
         self.run(move |conn| {
             let row: Option<(String, String, Option<i64>)> = conn
                 .query_row(
@@ -196,13 +196,10 @@ impl ServerStore for SqliteStore {
                 )
                 .optional()
                 .map_err(db)?;
-            match row {
-                None => Err(ApiError::Unauthorized),
-                Some((_, _, Some(_))) => Err(ApiError::Revoked),
-                Some((device, worker, None)) => {
-                    Ok(DeviceAuth { device: parse_id(&device)?, worker: parse_id(&worker)? })
-                }
-            }
+            let row =
+                row.map(|(device, worker, revoked)| DeviceRow { data: (device, worker), revoked: revoked.is_some() });
+            let (device, worker) = rules::admit(row)?;
+            Ok(DeviceAuth { device: parse_id(&device)?, worker: parse_id(&worker)? })
         })
         .await
     }
@@ -213,18 +210,18 @@ impl ServerStore for SqliteStore {
         request: SyncRequest,
         pull_limit: usize,
         now_ms: u64,
-    ) -> Result<SyncResponse, ApiError> {
+    ) -> Result<SyncResponse, StoreError> {
         self.run(move |conn| sync_in(conn, auth, &request, pull_limit, now_ms)).await
     }
 
-    async fn create_team(&self, team: TeamId, name: String) -> Result<(), ApiError> {
+    async fn create_team(&self, team: TeamId, name: String) -> Result<(), StoreError> {
         self.run(move |conn| {
             insert(conn, "INSERT INTO teams (id, name) VALUES (?1, ?2)", params![team.to_string(), name])
         })
         .await
     }
 
-    async fn create_worker(&self, worker: WorkerId, team: TeamId, name: String) -> Result<(), ApiError> {
+    async fn create_worker(&self, worker: WorkerId, team: TeamId, name: String) -> Result<(), StoreError> {
         self.run(move |conn| {
             insert(
                 conn,
@@ -241,7 +238,7 @@ impl ServerStore for SqliteStore {
         team: TeamId,
         profile: CitizenProfile,
         now_ms: u64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let fields = profile.fields(citizen)?;
         self.run(move |conn| {
             insert(
@@ -249,15 +246,12 @@ impl ServerStore for SqliteStore {
                 "INSERT INTO citizens (id, team_id) VALUES (?1, ?2)",
                 params![citizen.to_string(), team.to_string()],
             )?;
-            for body in fields {
-                log_server_change(conn, body, now_ms)?;
-            }
-            Ok(())
+            log_server_changes(conn, fields, now_ms)
         })
         .await
     }
 
-    async fn assign(&self, citizen: CitizenId, worker: WorkerId, now_ms: u64) -> Result<(), ApiError> {
+    async fn assign(&self, citizen: CitizenId, worker: WorkerId, now_ms: u64) -> Result<(), StoreError> {
         self.run(move |conn| {
             let previous: Option<String> = conn
                 .query_row("SELECT worker_id FROM caseload WHERE citizen_id = ?1", [citizen.to_string()], |row| {
@@ -268,7 +262,7 @@ impl ServerStore for SqliteStore {
             if previous.as_deref() == Some(worker.to_string().as_str()) {
                 return Ok(());
             }
-            let position = next_position(conn)?;
+            let position = sql_u64(next_position(conn)?)?;
             insert(
                 conn,
                 "INSERT INTO caseload_events (position, citizen_id, worker_id, previous_worker_id, at_ms)
@@ -292,7 +286,7 @@ impl ServerStore for SqliteStore {
         worker: WorkerId,
         now_ms: u64,
         expires_at_ms: u64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         self.run(move |conn| {
             insert(
                 conn,
@@ -303,7 +297,7 @@ impl ServerStore for SqliteStore {
         .await
     }
 
-    async fn devices(&self) -> Result<Vec<DeviceInfo>, ApiError> {
+    async fn devices(&self) -> Result<Vec<DeviceInfo>, StoreError> {
         self.run(|conn| {
             let mut statement = conn
                 .prepare("SELECT id, worker_id, enrolled_at_ms, revoked_at_ms, last_seq FROM devices ORDER BY enrolled_at_ms, id")
@@ -334,7 +328,7 @@ impl ServerStore for SqliteStore {
         .await
     }
 
-    async fn revoke(&self, device: DeviceId, now_ms: u64) -> Result<(), ApiError> {
+    async fn revoke(&self, device: DeviceId, now_ms: u64) -> Result<(), StoreError> {
         self.run(move |conn| {
             let changed = conn
                 .execute(
@@ -342,21 +336,21 @@ impl ServerStore for SqliteStore {
                     params![sql_u64(now_ms)?, device.to_string()],
                 )
                 .map_err(db)?;
-            if changed == 0 { Err(ApiError::invalid(ErrorCode::DeviceUnknown, "no such device")) } else { Ok(()) }
+            if changed == 0 { Err(StoreError::refused(ErrorCode::DeviceUnknown, "no such device")) } else { Ok(()) }
         })
         .await
     }
 
-    async fn changes(&self) -> Result<Vec<Change>, ApiError> {
+    async fn changes(&self) -> Result<Vec<Change>, StoreError> {
         self.run(|conn| {
             let mut statement = conn.prepare("SELECT change FROM change_log ORDER BY position").map_err(db)?;
             let rows = statement.query_map([], |row| row.get::<_, String>(0)).map_err(db)?;
-            rows.map(|row| serde_json::from_str(&row.map_err(db)?).map_err(|e| ApiError::Internal(e.into()))).collect()
+            rows.map(|row| Ok(serde_json::from_str(&row.map_err(db)?)?)).collect()
         })
         .await
     }
 
-    async fn audit(&self, actor: String, action: String, subject: String, now_ms: u64) -> Result<(), ApiError> {
+    async fn audit(&self, actor: String, action: String, subject: String, now_ms: u64) -> Result<(), StoreError> {
         self.run(move |conn| {
             conn.execute(
                 "INSERT INTO audit_log (actor, action, subject, at_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -368,7 +362,7 @@ impl ServerStore for SqliteStore {
         .await
     }
 
-    async fn conflicts(&self) -> Result<Vec<Conflict>, ApiError> {
+    async fn conflicts(&self) -> Result<Vec<Conflict>, StoreError> {
         self.run(|conn| {
             let mut statement = conn
                 .prepare("SELECT citizen_id, entity_id, field, winner_change, loser_change FROM conflicts ORDER BY id")
@@ -387,125 +381,240 @@ impl ServerStore for SqliteStore {
 }
 
 /// An insert from an admin command: a duplicate id is the administrator's mistake, not a fault.
-fn insert(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<(), ApiError> {
+fn insert(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<(), StoreError> {
     match conn.execute(sql, params) {
         Ok(_) => Ok(()),
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(
-            ApiError::invalid(ErrorCode::AdminConstraint, "that already exists, or refers to something that does not"),
-        ),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(StoreError::refused(
+                ErrorCode::AdminConstraint,
+                "that already exists, or refers to something that does not",
+            ))
+        }
         Err(e) => Err(db(e)),
     }
 }
 
+/// A sync in one savepoint: the device's state, the batch (read what the rules need, plan, write
+/// the plan), then the page past the cursor.
 fn sync_in(
     conn: &Connection,
     auth: DeviceAuth,
     request: &SyncRequest,
     limit: usize,
     now_ms: u64,
-) -> Result<SyncResponse, ApiError> {
+) -> Result<SyncResponse, StoreError> {
     let device = auth.device.to_string();
     let state: Option<(i64, Option<i64>)> = conn
-        .query_row("SELECT last_seq, revoked_at_ms FROM devices WHERE id = ?1", [&device], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .optional()
+        .prepare_cached("SELECT last_seq, revoked_at_ms FROM devices WHERE id = ?1")
+        .and_then(|mut s| s.query_row([&device], |row| Ok((row.get(0)?, row.get(1)?))).optional())
         .map_err(db)?;
-    let mut last_seq = match state {
-        None => return Err(ApiError::Unauthorized),
-        Some((_, Some(_))) => return Err(ApiError::Revoked),
-        Some((last_seq, None)) => to_u64(last_seq)?,
-    };
+    let state = state.map(|(last_seq, revoked)| DeviceRow { data: last_seq, revoked: revoked.is_some() });
+    let last_seq = to_u64(rules::admit(state)?)?;
 
-    let mut batch = Batch { position: next_position(conn)?, in_scope: HashMap::new() };
-    for (index, change) in request.push.iter().enumerate() {
-        push_one(conn, auth, change, last_seq, &mut batch, now_ms).map_err(|e| e.in_change(index))?;
-        last_seq = last_seq.max(change.seq);
-    }
-    conn.execute(
-        "UPDATE devices SET last_seq = ?1, last_sync_ms = ?2 WHERE id = ?3",
-        params![sql_u64(last_seq)?, sql_u64(now_ms)?, device],
-    )
-    .map_err(db)?;
+    let known = read_known(conn, auth, &push::reads(&request.push, last_seq))?;
+    let input = PushInput { batch: &request.push, last_seq, known, next_position: next_position(conn)?, now_ms };
+    let plan = push::plan_push(input)?;
+    write_log(conn, &plan.log)?;
+    let values = params![sql_u64(plan.acknowledged_seq)?, sql_u64(now_ms)?, device];
+    conn.prepare_cached("UPDATE devices SET last_seq = ?1, last_sync_ms = ?2 WHERE id = ?3")
+        .and_then(|mut s| s.execute(values))
+        .map_err(db)?;
 
-    let page = pull_page(conn, &auth, request.cursor, limit)?;
-    let mut changes = Vec::with_capacity(page.rows.len());
-    for row in page.rows {
-        if let Some(change) = row.change {
-            let change = serde_json::from_str(&change).map_err(|e| ApiError::Internal(e.into()))?;
-            changes.push(LoggedChange { position: to_u64(row.position)?, change });
-        }
-    }
-    Ok(SyncResponse {
-        protocol: PROTOCOL_VERSION,
-        acknowledged_seq: last_seq,
-        changes,
-        cursor: page.cursor,
-        more: page.more,
-        removed_citizens: page.removed,
-        server_time_ms: now_ms,
-    })
+    // There is one writer: the log ends where the plan left it.
+    let page = pull_page(conn, &auth, request.cursor, limit, plan.log.next_position - 1)?;
+    super::answer(page, plan.acknowledged_seq, now_ms)
 }
 
 /// The next position in the log: one past the largest of the change log and the caseload
 /// events. There is one writer, so two transactions never take the same position.
-fn next_position(conn: &Connection) -> Result<i64, ApiError> {
-    conn.prepare_cached(
-        "SELECT max(coalesce((SELECT max(position) FROM change_log), 0),
-                    coalesce((SELECT max(position) FROM caseload_events), 0)) + 1",
-    )
-    .and_then(|mut s| s.query_row([], |row| row.get(0)))
-    .map_err(db)
+fn next_position(conn: &Connection) -> Result<u64, StoreError> {
+    let next: i64 = conn
+        .prepare_cached(
+            "SELECT max(coalesce((SELECT max(position) FROM change_log), 0),
+                        coalesce((SELECT max(position) FROM caseload_events), 0)) + 1",
+        )
+        .and_then(|mut s| s.query_row([], |row| row.get(0)))
+        .map_err(db)?;
+    to_u64(next)
 }
 
-struct PageRow {
-    key: i64,
-    position: i64,
-    /// The change as logged; `None` for the device's own changes, which it holds already
-    /// (unless back-filled), and which the page therefore does not carry.
-    change: Option<String>,
-}
-
-struct Page {
-    rows: Vec<PageRow>,
-    cursor: u64,
-    more: bool,
-    removed: Vec<CitizenId>,
-}
-
-/// One citizen's changes in position order, from the index `change_log_by_citizen`.
-struct CitizenRows<'s> {
-    rows: rusqlite::Rows<'s>,
-    /// The assignment's position when it lies past the cursor: the whole history is sent.
-    backfill_until: Option<i64>,
-}
-
-impl CitizenRows<'_> {
-    /// The next row's key and position, and its body when the device is to receive it.
-    fn next(&mut self, device: &str) -> Result<Option<PageRow>, ApiError> {
-        let Some(row) = self.rows.next().map_err(db)? else { return Ok(None) };
-        let position: i64 = row.get(0).map_err(db)?;
-        let backfill = self.backfill_until.is_some_and(|assigned| position < assigned);
-        let key = self.backfill_until.map_or(position, |assigned| position.max(assigned));
-        // The body is read only when it is sent: SQLite reads a column when it is asked for.
-        let send = backfill || row.get_ref(1).map_err(db)?.as_str().map_err(|e| db(e.into()))? != device;
-        let change = if send { Some(row.get(2).map_err(db)?) } else { None };
-        Ok(Some(PageRow { key, position, change }))
+/// Reads what the rules need to plan a batch, as `reads` lists it: a few index lookups each.
+fn read_known(conn: &Connection, auth: DeviceAuth, reads: &Reads) -> Result<Known, StoreError> {
+    let device = auth.device.to_string();
+    let worker = auth.worker.to_string();
+    let mut known = Known::default();
+    let mut stored =
+        conn.prepare_cached("SELECT change FROM change_log WHERE device_id = ?1 AND seq = ?2").map_err(db)?;
+    for seq in &reads.replayed_seqs {
+        let text: Option<String> =
+            stored.query_row(params![device, sql_u64(*seq)?], |row| row.get(0)).optional().map_err(db)?;
+        if let Some(change) = text.and_then(|text| serde_json::from_str(&text).ok()) {
+            known.stored.insert(*seq, change);
+        }
     }
+    let mut used = conn.prepare_cached("SELECT 1 FROM change_log WHERE change_id = ?1").map_err(db)?;
+    for id in &reads.new_ids {
+        if used.exists([id.to_string()]).map_err(db)? {
+            known.used_ids.insert(*id);
+        }
+    }
+    let mut scope = conn
+        .prepare_cached(
+            "SELECT 1 FROM caseload WHERE citizen_id = ?1 AND worker_id = ?2
+             UNION ALL SELECT 1 FROM caseload_events WHERE citizen_id = ?1 AND worker_id = ?2 LIMIT 1",
+        )
+        .map_err(db)?;
+    for citizen in &reads.citizens {
+        if scope.exists(params![citizen.to_string(), worker]).map_err(db)? {
+            known.in_scope.insert(*citizen);
+        }
+    }
+    known.held = read_held(conn, &reads.fields)?;
+    Ok(known)
 }
 
-/// A page of what the worker may see past `cursor`, in the order of (key, position):
-/// - for a citizen assigned at or before the cursor, its changes past the cursor (key = position);
-/// - for a citizen assigned after the cursor, its whole history, which the device has not had
-///   (key = the later of the position and the assignment's position).
-///
-/// Each citizen's rows come in that order from the index, so a page is a merge of one index
-/// range per citizen of the caseload: it reads the rows it sends and one more per citizen, not
-/// everything past the cursor (an initial pull stays linear in the caseload's size).
-///
-/// A page never splits the rows of one key, because the cursor moves to a key; a history longer
-/// than the page limit comes whole in a page of its own.
-fn pull_page(conn: &Connection, auth: &DeviceAuth, cursor: u64, limit: usize) -> Result<Page, ApiError> {
+/// The versions the fields `keys` hold, for those that have one.
+fn read_held(conn: &Connection, keys: &[FieldKey]) -> Result<HashMap<FieldKey, Held>, StoreError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT hlc_wall_ms, hlc_counter, device_id, change_id FROM field_versions
+             WHERE entity = ?1 AND entity_id = ?2 AND field = ?3",
+        )
+        .map_err(db)?;
+    let mut held = HashMap::new();
+    for key in keys {
+        let row: Option<(i64, u32, String, String)> = statement
+            .query_row(params![key.entity, key.entity_id, key.field], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .optional()
+            .map_err(db)?;
+        if let Some((wall, counter, device, change)) = row {
+            let version = Version { hlc: Hlc::new(to_u64(wall)?, counter), device: parse_id(&device)? };
+            held.insert(key.clone(), Held { version, change: parse_id(&change)? });
+        }
+    }
+    Ok(held)
+}
+
+/// Writes what the rules planned for new changes: the log rows, the field versions won, the
+/// conflicts (through cached statements: a batch runs the same three for each change).
+fn write_log(conn: &Connection, plan: &LogPlan<'_>) -> Result<(), StoreError> {
+    let at_ms = sql_u64(plan.at_ms)?;
+    insert_rows(conn, plan, at_ms)?;
+    upsert_fields(conn, plan)?;
+    for c in &plan.conflicts {
+        conn.prepare_cached(
+            "INSERT INTO conflicts (entity, entity_id, citizen_id, field, winner_change, loser_change, detected_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut s| {
+            let (winner, loser) = (c.winner.to_string(), c.loser.to_string());
+            s.execute(params![
+                c.field.entity,
+                c.field.entity_id,
+                c.citizen.to_string(),
+                c.field.field,
+                winner,
+                loser,
+                at_ms
+            ])
+        })
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+fn insert_rows(conn: &Connection, plan: &LogPlan<'_>, at_ms: i64) -> Result<(), StoreError> {
+    let mut log = conn
+        .prepare_cached(
+            "INSERT INTO change_log (change_id, device_id, seq, citizen_id, kind, hlc_wall_ms, hlc_counter,
+                device_time_ms, received_at_ms, schema_version, change, position)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .map_err(db)?;
+    for row in &plan.rows {
+        let change = row.change;
+        let (seq, wall_ms, device_time_ms) =
+            (sql_u64(change.seq)?, sql_u64(change.hlc.wall_ms)?, sql_u64(change.device_time_ms)?);
+        log.execute(params![
+            change.id.to_string(),
+            change.device.to_string(),
+            seq,
+            change.citizen().to_string(),
+            super::kind(&change.body),
+            wall_ms,
+            change.hlc.counter,
+            device_time_ms,
+            at_ms,
+            change.schema_version,
+            serde_json::to_string(change)?,
+            sql_u64(row.position)?
+        ])
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+fn upsert_fields(conn: &Connection, plan: &LogPlan<'_>) -> Result<(), StoreError> {
+    let mut field = conn
+        .prepare_cached(
+            "INSERT INTO field_versions (entity, entity_id, field, hlc_wall_ms, hlc_counter, device_id, change_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (entity, entity_id, field) DO UPDATE SET hlc_wall_ms = excluded.hlc_wall_ms,
+                hlc_counter = excluded.hlc_counter, device_id = excluded.device_id, change_id = excluded.change_id",
+        )
+        .map_err(db)?;
+    for (key, held) in &plan.fields {
+        let Version { hlc, device } = held.version;
+        field
+            .execute(params![
+                key.entity,
+                key.entity_id,
+                key.field,
+                sql_u64(hlc.wall_ms)?,
+                hlc.counter,
+                device.to_string(),
+                held.change.to_string()
+            ])
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Logs the server's own changes (a profile from an admin command) under its identity, through
+/// the same plan as a device's changes.
+fn log_server_changes(conn: &Connection, bodies: Vec<ChangeBody>, now_ms: u64) -> Result<(), StoreError> {
+    let (device, last_seq, wall, counter): (String, i64, i64, u32) = conn
+        .query_row("SELECT device_id, last_seq, hlc_wall_ms, hlc_counter FROM server_identity", [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .map_err(db)?;
+    let identity = ServerIdentity {
+        device: parse_id(&device)?,
+        last_seq: to_u64(last_seq)?,
+        hlc: Hlc::new(to_u64(wall)?, counter),
+    };
+    let (changes, after) = push::server_changes(identity, bodies, || uuid::Uuid::now_v7().into(), now_ms);
+    conn.execute(
+        "UPDATE server_identity SET last_seq = ?1, hlc_wall_ms = ?2, hlc_counter = ?3",
+        params![sql_u64(after.last_seq)?, sql_u64(after.hlc.wall_ms)?, after.hlc.counter],
+    )
+    .map_err(db)?;
+    let held = read_held(conn, &push::written_fields(&changes))?;
+    write_log(conn, &push::plan_log(&changes, held, next_position(conn)?, now_ms))
+}
+
+/// The page past `cursor` (`crate::rules::pull`), as a merge of one index range per citizen of
+/// the caseload (`change_log_by_citizen`): it reads the rows it sends and one more per citizen,
+/// not everything past the cursor, so an initial pull stays linear in the caseload's size.
+fn pull_page(
+    conn: &Connection,
+    auth: &DeviceAuth,
+    cursor: u64,
+    limit: usize,
+    log_end: u64,
+) -> Result<Page<String>, StoreError> {
     let worker = auth.worker.to_string();
     let device = auth.device.to_string();
     let cursor_sql = sql_u64(cursor)?;
@@ -523,308 +632,54 @@ fn pull_page(conn: &Connection, auth: &DeviceAuth, cursor: u64, limit: usize) ->
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(db)?;
-    let mut streams = statements
+    let streams = statements
         .iter_mut()
         .zip(&caseload)
         .map(|(statement, (citizen, assigned))| {
-            let backfill_until = (*assigned > cursor_sql).then_some(*assigned);
-            let after = if backfill_until.is_some() { 0 } else { cursor_sql };
-            Ok(CitizenRows { rows: statement.query(params![citizen, after]).map_err(db)?, backfill_until })
+            let scan = CitizenScan::new(to_u64(*assigned)?, cursor);
+            let rows = statement.query(params![citizen, sql_u64(scan.after())?]).map_err(db)?;
+            Ok(citizen_rows(rows, scan, &device))
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    let mut heads = std::collections::BinaryHeap::new();
-    for (index, stream) in streams.iter_mut().enumerate() {
-        if let Some(row) = stream.next(&device)? {
-            heads.push(std::cmp::Reverse(Head(row, index)));
-        }
-    }
-    let mut next = || -> Result<Option<PageRow>, ApiError> {
-        let Some(std::cmp::Reverse(Head(row, index))) = heads.pop() else { return Ok(None) };
-        if let Some(following) = streams[index].next(&device)? {
-            heads.push(std::cmp::Reverse(Head(following, index)));
-        }
-        Ok(Some(row))
-    };
-
-    let limit = limit.max(1);
-    let mut rows: Vec<PageRow> = Vec::with_capacity(limit.min(4_096));
-    let mut more = false;
-    while let Some(row) = next()? {
-        if rows.len() < limit {
-            rows.push(row);
-            continue;
-        }
-        more = true;
-        let split_key = rows[limit - 1].key;
-        if row.key == split_key {
-            if rows[0].key == split_key {
-                // One key longer than a page (a citizen's history): it comes whole.
-                rows.push(row);
-                while let Some(row) = next()? {
-                    if row.key != split_key {
-                        break;
-                    }
-                    rows.push(row);
-                }
-            } else {
-                rows.retain(|row| row.key < split_key);
-            }
-        }
-        break;
-    }
-    // A complete answer moves the cursor to the end of the log, so the next round starts
-    // there; a partial one to the last key sent.
-    let new_cursor = match (more, rows.last()) {
-        (true, Some(row)) => row.key,
-        _ => next_position(conn)? - 1,
-    }
-    .max(cursor_sql);
-    let mut statement = conn
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let cut = cut_page(merge_citizens(streams), limit)?;
+    let departures = conn
         .prepare_cached(
-            "SELECT e.citizen_id FROM caseload_events e
-              WHERE e.previous_worker_id = ?1 AND e.position > ?2 AND e.position <= ?3
-                AND NOT EXISTS (SELECT 1 FROM caseload c WHERE c.citizen_id = e.citizen_id AND c.worker_id = ?1)
-              GROUP BY e.citizen_id ORDER BY min(e.position)",
+            "SELECT e.position, e.citizen_id,
+                    EXISTS (SELECT 1 FROM caseload c WHERE c.citizen_id = e.citizen_id AND c.worker_id = ?1)
+               FROM caseload_events e WHERE e.previous_worker_id = ?1 AND e.position > ?2 ORDER BY e.position",
         )
-        .map_err(db)?;
-    let removed = statement
-        .query_map(params![worker, cursor_sql, new_cursor], |row| row.get::<_, String>(0))
+        .and_then(|mut s| {
+            s.query_map(params![worker, cursor_sql], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get(2)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
         .map_err(db)?
-        .map(|id| parse_id(&id.map_err(db)?))
-        .collect::<Result<_, _>>()?;
-    Ok(Page { rows, cursor: to_u64(new_cursor)?, more, removed })
-}
-
-/// A stream's next row in the merge, ordered by (key, position); positions are unique.
-struct Head(PageRow, usize);
-
-impl PartialEq for Head {
-    fn eq(&self, other: &Head) -> bool {
-        self.cmp(other) == std::cmp::Ordering::Equal
-    }
-}
-
-impl Eq for Head {}
-
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Head) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Head {
-    fn cmp(&self, other: &Head) -> std::cmp::Ordering {
-        (self.0.key, self.0.position).cmp(&(other.0.key, other.0.position))
-    }
-}
-
-/// Writes a change the server makes itself (a profile from an admin command) under its own
-/// device id, sequence and clock, through the same log and merge as a device's change.
-fn log_server_change(conn: &Connection, body: ChangeBody, now_ms: u64) -> Result<(), ApiError> {
-    let (device, last_seq, wall, counter): (String, i64, i64, u32) = conn
-        .query_row("SELECT device_id, last_seq, hlc_wall_ms, hlc_counter FROM server_identity", [], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        .into_iter()
+        .map(|(position, citizen, back)| {
+            Ok(Departure { position: to_u64(position)?, citizen: parse_id(&citizen)?, back })
         })
-        .map_err(db)?;
-    let mut clock = HlcClock::new(Hlc::new(to_u64(wall)?, counter), fit_core::hlc::MAX_DRIFT_MS_DEFAULT);
-    let hlc = clock.tick(now_ms);
-    let seq = to_u64(last_seq)? + 1;
-    let change = Change {
-        id: uuid::Uuid::now_v7().into(),
-        device: parse_id(&device)?,
-        seq,
-        hlc,
-        device_time_ms: now_ms,
-        schema_version: SCHEMA_VERSION,
-        body,
-    };
-    conn.execute(
-        "UPDATE server_identity SET last_seq = ?1, hlc_wall_ms = ?2, hlc_counter = ?3",
-        params![sql_u64(seq)?, sql_u64(hlc.wall_ms)?, hlc.counter],
-    )
-    .map_err(db)?;
-    store_change(conn, &change, next_position(conn)?, now_ms)
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Page::new(cut, cursor, log_end, &departures))
 }
 
-/// What a batch's changes share: the next log position (there is one writer), and which
-/// citizens are in the worker's scope (the caseload does not change within the transaction).
-struct Batch {
-    position: i64,
-    in_scope: HashMap<String, bool>,
-}
-
-/// Stores one pushed change, or recognises it as one already stored.
-fn push_one(
-    conn: &Connection,
-    auth: DeviceAuth,
-    change: &Change,
-    last_seq: u64,
-    batch: &mut Batch,
-    now_ms: u64,
-) -> Result<(), ApiError> {
-    if change.seq <= last_seq {
-        let stored: Option<String> = conn
-            .query_row(
-                "SELECT change FROM change_log WHERE device_id = ?1 AND seq = ?2",
-                params![auth.device.to_string(), sql_u64(change.seq)?],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(db)?;
-        let same =
-            stored.as_deref().map(serde_json::from_str::<Change>).transpose().ok().flatten().as_ref() == Some(change);
-        return if same {
-            Ok(())
-        } else {
-            Err(ApiError::Conflict(format!("seq {} was sent before with other content", change.seq)))
+/// One citizen's rows from its index range, as the page has them.
+fn citizen_rows<'s>(
+    mut rows: rusqlite::Rows<'s>,
+    scan: CitizenScan,
+    device: &'s str,
+) -> impl Iterator<Item = Result<PageRow<String>, StoreError>> + 's {
+    std::iter::from_fn(move || {
+        let row = match rows.next() {
+            Ok(row) => row?,
+            Err(error) => return Some(Err(db(error))),
         };
-    }
-    if change.seq != last_seq + 1 {
-        return Err(ApiError::invalid(
-            ErrorCode::BatchSequenceGap,
-            format!("expected seq {}, got {}: changes are missing before it", last_seq + 1, change.seq),
-        ));
-    }
-    let id_used = conn
-        .prepare_cached("SELECT 1 FROM change_log WHERE change_id = ?1")
-        .and_then(|mut s| s.query_row([change.id.to_string()], |_| Ok(())).optional())
-        .map_err(db)?;
-    if id_used.is_some() {
-        return Err(ApiError::Conflict(format!("change id {} was sent before with other content", change.id)));
-    }
-    let citizen = change.citizen().to_string();
-    let in_scope = match batch.in_scope.get(&citizen) {
-        Some(known) => *known,
-        None => {
-            // In scope: the worker's citizen now, or one that was; a device's changes recorded
-            // before a citizen moved to another worker are still accepted, so nothing recorded is lost.
-            let found = conn
-                .prepare_cached(
-                    "SELECT 1 FROM caseload WHERE citizen_id = ?1 AND worker_id = ?2
-                     UNION ALL SELECT 1 FROM caseload_events WHERE citizen_id = ?1 AND worker_id = ?2 LIMIT 1",
-                )
-                .and_then(|mut s| s.query_row(params![citizen, auth.worker.to_string()], |_| Ok(())).optional())
-                .map_err(db)?
-                .is_some();
-            batch.in_scope.insert(citizen, found);
-            found
-        }
-    };
-    if !in_scope {
-        return Err(ApiError::OutOfScope);
-    }
-    store_change(conn, change, batch.position, now_ms)?;
-    batch.position += 1;
-    Ok(())
-}
-
-/// Merges a change's field write, if any, and appends the change to the log at `position`, the
-/// next one.
-fn store_change(conn: &Connection, change: &Change, position: i64, now_ms: u64) -> Result<(), ApiError> {
-    let json = serde_json::to_string(change).map_err(|e| ApiError::Internal(e.into()))?;
-    let citizen = change.citizen().to_string();
-    if let ChangeBody::FieldSet { entity, field, base, .. } = &change.body {
-        merge_field(conn, change, entity, field.as_str(), *base, &citizen, now_ms)?;
-    }
-    let kind = match &change.body {
-        ChangeBody::VisitStarted { .. } => "visit_started",
-        ChangeBody::VisitClosed { .. } => "visit_closed",
-        ChangeBody::ResponseRecorded { .. } => "response_recorded",
-        ChangeBody::NoteWritten { .. } => "note_written",
-        ChangeBody::FieldSet { .. } => "field_set",
-    };
-    let values =
-        (sql_u64(change.seq)?, sql_u64(change.hlc.wall_ms)?, sql_u64(change.device_time_ms)?, sql_u64(now_ms)?);
-    let (seq, wall_ms, device_time_ms, received_at_ms) = values;
-    conn.prepare_cached(
-        "INSERT INTO change_log (change_id, device_id, seq, citizen_id, kind, hlc_wall_ms, hlc_counter, device_time_ms,
-            received_at_ms, schema_version, change, position)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            change.id.to_string(),
-            change.device.to_string(),
-            seq,
-            citizen,
-            kind,
-            wall_ms,
-            change.hlc.counter,
-            device_time_ms,
-            received_at_ms,
-            change.schema_version,
-            json,
-            position
-        ])
+        let read = || -> Result<PageRow<String>, StoreError> {
+            let position = to_u64(row.get(0).map_err(db)?)?;
+            let own = row.get_ref(1).map_err(db)?.as_str().map_err(|e| db(e.into()))? == device;
+            // The body is read only when it is sent: SQLite reads a column when it is asked for.
+            scan.row(position, own, || row.get(2).map_err(db))
+        };
+        Some(read())
     })
-    .map_err(db)?;
-    Ok(())
-}
-
-/// Last writer wins per field; a write not based on the version held is concurrent with it and
-/// goes to the conflict log with the winner.
-fn merge_field(
-    conn: &Connection,
-    change: &Change,
-    entity: &Entity,
-    field: &str,
-    base: Option<Version>,
-    citizen: &str,
-    now_ms: u64,
-) -> Result<(), ApiError> {
-    let (kind, id) = match entity {
-        Entity::Citizen { citizen } => ("citizen", citizen.to_string()),
-        Entity::Goal { goal, .. } => ("goal", goal.to_string()),
-    };
-    let current: Option<(i64, u32, String, String)> = conn
-        .query_row(
-            "SELECT hlc_wall_ms, hlc_counter, device_id, change_id FROM field_versions
-             WHERE entity = ?1 AND entity_id = ?2 AND field = ?3",
-            params![kind, id, field],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )
-        .optional()
-        .map_err(db)?;
-    let current_version = current
-        .as_ref()
-        .map(|(wall, counter, device, _)| {
-            Ok::<_, ApiError>(Version { hlc: Hlc::new(to_u64(*wall)?, *counter), device: parse_id(device)? })
-        })
-        .transpose()?;
-    let incoming = Version { hlc: change.hlc, device: change.device };
-    let merge = merge_lww(current_version, FieldWrite { version: incoming, base });
-    if merge.is_concurrent()
-        && let Some((_, _, _, current_change)) = &current
-    {
-        let (winner, loser) = if merge.applies() {
-            (change.id.to_string(), current_change.clone())
-        } else {
-            (current_change.clone(), change.id.to_string())
-        };
-        conn.execute(
-            "INSERT INTO conflicts (entity, entity_id, citizen_id, field, winner_change, loser_change, detected_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![kind, id, citizen, field, winner, loser, sql_u64(now_ms)?],
-        )
-        .map_err(db)?;
-    }
-    if merge.applies() {
-        conn.execute(
-            "INSERT INTO field_versions (entity, entity_id, field, hlc_wall_ms, hlc_counter, device_id, change_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (entity, entity_id, field) DO UPDATE SET hlc_wall_ms = excluded.hlc_wall_ms,
-                hlc_counter = excluded.hlc_counter, device_id = excluded.device_id, change_id = excluded.change_id",
-            params![
-                kind,
-                id,
-                field,
-                sql_u64(incoming.hlc.wall_ms)?,
-                incoming.hlc.counter,
-                change.device.to_string(),
-                change.id.to_string()
-            ],
-        )
-        .map_err(db)?;
-    }
-    Ok(())
 }

@@ -1,0 +1,265 @@
+//! Table tests of accepting a batch: replays, conflicts, gaps, scope, the field merge, and the
+//! server's own changes.
+
+use std::collections::{HashMap, HashSet};
+
+use fit_core::Hlc;
+use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId};
+use fit_core::merge::Version;
+use fit_protocol::{Change, ChangeBody, Entity, FieldName, SCHEMA_VERSION};
+use rstest::rstest;
+use serde_json::json;
+
+use super::*;
+use crate::rules::Refusal;
+
+const NOW: u64 = 1_795_392_000_000;
+
+/// A v7 id whose random part is `n` throughout: the same every run, so a table can name it.
+fn id<T: From<uuid::Uuid>>(n: u8) -> T {
+    T::from(uuid::Builder::from_unix_timestamp_millis(NOW, &[n; 10]).into_uuid())
+}
+
+fn device() -> DeviceId {
+    id(1)
+}
+
+fn anna() -> CitizenId {
+    id(3)
+}
+
+fn stranger() -> CitizenId {
+    id(4)
+}
+
+/// The change with this seq in the device's outbox: a visit with `citizen`, id `100 + seq`.
+fn visit(seq: u64, citizen: CitizenId) -> Change {
+    let n = u8::try_from(seq).unwrap();
+    Change {
+        id: id(100 + n),
+        device: device(),
+        seq,
+        hlc: Hlc::new(NOW, u32::from(n)),
+        device_time_ms: NOW,
+        schema_version: SCHEMA_VERSION,
+        body: ChangeBody::VisitStarted { visit: id(50 + n), citizen, worker: id(9), started_at_ms: NOW },
+    }
+}
+
+fn run(seqs: std::ops::RangeInclusive<u64>) -> Vec<Change> {
+    seqs.map(|seq| visit(seq, anna())).collect()
+}
+
+/// A batch, the device's last seq, and what the log holds.
+#[derive(Debug)]
+struct Push {
+    last_seq: u64,
+    batch: Vec<Change>,
+    known: Known,
+}
+
+fn push(last_seq: u64, batch: Vec<Change>, stored: Vec<Change>) -> Push {
+    let stored = stored.into_iter().map(|change| (change.seq, change)).collect();
+    Push { last_seq, batch, known: Known { stored, in_scope: HashSet::from([anna()]), ..Known::default() } }
+}
+
+fn changed(mut change: Change) -> Change {
+    change.device_time_ms += 1;
+    change
+}
+
+fn with_id(mut change: Change, id: ChangeId) -> Change {
+    change.id = id;
+    change
+}
+
+fn used(mut push: Push, id: ChangeId) -> Push {
+    push.known.used_ids.insert(id);
+    push
+}
+
+fn at_device_time(mut change: Change, device_time_ms: u64) -> Change {
+    change.device_time_ms = device_time_ms;
+    change
+}
+
+type Planned = Result<(u64, Vec<(u64, u64)>), Refusal>;
+
+#[rstest]
+#[case::a_new_run_takes_the_next_positions(push(0, run(1..=2), vec![]), Ok((2, vec![(10, 1), (11, 2)])))]
+#[case::the_same_batch_again_is_acknowledged_and_stored_once(
+    push(2, run(1..=2), run(1..=2)),
+    Ok((2, vec![]))
+)]
+#[case::a_replay_then_new_changes_stores_the_new_ones(push(1, run(1..=3), run(1..=1)), Ok((3, vec![(10, 2), (11, 3)])))]
+#[case::a_replay_with_other_content_is_a_conflict(
+    push(1, run(1..=2), vec![changed(visit(1, anna()))]),
+    Err(Refusal::ChangedReplay { seq: 1 })
+)]
+#[case::a_replay_of_a_change_the_log_cannot_read_is_a_conflict(
+    push(1, run(1..=1), vec![]),
+    Err(Refusal::ChangedReplay { seq: 1 })
+)]
+#[case::a_gap_before_the_batch_is_refused(
+    push(1, run(3..=4), vec![]),
+    Err(Refusal::SequenceGap { index: 0, expected: 2, got: 3 })
+)]
+#[case::a_gap_after_replays_names_its_change(
+    push(2, vec![visit(2, anna()), visit(4, anna())], run(2..=2)),
+    Err(Refusal::SequenceGap { index: 1, expected: 3, got: 4 })
+)]
+#[case::a_new_change_under_an_id_the_log_holds_is_a_conflict(
+    used(push(0, run(1..=1), vec![]), id(101)),
+    Err(Refusal::ReusedId { id: id(101) })
+)]
+#[case::one_id_twice_in_a_batch_is_a_conflict(
+    push(0, vec![visit(1, anna()), with_id(visit(2, anna()), id(101))], vec![]),
+    Err(Refusal::ReusedId { id: id(101) })
+)]
+#[case::a_citizen_out_of_scope_refuses_the_batch(
+    push(0, vec![visit(1, anna()), visit(2, stranger())], vec![]),
+    Err(Refusal::OutOfScope)
+)]
+#[case::a_number_the_log_cannot_hold_is_refused(
+    push(0, vec![at_device_time(visit(1, anna()), u64::MAX)], vec![]),
+    Err(Refusal::OutOfRange { index: 0, value: u64::MAX })
+)]
+#[case::an_empty_batch_acknowledges_what_the_server_holds(push(7, vec![], vec![]), Ok((7, vec![])))]
+fn a_pushed_batch(#[case] push: Push, #[case] expected: Planned) {
+    let input =
+        PushInput { batch: &push.batch, last_seq: push.last_seq, known: push.known, next_position: 10, now_ms: NOW };
+    let planned = plan_push(input).map(|plan| {
+        assert_eq!(plan.log.next_position, 10 + plan.log.rows.len() as u64);
+        (plan.acknowledged_seq, plan.log.rows.iter().map(|row| (row.position, row.change.seq)).collect())
+    });
+    assert_eq!(planned, expected);
+}
+
+fn goal() -> GoalId {
+    id(5)
+}
+
+fn version(device_n: u8, wall_ms: u64) -> Version {
+    Version { hlc: Hlc::new(wall_ms, 0), device: id(device_n) }
+}
+
+/// A write of the goal's title as change `n`, from device `device_n` at `wall_ms`, based on `base`.
+fn title(n: u8, device_n: u8, wall_ms: u64, base: Option<Version>) -> Change {
+    Change {
+        id: id(n),
+        device: id(device_n),
+        seq: u64::from(n),
+        hlc: Hlc::new(wall_ms, 0),
+        device_time_ms: wall_ms,
+        schema_version: SCHEMA_VERSION,
+        body: ChangeBody::FieldSet {
+            entity: Entity::Goal { goal: goal(), citizen: anna() },
+            field: FieldName::Title,
+            value: json!("Sleep better"),
+            base,
+        },
+    }
+}
+
+fn held(n: u8, device_n: u8, wall_ms: u64) -> Option<Held> {
+    Some(Held { version: version(device_n, wall_ms), change: id(n) })
+}
+
+#[rstest]
+#[case::the_first_write_wins_without_conflict(None, vec![title(11, 1, 20, None)], Some(11), vec![])]
+#[case::an_edit_based_on_the_version_held_wins_without_conflict(
+    held(10, 1, 10),
+    vec![title(11, 2, 20, Some(version(1, 10)))],
+    Some(11),
+    vec![]
+)]
+#[case::a_later_concurrent_edit_wins_and_both_are_kept(held(10, 1, 10), vec![title(11, 2, 20, None)], Some(11), vec![(11, 10)])]
+#[case::an_earlier_concurrent_edit_loses_and_both_are_kept(
+    held(10, 1, 30),
+    vec![title(11, 2, 20, Some(version(2, 5)))],
+    None,
+    vec![(10, 11)]
+)]
+#[case::equal_clocks_are_ordered_by_device(held(10, 2, 20), vec![title(11, 1, 20, None)], None, vec![(10, 11)])]
+#[case::two_edits_in_one_batch_upsert_the_field_once(
+    None,
+    vec![title(11, 1, 20, None), title(12, 1, 30, Some(version(1, 20)))],
+    Some(12),
+    vec![]
+)]
+#[case::concurrent_edits_in_one_batch_meet_each_other(
+    None,
+    vec![title(11, 1, 20, None), title(12, 2, 30, None)],
+    Some(12),
+    vec![(12, 11)]
+)]
+#[case::the_same_write_again_changes_nothing(held(11, 1, 20), vec![title(11, 1, 20, None)], None, vec![])]
+fn a_field_write(
+    #[case] held: Option<Held>,
+    #[case] writes: Vec<Change>,
+    #[case] upserted: Option<u8>,
+    #[case] conflicts: Vec<(u8, u8)>,
+) {
+    let key = FieldKey::of(&Entity::Goal { goal: goal(), citizen: anna() }, FieldName::Title);
+    let held: HashMap<FieldKey, Held> = held.into_iter().map(|h| (key.clone(), h)).collect();
+    let plan = plan_log(&writes, held, 20, NOW);
+    assert_eq!(
+        plan.rows.iter().map(|row| row.position).collect::<Vec<_>>(),
+        (20..20 + writes.len() as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        plan.fields.iter().map(|(k, h)| (k.clone(), h.change)).collect::<Vec<_>>(),
+        upserted.map(|n| (key.clone(), id(n))).into_iter().collect::<Vec<_>>()
+    );
+    let expected: Vec<ConflictRow> = conflicts
+        .into_iter()
+        .map(|(winner, loser)| ConflictRow {
+            field: key.clone(),
+            citizen: anna(),
+            winner: id(winner),
+            loser: id(loser),
+        })
+        .collect();
+    assert_eq!(plan.conflicts, expected);
+}
+
+#[test]
+fn a_batch_reads_the_replays_and_for_the_new_changes_their_ids_citizens_and_fields() {
+    let batch =
+        vec![visit(1, anna()), visit(2, anna()), visit(3, stranger()), title(4, 1, NOW, None), visit(5, anna())];
+    let reads = reads(&batch, 1);
+    assert_eq!(reads.replayed_seqs, [1]);
+    assert_eq!(reads.new_ids, [id(102), id(103), id(4), id(105)]);
+    assert_eq!(reads.citizens, [anna(), stranger()]);
+    assert_eq!(reads.fields, [FieldKey { entity: "goal", entity_id: goal().to_string(), field: "title" }]);
+}
+
+#[rstest]
+#[case::the_clock_ticks_on_within_a_millisecond(NOW, [(5, Hlc::new(NOW, 3)), (6, Hlc::new(NOW, 4))])]
+#[case::a_later_millisecond_starts_the_counter_again(NOW + 1, [(5, Hlc::new(NOW + 1, 0)), (6, Hlc::new(NOW + 1, 1))])]
+#[case::a_clock_gone_back_keeps_counting_after_the_last_stamp(NOW - 1, [(5, Hlc::new(NOW, 3)), (6, Hlc::new(NOW, 4))])]
+fn the_servers_own_changes_take_its_next_seqs_and_clock(#[case] now_ms: u64, #[case] expected: [(u64, Hlc); 2]) {
+    let identity = ServerIdentity { device: id(7), last_seq: 4, hlc: Hlc::new(NOW, 2) };
+    let entity = Entity::Citizen { citizen: anna() };
+    let bodies = [FieldName::DisplayName, FieldName::AgeBand]
+        .map(|field| ChangeBody::FieldSet { entity, field, value: json!("x"), base: None })
+        .to_vec();
+    let mut n = 20;
+    let (changes, after) = server_changes(
+        identity,
+        bodies,
+        || {
+            n += 1;
+            id(n)
+        },
+        now_ms,
+    );
+    assert_eq!(changes.iter().map(|c| (c.seq, c.hlc)).collect::<Vec<_>>(), expected);
+    assert!(changes.iter().all(|c| c.device == id(7) && c.device_time_ms == now_ms));
+    assert_eq!(changes.iter().map(|c| c.id).collect::<Vec<_>>(), [id(21), id(22)]);
+    assert_eq!(after, ServerIdentity { last_seq: 6, hlc: expected[1].1, ..identity });
+
+    // They merge like any device's writes: two new fields, no conflict.
+    let plan = plan_log(&changes, HashMap::new(), 3, now_ms);
+    assert_eq!((plan.rows.len(), plan.fields.len(), plan.conflicts.len(), plan.next_position), (2, 2, 0, 5));
+}
