@@ -2,8 +2,9 @@
 //! shell would, so the tests check what ships and not a copy of it.
 
 pub mod app;
-pub mod postgres;
 pub mod server;
+
+pub use fit_localhost::postgres;
 
 use std::path::{Path, PathBuf};
 

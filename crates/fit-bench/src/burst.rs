@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
+use fit_localhost::LiveServer;
 use fit_protocol::sync::{PROTOCOL_VERSION, PULL_CHANGES_MAX};
 use fit_protocol::{SyncRequest, SyncResponse};
 use fit_server::secret_hash;
 use fit_server::store::{CitizenProfile, ServerStore};
-use fit_tests::server::LiveServer;
 
 use crate::records::caseload_changes;
 

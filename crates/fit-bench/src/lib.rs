@@ -107,7 +107,7 @@ pub async fn run(options: &Options, progress: impl Fn(&str)) -> anyhow::Result<V
                 run + 1
             ));
             let result = if postgres {
-                let cluster = fit_tests::postgres::TempCluster::start_with(true)?;
+                let cluster = fit_localhost::postgres::TempCluster::start_with(true)?;
                 let url = cluster.create_database("fit_bench").await?;
                 let store = fit_server::store::postgres::PgStore::connect(&url).await?;
                 burst::run(store, options.burst_devices, options.burst_changes).await?

@@ -8,10 +8,10 @@ use anyhow::Context;
 use fit_core::ids::TeamId;
 use fit_device::Device;
 use fit_device::sync::{SyncClient, SyncConfig};
+use fit_localhost::LiveServer;
 use fit_server::secret_hash;
 use fit_server::store::sqlite::SqliteStore;
 use fit_server::store::{CitizenProfile, ServerStore};
-use fit_tests::server::LiveServer;
 
 use crate::peer::{Counts, Proxy};
 use crate::records::{Template, new_device};
