@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use fit_core::ids::{CitizenId, TeamId, WorkerId};
-use fit_server::store::{CitizenProfile, ServerStore};
 use fit_server::secret_hash;
+use fit_server::store::{CitizenProfile, ServerStore};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
