@@ -11,6 +11,7 @@ use fit_protocol::{EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, ServerCl
 use rand::RngExt;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
+use ts_rs::TS;
 
 use crate::{AppError, Device, DeviceError};
 
@@ -100,16 +101,18 @@ impl SyncError {
 }
 
 /// Progress of one sync run, for the progress bar.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, TS)]
 pub struct SyncProgress {
     pub sent: u64,
     /// Pending changes when the run started.
     pub to_send: u64,
     pub received: u64,
+    /// Pending changes stamped again after the server said this device's clock is ahead.
+    pub restamped: u64,
 }
 
 /// What the sync status line shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
 pub struct SyncStatus {
     pub online: bool,
     pub running: bool,
