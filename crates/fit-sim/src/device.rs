@@ -1,16 +1,17 @@
 //! A simulated device: the real `Device` (SQLCipher store in a directory of its own) with a
-//! manual clock that runs at the simulation's time plus a skew, and the requests of it that are
-//! still travelling through the network.
+//! manual clock that runs at the simulation's time plus a skew, and the real `SyncClient` over
+//! the simulated network.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use fit_core::ids::DeviceId;
-use fit_device::sync::SyncConfig;
+use fit_device::sync::{SyncClient, SyncConfig};
 use fit_device::{Clock, Device, DeviceConfig, ManualClock};
 use fit_store::{KdfCost, Store, UnlockPolicy};
 
 use crate::SimResult;
+use crate::network::SimTransport;
 
 const PIN: &str = "192837";
 
@@ -22,17 +23,21 @@ pub(crate) struct SimDevice {
     pub clock: Arc<ManualClock>,
     /// How far this device's clock is off the simulation's time, in milliseconds.
     pub skew_ms: i64,
-    pub device: Device,
-    pub sync: SyncConfig,
+    /// In a mutex as the app holds it: the sync engine locks it for each step.
+    pub device: Mutex<Device>,
+    pub client: SyncClient<SimTransport>,
     /// Local writes committed (each one outbox entry).
     pub writes: u64,
-    /// Requests sent and not yet arrived (sent at, token, body): delivered later, after newer
-    /// ones, or never once older than `IN_FLIGHT_MAX_MS`.
-    pub delayed: Vec<(u64, String, Vec<u8>)>,
 }
 
 impl SimDevice {
-    pub fn create(dir: PathBuf, worker: usize, now_ms: u64, sync: SyncConfig) -> SimResult<SimDevice> {
+    pub fn create(
+        dir: PathBuf,
+        worker: usize,
+        now_ms: u64,
+        transport: SimTransport,
+        sync: SyncConfig,
+    ) -> SimResult<SimDevice> {
         let config = DeviceConfig {
             unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, delay_base_ms: 0, ..UnlockPolicy::default() },
             ..DeviceConfig::new(dir)
@@ -41,7 +46,13 @@ impl SimDevice {
         let mut device = Device::open(config.clone(), clock.clone()).map_err(|e| format!("device open: {e}"))?;
         device.set_up(PIN).map_err(|e| format!("device set-up: {e}"))?;
         let id = device.store_mut().map_err(|e| e.to_string())?.device_id();
-        Ok(SimDevice { worker, id, config, clock, skew_ms: 0, device, sync, writes: 0, delayed: Vec::new() })
+        let client = SyncClient::over(transport, sync);
+        Ok(SimDevice { worker, id, config, clock, skew_ms: 0, device: Mutex::new(device), client, writes: 0 })
+    }
+
+    /// The device, for local work (nothing else holds it then).
+    pub fn device(&mut self) -> &mut Device {
+        self.device.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The device crashes (the process dies between a local write and a sync) and starts again
@@ -49,8 +60,8 @@ impl SimDevice {
     pub fn crash_and_restart(&mut self) -> SimResult<()> {
         let fresh = Device::open(self.config.clone(), self.clock.clone()).map_err(|e| format!("reopen: {e}"))?;
         // The old device (and its database connection) goes before the new one opens the file.
-        self.device = fresh;
-        self.device.unlock(PIN).map_err(|e| format!("unlock after a crash: {e}"))
+        *self.device() = fresh;
+        self.device().unlock(PIN).map_err(|e| format!("unlock after a crash: {e}"))
     }
 
     /// Sets the device's clock to the simulation's time plus its skew.
@@ -64,10 +75,10 @@ impl SimDevice {
     }
 
     pub fn store(&mut self) -> SimResult<&mut Store> {
-        self.device.store_mut().map_err(|e| e.to_string())
+        self.device().store_mut().map_err(|e| e.to_string())
     }
 
-    pub fn pending(&self) -> SimResult<u64> {
-        Ok(self.device.sync_counters().map_err(|e| e.to_string())?.pending_changes)
+    pub fn pending(&mut self) -> SimResult<u64> {
+        Ok(self.device().sync_counters().map_err(|e| e.to_string())?.pending_changes)
     }
 }

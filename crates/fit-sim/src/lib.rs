@@ -3,12 +3,13 @@
 //! checked once everything has settled.
 //!
 //! The parts are the real ones: each device is a `fit_device::Device` over its own SQLCipher
-//! store, the server is `fit_server::app` over a SQLite file, called in process with `oneshot`,
-//! so every request passes the same layers, checks and store as over HTTP. Only the network and
-//! the clocks are simulated: a request may be lost, its answer may be lost, it may arrive twice,
-//! or arrive late after newer ones; the server may restart between requests or die inside a
-//! request's transaction; a device may crash between a local write and a sync; device clocks run
-//! with skews of up to a year either way and jump backwards.
+//! store, synced by the real `SyncClient` (its overlapped rounds, its reading of refusals, its
+//! re-stamping), and the server is `fit_server::app` over a SQLite file, called in process with
+//! `oneshot`, so every request passes the same layers, checks and store as over HTTP. Only the
+//! network and the clocks are simulated (`network`): a request may be lost, its answer may be
+//! lost, it may arrive twice, or arrive late after newer ones; the server may restart between
+//! requests or die inside a request's transaction; a device may crash between a local write and
+//! a sync; device clocks run with skews of up to a year either way and jump backwards.
 //!
 //! After the scheduled steps every clock is put right, the server's clock moves past anything a
 //! device wrote a year ahead, and every device syncs until nothing moves. Then (`oracle`): each
@@ -22,28 +23,28 @@
 //! their order, so a seed replays the same run (up to which of two writes with equal HLCs wins).
 
 mod device;
+mod network;
 mod oracle;
 mod server;
 
-use std::ops::RangeInclusive;
+use std::ops::{Range, RangeInclusive};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use fit_core::hlc::MAX_DRIFT_MS_DEFAULT;
 use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, TeamId, VisitId, WorkerId};
 use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput};
 use fit_core::{IdGenerator, ScaleSet};
-use fit_device::sync::SyncConfig;
-use fit_protocol::{ChangeBody, EnrollRequest, EnrollResponse, Entity, ErrorBody, FieldName, PROTOCOL_VERSION};
-use fit_protocol::{ServerClock, SyncRequest, SyncResponse};
+use fit_device::sync::{SyncConfig, SyncError};
+use fit_protocol::{ChangeBody, Entity, FieldName};
 use fit_server::secret_hash;
 use fit_server::store::{CitizenProfile, ServerStore};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::device::SimDevice;
-use crate::server::{Answer, SimServer};
+use crate::network::{Network, SimTransport};
+use crate::server::{SERVER_URL, SimServer};
 
 pub(crate) type SimResult<T> = Result<T, String>;
 
@@ -52,15 +53,10 @@ const START_MS: u64 = 1_795_392_000_000;
 const HOUR_MS: u64 = 3_600_000;
 const DAY_MS: u64 = 24 * HOUR_MS;
 const YEAR_MS: u64 = 365 * DAY_MS;
-const SYNC_PATH: &str = "/api/v1/sync";
-/// A delayed request arrives within this long or never: a sync client gives up after 30 s and
-/// its connection goes, so the server cannot read the request later. Far below the hour after
-/// which a device stamps again what the server refused as ahead of its clock.
-const IN_FLIGHT_MAX_MS: u64 = 15 * 60 * 1000;
 /// Rounds of "every device syncs until done" before the run must have settled.
 const QUIESCE_ROUNDS_MAX: usize = 20;
-/// Round trips one device may need in one round (small batches and pages make many).
-const TRIPS_PER_ROUND_MAX: usize = 2_000;
+/// Sync runs one device may need to be done (a run ends early when the clock is refused).
+const RUNS_TO_DONE_MAX: usize = 20;
 
 /// How big a run is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,32 +184,42 @@ pub fn run(seed: u64, config: &Config) -> Result<Report, Failure> {
         .map_err(failure)
 }
 
+/// Runs the seeds of `seeds` on every core; `done` hears each run as it ends. The results come
+/// back in seed order.
+pub fn run_seeds(
+    seeds: Range<u64>,
+    config: &Config,
+    done: impl Fn(&Result<Report, Failure>) + Sync,
+) -> Vec<Result<Report, Failure>> {
+    let next = AtomicU64::new(seeds.start);
+    let results = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, Ordering::SeqCst);
+                    if seed >= seeds.end {
+                        return;
+                    }
+                    let result = run(seed, config);
+                    done(&result);
+                    results.lock().unwrap_or_else(|p| p.into_inner()).push((seed, result));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    results.sort_by_key(|(seed, _)| *seed);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
 /// Where the stores of a run live: in memory (/dev/shm) when the machine has it.
 fn temp_dir() -> SimResult<tempfile::TempDir> {
     let shm = Path::new("/dev/shm");
     let builder = tempfile::Builder::new().prefix("fit-sim-").to_owned();
     let dir = if shm.is_dir() { builder.tempdir_in(shm) } else { builder.tempdir() };
     dir.map_err(|e| format!("temporary directory: {e}"))
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Fault {
-    None,
-    LostRequest,
-    LostResponse,
-    Duplicate,
-    Delay,
-    CrashInTransaction,
-}
-
-/// The outcome of one round trip.
-#[derive(Debug, Clone, Copy, Default)]
-struct Trip {
-    refused: bool,
-    /// Changes stamped again after a refusal.
-    restamped: usize,
-    moved: bool,
-    more: bool,
 }
 
 pub(crate) struct Sim {
@@ -223,7 +229,8 @@ pub(crate) struct Sim {
     ids: IdGenerator<StdRng>,
     scales: ScaleSet,
     now: Arc<AtomicU64>,
-    server: SimServer,
+    /// The network and the server behind it.
+    net: Arc<Mutex<Network>>,
     workers: Vec<WorkerId>,
     citizens: Vec<CitizenId>,
     /// The worker each citizen is assigned to now.
@@ -259,13 +266,20 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-impl Sim {
-    async fn set_up(seed: u64, config: &Config) -> SimResult<Sim> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let mut ids = IdGenerator::new(StdRng::seed_from_u64(seed ^ 0x05ee_d1d5));
-        let dir = temp_dir()?;
-        let now = Arc::new(AtomicU64::new(START_MS));
-        let server = SimServer::start(dir.path().to_owned(), now.clone())?;
+/// The team a run starts with, on the server: workers, and citizens each assigned to one.
+struct Team {
+    workers: Vec<WorkerId>,
+    citizens: Vec<CitizenId>,
+    assignment: Vec<usize>,
+}
+
+impl Team {
+    async fn create(
+        server: &SimServer,
+        rng: &mut StdRng,
+        ids: &mut IdGenerator<StdRng>,
+        config: &Config,
+    ) -> SimResult<Team> {
         let team: TeamId = ids.next(START_MS);
         let store = server.store()?.clone();
         store.create_team(team, "Bostøtten Sim".into()).await.map_err(err)?;
@@ -290,24 +304,20 @@ impl Sim {
             citizens.push(citizen);
             assignment.push(worker);
         }
+        Ok(Team { workers, citizens, assignment })
+    }
+}
+
+impl Sim {
+    async fn set_up(seed: u64, config: &Config) -> SimResult<Sim> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut ids = IdGenerator::new(StdRng::seed_from_u64(seed ^ 0x05ee_d1d5));
+        let dir = temp_dir()?;
+        let now = Arc::new(AtomicU64::new(START_MS));
+        let server = SimServer::start(dir.path().to_owned(), now.clone())?;
+        let team = Team::create(&server, &mut rng, &mut ids, config).await?;
         let device_count = rng.random_range(config.devices.clone());
-        let mut devices = Vec::new();
-        for n in 0..device_count {
-            // Every worker has a device; the rest go to workers at random.
-            let worker = if n < workers.len() { n } else { rng.random_range(0..workers.len()) };
-            // Small batches and pages, so one sync is many round trips and histories span pages.
-            let sync = SyncConfig {
-                push_batch_max: rng.random_range(1..=8),
-                pull_limit: rng.random_range(1..=12),
-                ..SyncConfig::default()
-            };
-            let mut device = SimDevice::create(dir.path().join(format!("device-{n}")), worker, START_MS, sync)?;
-            if config.faults {
-                device.skew_ms = rng.random_range(-2 * HOUR_MS as i64..=2 * HOUR_MS as i64);
-            }
-            device.set_time(START_MS);
-            devices.push(device);
-        }
+        let net = Network::new(server, seed, now.clone(), device_count, team.citizens.clone());
         let mut sim = Sim {
             seed,
             config: config.clone(),
@@ -315,27 +325,51 @@ impl Sim {
             ids,
             scales: ScaleSet::built_in().map_err(err)?,
             now,
-            server,
-            workers,
-            citizens,
-            assignment,
-            devices,
+            net: Arc::new(Mutex::new(net)),
+            workers: team.workers,
+            citizens: team.citizens,
+            assignment: team.assignment,
+            devices: Vec::new(),
             goals: Vec::new(),
             visits: Vec::new(),
             responses: Vec::new(),
             notes: Vec::new(),
-            report: Report::default(),
+            report: Report { seed, devices: device_count, ..Report::default() },
             trace: std::env::var_os("FIT_SIM_TRACE").is_some(),
             _dir: dir,
         };
-        sim.report.seed = seed;
-        sim.report.devices = device_count;
         sim.report.workers = sim.workers.len();
         sim.report.citizens = sim.citizens.len();
         for d in 0..device_count {
+            sim.add_device(d)?;
             sim.enroll(d).await?;
         }
         Ok(sim)
+    }
+
+    /// Device `d`: every worker has a device; the rest go to workers at random.
+    fn add_device(&mut self, d: usize) -> SimResult<()> {
+        let worker = if d < self.workers.len() { d } else { self.rng.random_range(0..self.workers.len()) };
+        // Small batches and pages, so one sync is many round trips and histories span pages.
+        let sync = SyncConfig {
+            push_batch_max: self.rng.random_range(1..=8),
+            pull_limit: self.rng.random_range(1..=12),
+            ..SyncConfig::default()
+        };
+        let transport = SimTransport { net: self.net.clone(), device: d };
+        let dir = self._dir.path().join(format!("device-{d}"));
+        let mut device = SimDevice::create(dir, worker, START_MS, transport, sync)?;
+        if self.config.faults {
+            device.skew_ms = self.rng.random_range(-2 * HOUR_MS as i64..=2 * HOUR_MS as i64);
+        }
+        device.set_time(START_MS);
+        self.devices.push(device);
+        Ok(())
+    }
+
+    /// The network and the server behind it.
+    fn net(&self) -> MutexGuard<'_, Network> {
+        self.net.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn now_ms(&self) -> u64 {
@@ -356,23 +390,19 @@ impl Sim {
         }
     }
 
-    /// Enrolls a device through the enroll endpoint, as `SyncClient::enroll` does over HTTP.
+    /// Enrolls device `d` with a one-time code, through its client and the network.
     async fn enroll(&mut self, d: usize) -> SimResult<()> {
         let now = self.now_ms();
         let worker = self.workers[self.devices[d].worker];
         let code = format!("sim-{}-{d}", self.seed);
-        let store = self.server.store()?.clone();
+        let store = self.net().server.store()?.clone();
         store.create_enrollment_code(secret_hash(&code), worker, now, now + HOUR_MS).await.map_err(err)?;
-        let device_id = self.devices[d].store()?.device_id();
-        let request = EnrollRequest { protocol: PROTOCOL_VERSION, code, device: device_id };
-        let answer = self.server.post("/api/v1/enroll", None, &serde_json::to_vec(&request).map_err(err)?).await?;
-        if answer.status != 200 {
-            return Err(format!("enrolling device {d}: status {}", answer.status));
-        }
-        let enrolled: EnrollResponse = serde_json::from_slice(&answer.body).map_err(err)?;
-        let store = self.devices[d].store()?;
-        store.set_worker(enrolled.team, &enrolled.team_name, enrolled.worker, &enrolled.worker_name).map_err(err)?;
-        store.set_sync_settings("sim://server", &enrolled.token).map_err(err)?;
+        let device = &self.devices[d];
+        device
+            .client
+            .enroll(&device.device, SERVER_URL, &code)
+            .await
+            .map_err(|e| format!("enrolling device {d}: {e}"))?;
         Ok(())
     }
 
@@ -394,7 +424,7 @@ impl Sim {
         let d = self.rng.random_range(0..self.devices.len());
         match self.rng.random_range(0..100) {
             0..40 => self.work(d),
-            40..72 => self.round_trip(d, faults).await.map(|_| ()),
+            40..72 => self.sync_run(d, faults).await.map(|_| ()),
             72..78 => {
                 // A burst: every device one round trip, in a random order.
                 let mut order: Vec<usize> = (0..self.devices.len()).collect();
@@ -402,150 +432,47 @@ impl Sim {
                     order.swap(i, self.rng.random_range(0..=i));
                 }
                 for d in order {
-                    self.round_trip(d, faults).await?;
+                    self.sync_run(d, faults).await?;
                 }
                 Ok(())
             }
             78..82 => self.move_citizen().await,
             82..87 if faults => self.clock_jump(d),
-            87..91 if faults => self.deliver_delayed(d).await,
+            87..91 if faults => Network::deliver_delayed(&self.net, d).await,
             91..94 if faults => {
                 self.trace(|| "the server restarts".into());
-                self.report.faults.server_restarts += 1;
-                self.server.restart()
+                let mut net = self.net();
+                net.faults.server_restarts += 1;
+                net.server.restart()
             }
             94..97 if faults => {
                 self.trace(|| format!("device {d} crashes and restarts"));
-                self.report.faults.device_crashes += 1;
+                self.net().faults.device_crashes += 1;
                 self.devices[d].crash_and_restart()
             }
-            _ => self.round_trip(d, faults).await.map(|_| ()),
+            _ => self.sync_run(d, faults).await.map(|_| ()),
         }
     }
 
-    /// One round trip of device `d`, with a fault drawn when `faulty`.
-    async fn round_trip(&mut self, d: usize, faulty: bool) -> SimResult<Trip> {
-        let config = self.devices[d].sync;
-        let (_, token, request) = self.devices[d].device.next_sync_request(&config).map_err(err)?;
-        let json = serde_json::to_vec(&request).map_err(err)?;
-        let fault = if faulty {
-            match self.rng.random_range(0..100) {
-                0..6 => Fault::LostRequest,
-                6..12 => Fault::LostResponse,
-                12..17 => Fault::Duplicate,
-                17..22 => Fault::Delay,
-                22..25 => Fault::CrashInTransaction,
-                _ => Fault::None,
-            }
-        } else {
-            Fault::None
-        };
-        self.report.round_trips += 1;
-        let answer = match fault {
-            Fault::LostRequest => {
-                self.trace(|| format!("device {d} sync: request lost"));
-                self.report.faults.lost_requests += 1;
-                return Ok(Trip::default());
-            }
-            Fault::Delay => {
-                self.trace(|| format!("device {d} sync: request delayed"));
-                self.report.faults.reordered += 1;
-                let sent_at = self.now_ms();
-                self.devices[d].delayed.push((sent_at, token, json));
-                return Ok(Trip::default());
-            }
-            Fault::CrashInTransaction => {
-                self.report.faults.crashes_in_transaction += 1;
-                self.trace(|| format!("device {d} sync: the server dies inside the transaction"));
-                let answer = self.server.crash_inside(SYNC_PATH, &token, &json).await?;
-                let _unheard = self.read_answer(d, &request, &answer)?;
-                return Ok(Trip::default());
-            }
-            Fault::LostResponse => {
-                self.report.faults.lost_responses += 1;
-                self.trace(|| format!("device {d} sync: answer lost"));
-                let answer = self.server.post(SYNC_PATH, Some(&token), &json).await?;
-                let _unheard = self.read_answer(d, &request, &answer)?;
-                return Ok(Trip::default());
-            }
-            Fault::Duplicate => {
-                self.report.faults.duplicated += 1;
-                let first = self.server.post(SYNC_PATH, Some(&token), &json).await?;
-                let second = self.server.post(SYNC_PATH, Some(&token), &json).await?;
-                let first_read = self.read_answer(d, &request, &first)?;
-                let second_read = self.read_answer(d, &request, &second)?;
-                if self.rng.random_bool(0.5) { first_read } else { second_read }
-            }
-            Fault::None => {
-                let answer = self.server.post(SYNC_PATH, Some(&token), &json).await?;
-                self.read_answer(d, &request, &answer)?
-            }
-        };
-        let seqs = (request.push.first().map(|c| c.seq), request.push.last().map(|c| c.seq));
-        self.trace(|| match &answer {
-            Ok(r) => format!(
-                "device {d} sync ({fault:?}): push {seqs:?} cursor {} -> ack {} pulled {:?} cursor {} more {} removed {:?}",
-                request.cursor,
-                r.acknowledged_seq,
-                r.changes.iter().map(|c| c.position).collect::<Vec<_>>(),
-                r.cursor,
-                r.more,
-                r.removed_citizens.iter().map(|c| self.citizens.iter().position(|x| x == c)).collect::<Vec<_>>()
-            ),
-            Err(_) => format!("device {d} sync ({fault:?}): push {seqs:?} refused"),
-        });
-        let response = match answer {
-            Ok(response) => response,
-            Err(clock) => return self.restamp(d, clock),
-        };
-        self.devices[d].device.finish_sync(&response).map_err(|e| format!("device {d} applying an answer: {e}"))?;
-        let moved = !request.push.is_empty() || !response.changes.is_empty() || !response.removed_citizens.is_empty();
-        Ok(Trip { moved, more: response.more, ..Trip::default() })
-    }
-
-    /// Device `d` hears that the server refused its batch as too far ahead of the server's clock:
-    /// it stamps again what its clock put too far ahead, as the sync engine does, so the next
-    /// round trip can push it.
-    fn restamp(&mut self, d: usize, clock: ServerClock) -> SimResult<Trip> {
-        let restamped = self.devices[d].device.restamp_ahead(clock).map_err(err)?;
-        self.trace(|| format!("device {d} stamps {restamped} changes again"));
-        self.report.faults.restamped += restamped as u64;
-        Ok(Trip { refused: true, restamped, ..Trip::default() })
-    }
-
-    /// Reads an answer to `request` from device `d`: a sync response, or the server's clock when
-    /// the request was refused as stamped too far ahead of it. Any other refusal breaks an invariant (the server refused good data).
-    fn read_answer(
-        &mut self,
-        d: usize,
-        request: &SyncRequest,
-        answer: &Answer,
-    ) -> SimResult<Result<SyncResponse, ServerClock>> {
-        if answer.status == 200 {
-            let response: SyncResponse = serde_json::from_slice(&answer.body).map_err(err)?;
-            if let Some(last) = request.push.last()
-                && response.acknowledged_seq < last.seq
-            {
-                return Err(format!(
-                    "device {d}: the server accepted a batch up to seq {} but acknowledged {}",
-                    last.seq, response.acknowledged_seq
-                ));
-            }
-            return Ok(Ok(response));
+    /// One sync run of device `d` by its client, over a network with faults when `faulty`:
+    /// the error that ended it, if it is one a network with faults explains (no connection, or
+    /// the device's clock refused); any other ends the simulation.
+    async fn sync_run(&mut self, d: usize, faulty: bool) -> SimResult<Option<SyncError>> {
+        self.net().start_run(faulty);
+        let mut restamped = 0;
+        let device = &self.devices[d];
+        let result = device.client.sync_now(&device.device, |p| restamped = p.restamped).await;
+        self.trace(|| format!("device {d} ran a sync: {result:?}, {restamped} changes stamped again"));
+        let mut net = self.net();
+        net.faults.restamped += restamped;
+        if let Some(broken) = net.take_broken() {
+            return Err(broken);
         }
-        let error: ErrorBody = serde_json::from_slice(&answer.body)
-            .map_err(|_| format!("device {d}: status {} without an error body", answer.status))?;
-        let now = self.now_ms();
-        let ahead = request.push.iter().any(|c| c.hlc.wall_ms.saturating_sub(now) > MAX_DRIFT_MS_DEFAULT);
-        if answer.status == 422
-            && error.code == "change.clock_ahead"
-            && ahead
-            && let Some(clock) = error.clock
-        {
-            self.report.faults.clock_refusals += 1;
-            return Ok(Err(clock));
+        match result {
+            Ok(_) => Ok(None),
+            Err(error @ (SyncError::Offline(_) | SyncError::ClockAhead(_))) => Ok(Some(error)),
+            Err(error) => Err(format!("device {d}: the sync failed: {error}")),
         }
-        Err(format!("device {d}: the server answered {} {}: {}", answer.status, error.code, error.message))
     }
 
     /// Syncs device `d` without faults until it has nothing to push and the server nothing more
@@ -553,49 +480,30 @@ impl Sim {
     async fn sync_until_done(&mut self, d: usize) -> SimResult<bool> {
         let mut moved = false;
         let mut refused_in_a_row = 0;
-        for _ in 0..TRIPS_PER_ROUND_MAX {
-            let trip = self.round_trip(d, false).await?;
-            if trip.refused {
-                // Stamped again, the batch must go through at the next trip. Changes within the
-                // margin (less than an hour too far ahead) go once the server's clock catches up.
-                refused_in_a_row += 1;
-                if refused_in_a_row > 2 {
-                    return Err(format!("device {d}: refused {refused_in_a_row} times in a row as ahead"));
-                }
-                if trip.restamped == 0 {
-                    self.report.faults.waited_for_server_clock += 1;
+        for _ in 0..RUNS_TO_DONE_MAX {
+            let ended_by = self.sync_run(d, false).await?;
+            moved |= self.net().run_moved();
+            match ended_by {
+                None if self.devices[d].pending()? == 0 => return Ok(moved),
+                None => refused_in_a_row = 0,
+                Some(SyncError::ClockAhead(_)) => {
+                    // The run stamped again what it could; changes less than the margin (an hour)
+                    // too far ahead go once the server's clock catches up.
+                    refused_in_a_row += 1;
+                    if refused_in_a_row > 2 {
+                        return Err(format!("device {d}: refused {refused_in_a_row} times in a row as ahead"));
+                    }
+                    self.net().faults.waited_for_server_clock += 1;
                     self.advance(fit_store::RESTAMP_MARGIN_MS);
                 }
-                continue;
-            }
-            refused_in_a_row = 0;
-            moved |= trip.moved;
-            if !trip.more && self.devices[d].pending()? == 0 {
-                return Ok(moved);
+                Some(other) => return Err(format!("device {d}: a sync without faults failed: {other}")),
             }
         }
-        Err(format!("device {d} still has work after {TRIPS_PER_ROUND_MAX} round trips"))
-    }
-
-    /// Delivers the oldest request of device `d` still in the network; its answer goes nowhere.
-    async fn deliver_delayed(&mut self, d: usize) -> SimResult<()> {
-        if self.devices[d].delayed.is_empty() {
-            return Ok(());
-        }
-        let (sent_at, token, json) = self.devices[d].delayed.remove(0);
-        if self.now_ms().saturating_sub(sent_at) > IN_FLIGHT_MAX_MS {
-            self.trace(|| format!("device {d}: a delayed request never arrives"));
-            self.report.faults.lost_requests += 1;
-            return Ok(());
-        }
-        self.trace(|| format!("device {d}: a delayed request arrives"));
-        let request: SyncRequest = serde_json::from_slice(&json).map_err(err)?;
-        let answer = self.server.post(SYNC_PATH, Some(&token), &json).await?;
-        self.read_answer(d, &request, &answer).map(|_| ())
+        Err(format!("device {d} still has work after {RUNS_TO_DONE_MAX} sync runs"))
     }
 
     fn clock_jump(&mut self, d: usize) -> SimResult<()> {
-        self.report.faults.clock_jumps += 1;
+        self.net().faults.clock_jumps += 1;
         let hour = HOUR_MS as i64;
         let device = &mut self.devices[d];
         device.skew_ms = match self.rng.random_range(0..100) {
@@ -620,7 +528,8 @@ impl Sim {
             worker += 1;
         }
         let now = self.now_ms();
-        self.server.store()?.assign(self.citizens[c], self.workers[worker], now).await.map_err(err)?;
+        let store = self.net().server.store()?.clone();
+        store.assign(self.citizens[c], self.workers[worker], now).await.map_err(err)?;
         self.assignment[c] = worker;
         self.trace(|| format!("citizen {c} moves to worker {worker}"));
         self.report.caseload_moves += 1;
@@ -681,7 +590,7 @@ impl Sim {
 
     fn record(&mut self, d: usize, visit: VisitId, scale: &str) -> SimResult<()> {
         let input = self.response_input(scale);
-        let response = self.devices[d].device.record_response(visit, input).map_err(err)?;
+        let response = self.devices[d].device().record_response(visit, input).map_err(err)?;
         self.devices[d].writes += 1;
         self.responses.push(response);
         Ok(())
@@ -689,7 +598,7 @@ impl Sim {
 
     /// A visit: ORS at the start, usually an SRS and sometimes a note, usually closed at once.
     fn visit(&mut self, d: usize, c: usize) -> SimResult<()> {
-        let visit = self.devices[d].device.start_visit(self.citizens[c]).map_err(err)?;
+        let visit = self.devices[d].device().start_visit(self.citizens[c]).map_err(err)?;
         self.devices[d].writes += 1;
         self.visits.push((visit, c));
         self.record(d, visit, "ors")?;
@@ -702,7 +611,7 @@ impl Sim {
             self.write_note(d, c, Some(visit))?;
         }
         if self.rng.random_bool(0.8) {
-            self.devices[d].device.close_visit(visit).map_err(err)?;
+            self.devices[d].device().close_visit(visit).map_err(err)?;
             self.devices[d].writes += 1;
         }
         Ok(())
@@ -724,7 +633,7 @@ impl Sim {
         if self.rng.random_bool(0.5) {
             self.record(d, visit, "srs")?;
         }
-        self.devices[d].device.close_visit(visit).map_err(err)?;
+        self.devices[d].device().close_visit(visit).map_err(err)?;
         self.devices[d].writes += 1;
         Ok(())
     }
@@ -739,7 +648,7 @@ impl Sim {
             in_force = self.notes.iter().filter(|(n, nc)| *nc == c && here.contains(n)).map(|(n, _)| *n).collect();
         }
         let supersedes = self.pick(&in_force);
-        let note = self.devices[d].device.add_note(self.citizens[c], visit, text, supersedes).map_err(err)?;
+        let note = self.devices[d].device().add_note(self.citizens[c], visit, text, supersedes).map_err(err)?;
         self.devices[d].writes += 1;
         self.notes.push((note, c));
         Ok(())
@@ -761,24 +670,24 @@ impl Sim {
         let status = GOAL_STATUSES[self.rng.random_range(0..GOAL_STATUSES.len())];
         match (self.pick(&known), self.rng.random_range(0..100)) {
             (Some(goal), 0..10) => {
-                self.devices[d].device.delete_goal(citizen, goal).map_err(err)?;
+                self.devices[d].device().delete_goal(citizen, goal).map_err(err)?;
                 self.devices[d].writes += 1;
             }
             (Some(goal), 10..45) => {
-                self.devices[d].device.set_goal(citizen, Some(goal), Some(title), None).map_err(err)?;
+                self.devices[d].device().set_goal(citizen, Some(goal), Some(title), None).map_err(err)?;
                 self.devices[d].writes += 1;
             }
             (Some(goal), 45..80) => {
-                self.devices[d].device.set_goal(citizen, Some(goal), None, Some(status)).map_err(err)?;
+                self.devices[d].device().set_goal(citizen, Some(goal), None, Some(status)).map_err(err)?;
                 self.devices[d].writes += 1;
             }
             (Some(goal), _) => {
-                self.devices[d].device.set_goal(citizen, Some(goal), Some(title), Some(status)).map_err(err)?;
+                self.devices[d].device().set_goal(citizen, Some(goal), Some(title), Some(status)).map_err(err)?;
                 self.devices[d].writes += 2;
             }
             (None, _) => {
                 let status = self.rng.random_bool(0.5).then_some(status);
-                let goal = self.devices[d].device.set_goal(citizen, None, Some(title), status).map_err(err)?;
+                let goal = self.devices[d].device().set_goal(citizen, None, Some(title), status).map_err(err)?;
                 self.devices[d].writes += 1 + u64::from(status.is_some());
                 self.goals.push((goal, c));
             }
@@ -803,7 +712,7 @@ impl Sim {
         let id = self.ids.next(now);
         let body = ChangeBody::FieldSet { entity: Entity::Citizen { citizen }, field, value, base: None };
         let scales = &self.scales;
-        self.devices[d].device.store_mut().map_err(err)?.commit_local(scales, now, id, body).map_err(err)?;
+        self.devices[d].device().store_mut().map_err(err)?.commit_local(scales, now, id, body).map_err(err)?;
         self.devices[d].writes += 1;
         Ok(())
     }
@@ -817,8 +726,8 @@ impl Sim {
         }
         self.advance(60_000);
         for d in 0..self.devices.len() {
-            while !self.devices[d].delayed.is_empty() {
-                self.deliver_delayed(d).await?;
+            while self.net().has_delayed(d) {
+                Network::deliver_delayed(&self.net, d).await?;
             }
         }
         for _ in 0..QUIESCE_ROUNDS_MAX {

@@ -5,52 +5,43 @@
 // The binary's output is its report.
 #![allow(clippy::print_stdout)]
 
+use std::ops::Range;
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use fit_sim::{Config, Failure, run};
+use clap::Parser;
+use fit_sim::{Config, run, run_seeds};
 
-fn usage() -> ExitCode {
-    eprintln!("usage: fit-sim (--seed N | --seeds A..B) [--steps N] [--calm]");
-    ExitCode::from(2)
+/// Runs the deterministic sync simulation.
+#[derive(Debug, Parser)]
+#[command(group = clap::ArgGroup::new("which").required(true))]
+struct Args {
+    /// One seed, printing what the run did.
+    #[arg(long, group = "which")]
+    seed: Option<u64>,
+    /// A range of seeds A..B, on every core.
+    #[arg(long, group = "which", value_parser = seed_range)]
+    seeds: Option<Range<u64>>,
+    /// Scheduled steps in a run.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// No faults and no clock jumps.
+    #[arg(long)]
+    calm: bool,
+}
+
+fn seed_range(value: &str) -> Result<Range<u64>, String> {
+    let parse = |n: &str| n.parse::<u64>().map_err(|e| format!("{n:?}: {e}"));
+    let (from, to) = value.split_once("..").ok_or("expected A..B")?;
+    let range = parse(from)?..parse(to)?;
+    if range.is_empty() { Err("the range is empty".into()) } else { Ok(range) }
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let mut seeds = None;
-    let mut config = Config::default();
-    while let Some(arg) = args.next() {
-        let value = match arg.as_str() {
-            "--calm" => {
-                config.faults = false;
-                continue;
-            }
-            "--seed" | "--seeds" | "--steps" => match args.next() {
-                Some(value) => value,
-                None => return usage(),
-            },
-            _ => return usage(),
-        };
-        match arg.as_str() {
-            "--seed" => match value.parse::<u64>() {
-                Ok(seed) => seeds = Some((seed, seed + 1, true)),
-                Err(_) => return usage(),
-            },
-            "--seeds" => match value.split_once("..").map(|(a, b)| (a.parse::<u64>(), b.parse::<u64>())) {
-                Some((Ok(from), Ok(to))) if from < to => seeds = Some((from, to, false)),
-                _ => return usage(),
-            },
-            _ => match value.parse() {
-                Ok(steps) => config.steps = steps,
-                Err(_) => return usage(),
-            },
-        }
-    }
-    let Some((from, to, one)) = seeds else { return usage() };
-    let started = std::time::Instant::now();
-    if one {
-        return match run(from, &config) {
+    let args = Args::parse();
+    let defaults = Config::default();
+    let config = Config { steps: args.steps.unwrap_or(defaults.steps), faults: !args.calm, ..defaults };
+    if let Some(seed) = args.seed {
+        return match run(seed, &config) {
             Ok(report) => {
                 println!("{report}");
                 ExitCode::SUCCESS
@@ -61,31 +52,20 @@ fn main() -> ExitCode {
             }
         };
     }
-    let next = AtomicU64::new(from);
-    let failures = Mutex::new(Vec::<Failure>::new());
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let seed = next.fetch_add(1, Ordering::SeqCst);
-                    if seed >= to {
-                        return;
-                    }
-                    if let Err(failure) = run(seed, &config) {
-                        println!("{failure}");
-                        failures.lock().unwrap_or_else(|p| p.into_inner()).push(failure);
-                    }
-                }
-            });
+    let seeds = args.seeds.unwrap_or(0..0);
+    let started = std::time::Instant::now();
+    let results = run_seeds(seeds.clone(), &config, |result| {
+        if let Err(failure) = result {
+            println!("{failure}");
         }
     });
-    let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    let failed = results.iter().filter(|r| r.is_err()).count();
     println!(
-        "fit-sim: seeds {from}..{to}: {} passed, {} failed in {:.1} s on {threads} threads",
-        (to - from) as usize - failures.len(),
-        failures.len(),
+        "fit-sim: seeds {}..{}: {} passed, {failed} failed in {:.1} s",
+        seeds.start,
+        seeds.end,
+        results.len() - failed,
         started.elapsed().as_secs_f64()
     );
-    if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

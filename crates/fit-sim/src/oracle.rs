@@ -81,7 +81,12 @@ fn compare<T: std::fmt::Debug + PartialEq>(what: &str, device: usize, held: &T, 
 
 impl Sim {
     pub(crate) async fn check(&mut self) -> SimResult<()> {
-        let store = self.server.store()?.clone();
+        let (faults, round_trips, store) = {
+            let net = self.net();
+            (net.faults, net.round_trips, net.server.store()?.clone())
+        };
+        self.report.faults = faults;
+        self.report.round_trips = round_trips;
         let log = store.changes().await.map_err(err)?;
         let conflicts = store.conflicts().await.map_err(err)?;
         let enrolled = store.devices().await.map_err(err)?;

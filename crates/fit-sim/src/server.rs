@@ -6,18 +6,20 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, header};
+use fit_device::sync::{Post, Reply};
 use fit_server::AppState;
 use fit_server::store::sqlite::SqliteStore;
 use tower::ServiceExt;
 
 use crate::SimResult;
 
-/// Request bodies larger than this go zstd-compressed, as the device's sync client sends them.
-const COMPRESS_FROM_BYTES: usize = 1024;
+/// The URL devices are enrolled with; every request to it goes to this server.
+pub(crate) const SERVER_URL: &str = "sim://server";
 
 pub(crate) struct SimServer {
     dir: PathBuf,
@@ -27,12 +29,6 @@ pub(crate) struct SimServer {
     store: Option<SqliteStore>,
     router: Option<Router>,
     now_ms: Arc<AtomicU64>,
-}
-
-/// An HTTP answer: status and body.
-pub(crate) struct Answer {
-    pub status: u16,
-    pub body: Vec<u8>,
 }
 
 impl SimServer {
@@ -60,6 +56,11 @@ impl SimServer {
         self.store.as_ref().ok_or_else(|| "the server is down".to_owned())
     }
 
+    /// The server's HTTP side, to deliver a request to.
+    pub fn router(&self) -> SimResult<Router> {
+        self.router.clone().ok_or_else(|| "the server is down".to_owned())
+    }
+
     /// Stops the server between requests and starts it again on the same database file.
     pub fn restart(&mut self) -> SimResult<()> {
         self.router = None;
@@ -67,42 +68,46 @@ impl SimServer {
         self.open()
     }
 
-    /// Delivers a request to a server that dies inside the request's transaction: the database
-    /// after the restart is the one before the request (a copy taken with `VACUUM INTO` while
-    /// the writer is idle), as SQLite's recovery leaves it when a transaction never commits.
-    /// The answer is what the server would have said; the device never hears it.
-    pub async fn crash_inside(&mut self, path: &str, token: &str, json: &[u8]) -> SimResult<Answer> {
+    /// Before a request to a server that will die inside the request's transaction: a copy of
+    /// the database as it is (`VACUUM INTO` while the writer is idle), which `crash` goes back
+    /// to, as SQLite's recovery leaves it when a transaction never commits.
+    pub fn snapshot(&self) -> SimResult<()> {
+        let conn = rusqlite::Connection::open(self.path(self.generation)).map_err(|e| e.to_string())?;
         let before = self.path(self.generation + 1);
-        {
-            let conn = rusqlite::Connection::open(self.path(self.generation)).map_err(|e| e.to_string())?;
-            let target = before.to_str().ok_or("a temporary path that is not UTF-8")?;
-            conn.execute("VACUUM INTO ?1", [target]).map_err(|e| format!("snapshot: {e}"))?;
-        }
-        let answer = self.post(path, Some(token), json).await?;
+        let target = before.to_str().ok_or("a temporary path that is not UTF-8")?;
+        conn.execute("VACUUM INTO ?1", [target]).map_err(|e| format!("snapshot: {e}"))?;
+        Ok(())
+    }
+
+    /// The server dies and starts again on the copy of the last `snapshot`.
+    pub fn crash(&mut self) -> SimResult<()> {
         self.router = None;
         self.store = None;
         self.generation += 1;
-        self.open()?;
-        Ok(answer)
+        self.open()
     }
+}
 
-    /// POSTs a JSON body through the whole router, compressed as the device client would.
-    pub async fn post(&self, path: &str, token: Option<&str>, json: &[u8]) -> SimResult<Answer> {
-        let router = self.router.clone().ok_or("the server is down")?;
-        let mut request = Request::builder().method("POST").uri(path).header(header::CONTENT_TYPE, "application/json");
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let body = if json.len() > COMPRESS_FROM_BYTES {
-            request = request.header(header::CONTENT_ENCODING, "zstd");
-            zstd::bulk::compress(json, 3).map_err(|e| e.to_string())?
-        } else {
-            json.to_vec()
-        };
-        let request = request.body(Body::from(body)).map_err(|e| e.to_string())?;
-        let Ok(response) = router.oneshot(request).await;
-        let status = response.status().as_u16();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| e.to_string())?;
-        Ok(Answer { status, body: body.to_vec() })
+/// Delivers a request through the whole router, with the body as the device's client sends it
+/// (compressed when large), and reads the reply as a transport would.
+pub(crate) async fn deliver(router: Router, path: &str, post: &Post) -> SimResult<Reply> {
+    let mut request = Request::builder().method("POST").uri(path).header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = &post.token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
+    let (encoding, body) = post.wire_body().map_err(|e| e.to_string())?;
+    if let Some(encoding) = encoding {
+        request = request.header(header::CONTENT_ENCODING, encoding);
+    }
+    let request = request.body(Body::from(body)).map_err(|e| e.to_string())?;
+    let Ok(response) = router.oneshot(request).await;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| e.to_string())?;
+    Ok(Reply { status, retry_after, body: body.to_vec() })
 }

@@ -5,33 +5,12 @@
 // The tests print the seeds they ran.
 #![allow(clippy::print_stdout)]
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use fit_sim::{Config, Failure, Report, run};
+use fit_sim::{Config, Failure, Report, run, run_seeds as run_all};
 
 fn run_seeds(seeds: std::ops::Range<u64>, config: &Config) -> Vec<Report> {
-    let next = AtomicU64::new(seeds.start);
-    let reports = Mutex::new(Vec::new());
-    let failures = Mutex::new(Vec::<Failure>::new());
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let seed = next.fetch_add(1, Ordering::SeqCst);
-                    if seed >= seeds.end {
-                        return;
-                    }
-                    match run(seed, config) {
-                        Ok(report) => reports.lock().unwrap_or_else(|p| p.into_inner()).push(report),
-                        Err(failure) => failures.lock().unwrap_or_else(|p| p.into_inner()).push(failure),
-                    }
-                }
-            });
-        }
-    });
-    let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (reports, failures): (Vec<_>, Vec<_>) =
+        run_all(seeds.clone(), config, |_| {}).into_iter().partition(Result::is_ok);
+    let failures: Vec<Failure> = failures.into_iter().filter_map(Result::err).collect();
     let listed: Vec<String> = failures.iter().map(ToString::to_string).collect();
     assert!(
         failures.is_empty(),
@@ -40,9 +19,7 @@ fn run_seeds(seeds: std::ops::Range<u64>, config: &Config) -> Vec<Report> {
         seeds.end - seeds.start,
         listed.join("\n")
     );
-    let mut reports = reports.into_inner().unwrap_or_else(|p| p.into_inner());
-    reports.sort_by_key(|r| r.seed);
-    reports
+    reports.into_iter().filter_map(Result::ok).collect()
 }
 
 fn seed_count() -> u64 {

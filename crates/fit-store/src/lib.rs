@@ -21,6 +21,7 @@ pub use identity::Identity;
 pub use keys::{DataKey, KdfCost, KeyError, StorePaths, UnlockPolicy};
 pub use read::{CitizenRow, CitizenSummary, GoalRow, HistoryRow, NoteRow, VisitRow};
 pub use restamp::RESTAMP_MARGIN_MS;
+pub use write::SyncPage;
 
 /// What went wrong in the store. `code` gives a stable code for the `{code, message}` boundary.
 #[derive(Debug, thiserror::Error)]

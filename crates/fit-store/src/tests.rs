@@ -316,13 +316,16 @@ fn a_citizen_moved_away_leaves_the_caseload_at_once_and_is_erased_once_nothing_i
     let last_seq = pending.last().unwrap().seq;
 
     // The answer that moves the citizen does not yet acknowledge the pending changes.
-    f.store.apply_sync(&f.scales, NOW, None, &[], &[f.citizen], Some(("main", 20))).unwrap();
+    let moved = [f.citizen];
+    let page = SyncPage { removed: &moved, cursor: Some(("main", 20)), ..SyncPage::default() };
+    f.store.apply_sync_page(&f.scales, NOW, &page).unwrap();
     assert!(f.store.caseload(f.worker).unwrap().is_empty(), "gone from the caseload screen at once");
     assert!(f.store.visit(visit).unwrap().is_some(), "kept while its changes wait to be pushed");
     assert_eq!(f.store.outbox(0, 100).unwrap().len(), 2);
 
     // The next answer acknowledges them: now the citizen's rows are erased.
-    f.store.apply_sync(&f.scales, NOW, Some(last_seq), &[], &[], Some(("main", 21))).unwrap();
+    let page = SyncPage { acknowledged_seq: Some(last_seq), cursor: Some(("main", 21)), ..SyncPage::default() };
+    f.store.apply_sync_page(&f.scales, NOW, &page).unwrap();
     assert!(f.store.visit(visit).unwrap().is_none());
     assert!(f.store.citizen(f.citizen).unwrap().is_none());
     assert!(f.store.history(f.worker, Some(f.citizen)).unwrap().is_empty());

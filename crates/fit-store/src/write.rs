@@ -12,6 +12,29 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use crate::db::set_meta;
 use crate::{Store, StoreError};
 
+/// One sync answer as the store applies it.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncPage<'a> {
+    /// The outbox entries up to this sequence number are on the server.
+    pub acknowledged_seq: Option<u64>,
+    pub changes: &'a [Change],
+    /// Citizens who left this device's caseload.
+    pub removed: &'a [CitizenId],
+    /// The stream and its position after this page.
+    pub cursor: Option<(&'a str, u64)>,
+    /// The page reaches the end of the server's log (an answer without `more`). Citizens who
+    /// left are erased only then: until then the citizen may have been assigned back in a page
+    /// still to come, which brings its history again, but the device's own changes only when it
+    /// has not had them.
+    pub at_end: bool,
+}
+
+impl Default for SyncPage<'_> {
+    fn default() -> Self {
+        SyncPage { acknowledged_seq: None, changes: &[], removed: &[], cursor: None, at_end: true }
+    }
+}
+
 impl Store {
     /// Records a local write: its domain rows and its outbox entry commit together or not at all.
     /// For a field write, `base` is filled in with the version the field holds now.
@@ -80,42 +103,17 @@ impl Store {
         changes: &[Change],
         cursor: Option<(&str, u64)>,
     ) -> Result<(), StoreError> {
-        self.apply_sync(scales, now_ms, None, changes, &[], cursor)
+        self.apply_sync_page(scales, now_ms, &SyncPage { changes, cursor, ..SyncPage::default() })
     }
 
     /// Applies the answer to a sync in one transaction: drops the outbox entries the server
     /// acknowledged, applies the pulled page, takes the `removed` citizens out of the caseload
-    /// (erasing each once nothing of theirs is pending) and moves the cursor. The citizens of
-    /// pulled changes are in this device's caseload: the server sends nothing else. This
-    /// device's own changes may come back (a citizen's history after it is assigned again);
-    /// applying a change twice changes nothing.
-    pub fn apply_sync(
-        &mut self,
-        scales: &ScaleSet,
-        now_ms: u64,
-        acknowledged_seq: Option<u64>,
-        changes: &[Change],
-        removed: &[CitizenId],
-        cursor: Option<(&str, u64)>,
-    ) -> Result<(), StoreError> {
-        self.apply_sync_page(scales, now_ms, acknowledged_seq, changes, removed, cursor, true)
-    }
-
-    /// `apply_sync` for one page of a paged pull. Citizens who left are erased only when the
-    /// page reaches the end of the server's log (`at_end`, an answer without `more`): until then
-    /// the citizen may have been assigned back in a page still to come, which brings its
-    /// history again, but the device's own changes only when it has not had them.
-    #[allow(clippy::too_many_arguments, reason = "the parts of one sync answer")]
-    pub fn apply_sync_page(
-        &mut self,
-        scales: &ScaleSet,
-        now_ms: u64,
-        acknowledged_seq: Option<u64>,
-        changes: &[Change],
-        removed: &[CitizenId],
-        cursor: Option<(&str, u64)>,
-        at_end: bool,
-    ) -> Result<(), StoreError> {
+    /// (erasing each once nothing of theirs is pending, at the end of the log) and moves the
+    /// cursor. The citizens of pulled changes are in this device's caseload: the server sends
+    /// nothing else. This device's own changes may come back (a citizen's history after it is
+    /// assigned again); applying a change twice changes nothing.
+    pub fn apply_sync_page(&mut self, scales: &ScaleSet, now_ms: u64, page: &SyncPage<'_>) -> Result<(), StoreError> {
+        let SyncPage { acknowledged_seq, changes, removed, cursor, at_end } = *page;
         let mut clock = self.hlc.clone();
         let worker = self.worker_id()?;
         let tx = self.conn.transaction()?;

@@ -1,18 +1,27 @@
-//! The sync engine: a pure step that builds the next request from the store, one HTTP round
-//! trip, and a step that commits the answer (acknowledged outbox entries, the pulled page and
-//! the cursor) in one transaction. `run_background` repeats it on a timer and when woken, with
-//! exponential backoff and jitter after failures, honouring Retry-After.
+//! The sync engine. A run (`round::SyncRun`) is a state machine over the device: it builds the
+//! first request from the store, reads each answer (refusals, re-stamping, revocation), builds
+//! the next request before the answer is committed, and commits the answer (acknowledged outbox
+//! entries, the pulled page and the cursor) in one transaction. `SyncClient` drives it over a
+//! `Transport`: HTTP in the app, an in-process network with faults in the simulation.
+//! `run_background` repeats runs on a timer and when woken, with exponential backoff and jitter
+//! after failures, honouring Retry-After.
+
+mod round;
+mod transport;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use fit_protocol::sync::{PROTOCOL_VERSION, PULL_CHANGES_MAX, PUSH_CHANGES_MAX};
-use fit_protocol::{EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, ServerClock, SyncRequest, SyncResponse};
+use fit_protocol::{EnrollRequest, EnrollResponse, ErrorCode, ServerClock, SyncResponse};
+use fit_store::SyncPage;
 use rand::RngExt;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 use ts_rs::TS;
 
+use self::round::{Next, Outgoing, SyncRun};
+pub use self::transport::{Http, Post, Reply, Transport};
 use crate::{AppError, Device, DeviceError};
 
 /// The stream name of the server's change log in the device's cursor table.
@@ -130,83 +139,57 @@ fn lock(device: &Mutex<Device>) -> MutexGuard<'_, Device> {
 }
 
 impl Device {
-    /// The next request: the oldest unacknowledged outbox entries and the cursor, with the
-    /// server's URL and this device's token. Public for transports other than `SyncClient`
-    /// (the simulation drives devices and the server in one process).
-    pub fn next_sync_request(&self, config: &SyncConfig) -> Result<(String, String, SyncRequest), SyncError> {
-        let cursor = self.store()?.cursor(CURSOR_STREAM)?;
-        self.sync_request_after(config, 0, cursor)
-    }
-
-    /// A request pushing the outbox entries after `acknowledged_seq` and pulling past `cursor`:
-    /// the round after an answer not yet committed (`SyncClient::sync_now` sends it while it
-    /// commits that answer).
-    fn sync_request_after(
-        &self,
-        config: &SyncConfig,
-        acknowledged_seq: u64,
-        cursor: u64,
-    ) -> Result<(String, String, SyncRequest), SyncError> {
-        let store = self.store()?;
-        if let Some(reason) = store.sync_blocked()? {
-            return Err(SyncError::Refused { code: ErrorCode::ProtocolUnsupported, message: reason });
-        }
-        let (url, token) = store.sync_settings()?.ok_or(SyncError::NotEnrolled)?;
-        let limit = u32::try_from(config.push_batch_max).unwrap_or(u32::MAX);
-        let push = store.outbox(acknowledged_seq, limit)?;
-        Ok((url, token, SyncRequest { protocol: PROTOCOL_VERSION, push, cursor, pull_limit: config.pull_limit }))
-    }
-
     /// Commits a sync answer: acknowledged entries leave the outbox, the page and cursor apply.
-    pub fn finish_sync(&mut self, response: &SyncResponse) -> Result<(), DeviceError> {
+    fn finish_sync(&mut self, response: &SyncResponse) -> Result<(), DeviceError> {
         let now = self.clock.now_ms();
         let changes: Vec<_> = response.changes.iter().map(|c| c.change.clone()).collect();
         let store = self.store.as_mut().ok_or(DeviceError::Locked)?;
-        // Citizens who left are erased only at the end of the log: one may be assigned back in a
-        // page still to come, and this device's changes about it must still be here then.
-        store.apply_sync_page(
-            &self.scales,
-            now,
-            Some(response.acknowledged_seq),
-            &changes,
-            &response.removed_citizens,
-            Some((CURSOR_STREAM, response.cursor)),
-            !response.more,
-        )?;
+        let page = SyncPage {
+            acknowledged_seq: Some(response.acknowledged_seq),
+            changes: &changes,
+            removed: &response.removed_citizens,
+            cursor: Some((CURSOR_STREAM, response.cursor)),
+            at_end: !response.more,
+        };
+        store.apply_sync_page(&self.scales, now, &page)?;
         store.set_last_sync(now)?;
         Ok(())
     }
 
     /// Stamps again the pending changes the server refused as too far ahead of its clock (see
     /// `fit_store::Store::restamp_ahead`); returns how many.
-    pub fn restamp_ahead(&mut self, server: ServerClock) -> Result<usize, DeviceError> {
+    fn restamp_ahead(&mut self, server: ServerClock) -> Result<usize, DeviceError> {
         Ok(self.store_mut()?.restamp_ahead(server)?)
     }
 
     /// Erases the local store after the server said the device is revoked.
-    pub fn wipe_after_revoke(&mut self) -> Result<(), DeviceError> {
+    fn wipe_after_revoke(&mut self) -> Result<(), DeviceError> {
         self.store = None;
         fit_store::keys::wipe(&self.paths).map_err(|e| DeviceError::Unavailable(e.to_string()))
     }
 }
 
-/// Request bodies larger than this are sent zstd-compressed.
-const COMPRESS_FROM_BYTES: usize = 1024;
-
-/// Talks to the server over HTTP.
+/// Runs sync for a device over a transport (HTTP unless told otherwise).
 #[derive(Debug, Clone)]
-pub struct SyncClient {
-    http: reqwest::Client,
+pub struct SyncClient<T = Http> {
+    transport: T,
     config: SyncConfig,
 }
 
 impl SyncClient {
+    /// A client over HTTP.
     pub fn new(config: SyncConfig) -> Result<SyncClient, SyncError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .build()
-            .map_err(|e| SyncError::Internal(e.to_string()))?;
-        Ok(SyncClient { http, config })
+        Ok(SyncClient::over(Http::new(config.request_timeout)?, config))
+    }
+}
+
+impl<T: Transport> SyncClient<T> {
+    pub fn over(transport: T, config: SyncConfig) -> SyncClient<T> {
+        SyncClient { transport, config }
+    }
+
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
     }
 
     /// Enrolls an unlocked, set-up device with `server_url` using a one-time code.
@@ -225,7 +208,8 @@ impl SyncClient {
                 device: device.store()?.device_id(),
             }
         };
-        let response: EnrollResponse = self.post(&format!("{server_url}/api/v1/enroll"), None, &request).await?;
+        let post = Post::new(format!("{server_url}/api/v1/enroll"), None, &request)?;
+        let response: EnrollResponse = transport::read_reply(&self.transport.post(post).await?)?;
         let mut device = lock(device);
         let store = device.store_mut()?;
         store.set_worker(response.team, &response.team_name, response.worker, &response.worker_name)?;
@@ -246,119 +230,42 @@ impl SyncClient {
         device: &Mutex<Device>,
         mut progress: impl FnMut(SyncProgress),
     ) -> Result<u32, SyncError> {
-        let mut report =
-            SyncProgress { to_send: lock(device).sync_counters()?.pending_changes, ..SyncProgress::default() };
-        let mut round_trips = 0;
-        let mut restamped = false;
-        let mut round = self.send(lock(device).next_sync_request(&self.config)?);
+        let (mut run, first) = SyncRun::start(&lock(device), self.config)?;
+        let mut round = self.send(first);
         loop {
             let (pushed, answer) = round.await.map_err(|e| SyncError::Internal(e.to_string()))?;
-            round_trips += 1;
-            let response = match answer {
-                Ok(response) => response,
-                Err(SyncError::Revoked) => {
-                    lock(device).wipe_after_revoke()?;
-                    return Err(SyncError::Revoked);
-                }
-                Err(SyncError::Unsupported { min, max }) => {
-                    let reason =
-                        format!("the server speaks protocol {min} to {max}; this app speaks {PROTOCOL_VERSION}");
-                    // The outbox stays as it is: nothing pending is discarded.
-                    lock(device).store_mut()?.set_sync_blocked(Some(&reason))?;
-                    return Err(SyncError::Unsupported { min, max });
-                }
-                // Once per run: a second refusal means the server's clock or drift is not what it
-                // said, and trying again at once would not help.
-                Err(SyncError::ClockAhead(server)) if !restamped => {
-                    restamped = true;
-                    if lock(device).restamp_ahead(server)? == 0 {
-                        return Err(SyncError::ClockAhead(server));
-                    }
-                    round = self.send(lock(device).next_sync_request(&self.config)?);
-                    continue;
-                }
-                Err(other) => return Err(other),
-            };
-            // The next round, if there is one, before this answer is committed. A round that
-            // pushed nothing ends the run at the end of the log even if a write came meanwhile:
-            // the next run takes it.
-            let next = if response.more || pushed > 0 {
-                let next = lock(device).sync_request_after(&self.config, response.acknowledged_seq, response.cursor)?;
-                (response.more || !next.2.push.is_empty()).then_some(next)
-            } else {
-                None
-            };
-            let next = next.map(|request| self.send(request));
-            lock(device).finish_sync(&response)?;
-            report.sent += pushed.min(response.acknowledged_seq);
-            report.received += response.changes.len() as u64;
-            progress(report);
+            // The device is locked for the reading only: the match below locks it again to commit.
+            let next = run.answered(&mut lock(device), pushed, answer)?;
             match next {
-                Some(next) => round = next,
-                None => return Ok(round_trips),
+                Next::Send(request) => {
+                    progress(run.progress());
+                    round = self.send(request);
+                }
+                Next::Commit { response, next } => {
+                    let next = next.map(|request| self.send(request));
+                    run.commit(&mut lock(device), pushed, &response)?;
+                    progress(run.progress());
+                    match next {
+                        Some(next) => round = next,
+                        None => return Ok(run.round_trips()),
+                    }
+                }
             }
         }
     }
 
     /// Sends a sync request on a task of its own, so it travels while the caller works; the
     /// answer comes with the number of changes the request pushed.
-    fn send(
-        &self,
-        (url, token, request): (String, String, SyncRequest),
-    ) -> tokio::task::JoinHandle<(u64, Result<SyncResponse, SyncError>)> {
-        let client = self.clone();
+    fn send(&self, outgoing: Outgoing) -> tokio::task::JoinHandle<(u64, Result<SyncResponse, SyncError>)> {
+        let transport = self.transport.clone();
         tokio::spawn(async move {
-            let pushed = request.push.len() as u64;
-            (pushed, client.post(&format!("{url}/api/v1/sync"), Some(&token), &request).await)
-        })
-    }
-
-    async fn post<Q: Serialize, A: serde::de::DeserializeOwned>(
-        &self,
-        url: &str,
-        token: Option<&str>,
-        body: &Q,
-    ) -> Result<A, SyncError> {
-        let json = serde_json::to_vec(body).map_err(|e| SyncError::Internal(e.to_string()))?;
-        let mut request = self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json");
-        // Batches are repetitive JSON: zstd makes them several times smaller on slow mobile links.
-        // Small requests go plain; the answer is compressed when large (reqwest asks for zstd).
-        request = if json.len() > COMPRESS_FROM_BYTES {
-            let packed = zstd::bulk::compress(&json, 3).map_err(|e| SyncError::Internal(e.to_string()))?;
-            request.header(reqwest::header::CONTENT_ENCODING, "zstd").body(packed)
-        } else {
-            request.body(json)
-        };
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
-        let status = response.status();
-        if status.is_success() {
-            // A body that breaks off is the network's doing; one that arrives and is not the
-            // protocol's JSON is the answer's.
-            let bytes = response.bytes().await.map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
-            return serde_json::from_slice(&bytes).map_err(|e| SyncError::Garbled(e.to_string()));
-        }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let error: Option<ErrorBody> = response.json().await.ok();
-        let (code, message) = error.as_ref().map_or((ErrorCode::Unknown, ""), |e| (e.code, e.message.as_str()));
-        Err(match (status.as_u16(), code) {
-            (_, ErrorCode::DeviceRevoked) => SyncError::Revoked,
-            (422, ErrorCode::ChangeClockAhead) if let Some(clock) = error.as_ref().and_then(|e| e.clock) => {
-                SyncError::ClockAhead(clock)
-            }
-            (_, ErrorCode::ProtocolUnsupported) => {
-                let range = error.as_ref().and_then(|e| e.supported);
-                SyncError::Unsupported { min: range.map_or(0, |r| r.min), max: range.map_or(0, |r| r.max) }
-            }
-            (429 | 502 | 503 | 504, _) | (500..=599, _) => SyncError::Busy { retry_after },
-            _ => SyncError::Refused { code, message: message.to_owned() },
+            let pushed = outgoing.pushed();
+            let url = format!("{}/api/v1/sync", outgoing.url);
+            let answer = match Post::new(url, Some(&outgoing.token), &outgoing.request) {
+                Ok(post) => transport.post(post).await.and_then(|reply| transport::read_reply(&reply)),
+                Err(error) => Err(error),
+            };
+            (pushed, answer)
         })
     }
 }
@@ -372,9 +279,9 @@ pub fn backoff_delay(config: &SyncConfig, attempt: u32, jitter_unit: f64) -> Dur
 
 /// Syncs whenever woken (after a local write), every `interval`, and after failures with
 /// backoff, until `shutdown` is notified. The status is published on `status`.
-pub async fn run_background(
+pub async fn run_background<T: Transport>(
     device: Arc<Mutex<Device>>,
-    client: SyncClient,
+    client: SyncClient<T>,
     wake: Arc<Notify>,
     shutdown: Arc<Notify>,
     status: watch::Sender<SyncStatus>,

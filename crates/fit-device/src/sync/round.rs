@@ -1,0 +1,140 @@
+//! One sync run as a state machine over the device, apart from any transport: the first
+//! request, what each answer means for the device, the request that overlaps the commit of an
+//! answer, and the commit itself. `SyncClient::sync_now` drives it over its transport; so does
+//! the simulation, over a network with faults, so both run the rounds that ship.
+
+use fit_protocol::sync::PROTOCOL_VERSION;
+use fit_protocol::{SyncRequest, SyncResponse};
+
+use super::{CURSOR_STREAM, SyncConfig, SyncError, SyncProgress};
+use crate::Device;
+
+/// A sync request with where it goes: the server's URL and this device's token.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub url: String,
+    pub token: String,
+    pub request: SyncRequest,
+}
+
+impl Outgoing {
+    /// How many changes it pushes.
+    pub fn pushed(&self) -> u64 {
+        self.request.push.len() as u64
+    }
+}
+
+/// What the driver does after an answer.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// Send this request; nothing to commit (the batch was stamped again after a refusal).
+    Send(Outgoing),
+    /// Send `next` (if any) and then commit `response`, so the request travels while the device
+    /// commits. Without `next`, the run ends with the commit.
+    Commit { response: SyncResponse, next: Option<Outgoing> },
+}
+
+/// The state of one run.
+#[derive(Debug)]
+pub(crate) struct SyncRun {
+    config: SyncConfig,
+    progress: SyncProgress,
+    round_trips: u32,
+    /// The batch has been stamped again once in this run: a second refusal means the server's
+    /// clock or drift is not what it said, and trying again at once would not help.
+    restamped: bool,
+}
+
+impl SyncRun {
+    /// A run over `device` and its first request: the oldest unacknowledged outbox entries and
+    /// the stored cursor.
+    pub fn start(device: &Device, config: SyncConfig) -> Result<(SyncRun, Outgoing), SyncError> {
+        let progress = SyncProgress { to_send: device.sync_counters()?.pending_changes, ..SyncProgress::default() };
+        let cursor = device.store()?.cursor(CURSOR_STREAM)?;
+        let first = request_after(device, &config, 0, cursor)?;
+        Ok((SyncRun { config, progress, round_trips: 0, restamped: false }, first))
+    }
+
+    pub fn progress(&self) -> SyncProgress {
+        self.progress
+    }
+
+    pub fn round_trips(&self) -> u32 {
+        self.round_trips
+    }
+
+    /// What an answer to a request that pushed `pushed` changes means: the next step, or the
+    /// error that ends the run (after the device has done what the error asks: erased itself
+    /// when revoked, stopped syncing when the server no longer speaks its protocol).
+    pub fn answered(
+        &mut self,
+        device: &mut Device,
+        pushed: u64,
+        answer: Result<SyncResponse, SyncError>,
+    ) -> Result<Next, SyncError> {
+        self.round_trips += 1;
+        let response = match answer {
+            Ok(response) => response,
+            Err(SyncError::Revoked) => {
+                device.wipe_after_revoke()?;
+                return Err(SyncError::Revoked);
+            }
+            Err(SyncError::Unsupported { min, max }) => {
+                let reason = format!("the server speaks protocol {min} to {max}; this app speaks {PROTOCOL_VERSION}");
+                // The outbox stays as it is: nothing pending is discarded.
+                device.store_mut()?.set_sync_blocked(Some(&reason))?;
+                return Err(SyncError::Unsupported { min, max });
+            }
+            Err(SyncError::ClockAhead(server)) if !self.restamped => {
+                self.restamped = true;
+                let restamped = device.restamp_ahead(server)?;
+                if restamped == 0 {
+                    return Err(SyncError::ClockAhead(server));
+                }
+                self.progress.restamped += restamped as u64;
+                let cursor = device.store()?.cursor(CURSOR_STREAM)?;
+                return Ok(Next::Send(request_after(device, &self.config, 0, cursor)?));
+            }
+            Err(other) => return Err(other),
+        };
+        // The next round, if there is one, built before this answer is committed: the entries
+        // after the acknowledged ones, and the answer's cursor. A round that pushed nothing ends
+        // the run at the end of the log even if a write came meanwhile: the next run takes it.
+        let next = if response.more || pushed > 0 {
+            let next = request_after(device, &self.config, response.acknowledged_seq, response.cursor)?;
+            (response.more || !next.request.push.is_empty()).then_some(next)
+        } else {
+            None
+        };
+        Ok(Next::Commit { response, next })
+    }
+
+    /// Commits an answer (see `Device::finish_sync`) and counts it.
+    pub fn commit(&mut self, device: &mut Device, pushed: u64, response: &SyncResponse) -> Result<(), SyncError> {
+        device.finish_sync(response)?;
+        self.progress.sent += pushed.min(response.acknowledged_seq);
+        self.progress.received += response.changes.len() as u64;
+        Ok(())
+    }
+}
+
+/// A request pushing the outbox entries after `acknowledged_seq` and pulling past `cursor`.
+fn request_after(
+    device: &Device,
+    config: &SyncConfig,
+    acknowledged_seq: u64,
+    cursor: u64,
+) -> Result<Outgoing, SyncError> {
+    let store = device.store()?;
+    if let Some(reason) = store.sync_blocked()? {
+        return Err(SyncError::Refused { code: fit_protocol::ErrorCode::ProtocolUnsupported, message: reason });
+    }
+    let (url, token) = store.sync_settings()?.ok_or(SyncError::NotEnrolled)?;
+    let limit = u32::try_from(config.push_batch_max).unwrap_or(u32::MAX);
+    let push = store.outbox(acknowledged_seq, limit)?;
+    Ok(Outgoing {
+        url,
+        token,
+        request: SyncRequest { protocol: PROTOCOL_VERSION, push, cursor, pull_limit: config.pull_limit },
+    })
+}

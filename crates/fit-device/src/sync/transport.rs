@@ -1,0 +1,125 @@
+//! Where the engine's requests go. A `Transport` carries one POST and brings back the status,
+//! the Retry-After and the body; what a reply means (the protocol's statuses and error codes) is
+//! read here once, by `read_reply`, for every transport. `Http` is the transport the app ships
+//! (reqwest); the simulation has one that carries requests to the server in process through a
+//! network that loses, repeats and delays them.
+
+use std::future::Future;
+use std::time::Duration;
+
+use fit_protocol::{ErrorBody, ErrorCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::SyncError;
+
+/// Request bodies larger than this are sent zstd-compressed.
+const COMPRESS_FROM_BYTES: usize = 1024;
+
+/// One request as the engine puts it together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    pub url: String,
+    /// The device's bearer token; none when enrolling.
+    pub token: Option<String>,
+    /// The body as JSON, before any compression.
+    pub json: Vec<u8>,
+}
+
+impl Post {
+    pub(crate) fn new<Q: Serialize>(url: String, token: Option<&str>, body: &Q) -> Result<Post, SyncError> {
+        let json = serde_json::to_vec(body).map_err(|e| SyncError::Internal(e.to_string()))?;
+        Ok(Post { url, token: token.map(str::to_owned), json })
+    }
+
+    /// The body as it travels, with its `Content-Encoding`. Batches are repetitive JSON: zstd
+    /// makes them several times smaller on slow mobile links. Small requests go plain.
+    pub fn wire_body(&self) -> Result<(Option<&'static str>, Vec<u8>), SyncError> {
+        if self.json.len() <= COMPRESS_FROM_BYTES {
+            return Ok((None, self.json.clone()));
+        }
+        let packed = zstd::bulk::compress(&self.json, 3).map_err(|e| SyncError::Internal(e.to_string()))?;
+        Ok((Some("zstd"), packed))
+    }
+}
+
+/// What came back for a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
+}
+
+/// Carries requests to the server. `post` is `SyncError::Offline` when no whole reply came back
+/// (no connection, a timeout, a body that broke off); any reply that did come is `Ok`, whatever
+/// its status.
+pub trait Transport: Clone + Send + Sync + 'static {
+    fn post(&self, post: Post) -> impl Future<Output = Result<Reply, SyncError>> + Send;
+}
+
+/// The protocol's meaning of a reply: the answer on success, else the refusal it stands for.
+pub(crate) fn read_reply<A: DeserializeOwned>(reply: &Reply) -> Result<A, SyncError> {
+    if (200..300).contains(&reply.status) {
+        // A body that arrives and is not the protocol's JSON is a proxy's page or the like.
+        return serde_json::from_slice(&reply.body).map_err(|e| SyncError::Garbled(e.to_string()));
+    }
+    let error: Option<ErrorBody> = serde_json::from_slice(&reply.body).ok();
+    let (code, message) = error.as_ref().map_or((ErrorCode::Unknown, ""), |e| (e.code, e.message.as_str()));
+    Err(match (reply.status, code) {
+        (_, ErrorCode::DeviceRevoked) => SyncError::Revoked,
+        (422, ErrorCode::ChangeClockAhead) if let Some(clock) = error.as_ref().and_then(|e| e.clock) => {
+            SyncError::ClockAhead(clock)
+        }
+        (_, ErrorCode::ProtocolUnsupported) => {
+            let range = error.as_ref().and_then(|e| e.supported);
+            SyncError::Unsupported { min: range.map_or(0, |r| r.min), max: range.map_or(0, |r| r.max) }
+        }
+        (429 | 500..=599, _) => SyncError::Busy { retry_after: reply.retry_after },
+        _ => SyncError::Refused { code, message: message.to_owned() },
+    })
+}
+
+/// The transport over HTTP(S), with a timeout on every request.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+}
+
+impl Http {
+    pub fn new(timeout: Duration) -> Result<Http, SyncError> {
+        let client =
+            reqwest::Client::builder().timeout(timeout).build().map_err(|e| SyncError::Internal(e.to_string()))?;
+        Ok(Http { client })
+    }
+}
+
+impl Transport for Http {
+    async fn post(&self, post: Post) -> Result<Reply, SyncError> {
+        let (encoding, body) = post.wire_body()?;
+        let mut request =
+            self.client.post(&post.url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+        if let Some(encoding) = encoding {
+            request = request.header(reqwest::header::CONTENT_ENCODING, encoding);
+        }
+        if let Some(token) = &post.token {
+            request = request.bearer_auth(token);
+        }
+        // The answer comes zstd-compressed when large: reqwest asks for it and unpacks it.
+        let response = request.send().await.map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = match response.bytes().await {
+            Ok(bytes) => bytes.to_vec(),
+            // A refusal whose body broke off is still a refusal; an answer cut short is the network's doing.
+            Err(_) if !(200..300).contains(&status) => Vec::new(),
+            Err(e) => return Err(SyncError::Offline(e.without_url().to_string())),
+        };
+        Ok(Reply { status, retry_after, body })
+    }
+}
