@@ -29,25 +29,7 @@ pub async fn run<S: ServerStore>(store: S, devices: usize, changes: usize) -> an
     store.create_team(team, "Bostøtten Nord".into()).await?;
     let mut bodies = Vec::with_capacity(devices);
     for n in 0..devices {
-        let worker = WorkerId::from(uuid::Uuid::now_v7());
-        let citizen = CitizenId::from(uuid::Uuid::now_v7());
-        let device = DeviceId::from(uuid::Uuid::now_v7());
-        store.create_worker(worker, team, format!("Medarbejder {n}")).await?;
-        store.create_citizen(citizen, team, CitizenProfile::adult(&format!("Borger {n}")), now).await?;
-        store.assign(citizen, worker, now).await?;
-        let code = format!("burst-code-{n}-{}", uuid::Uuid::now_v7().simple());
-        let token = format!("burst-token-{n}-{}", uuid::Uuid::now_v7().simple());
-        store.create_enrollment_code(secret_hash(&code), worker, now, now + 3_600_000).await?;
-        store.enroll(secret_hash(&code), device, secret_hash(&token), now).await?;
-        let push = caseload_changes(changes, worker, device, &[citizen], n as u64, now);
-        let request = SyncRequest {
-            protocol: PROTOCOL_VERSION,
-            push,
-            cursor: 0,
-            pull_limit: u32::try_from(PULL_CHANGES_MAX).unwrap_or(u32::MAX),
-        };
-        let json = serde_json::to_vec(&request)?;
-        bodies.push((token, zstd::bulk::compress(&json, 3)?));
+        bodies.push(enrolled_batch(&store, team, n, changes, now).await?);
     }
     let server = LiveServer::start_with(store, None, None, |_| {}).await?;
     let url = format!("{}/api/v1/sync", server.url());
@@ -94,4 +76,34 @@ pub async fn run<S: ServerStore>(store: S, devices: usize, changes: usize) -> an
         p50_ms: crate::percentile(&latencies, 0.50),
         p99_ms: crate::percentile(&latencies, 0.99),
     })
+}
+
+/// Device `n` with a worker and a citizen of its own, enrolled: its token and its batch of
+/// `changes` changes, compressed as the device's client sends it.
+async fn enrolled_batch<S: ServerStore>(
+    store: &S,
+    team: TeamId,
+    n: usize,
+    changes: usize,
+    now: u64,
+) -> anyhow::Result<(String, Vec<u8>)> {
+    let worker = WorkerId::from(uuid::Uuid::now_v7());
+    let citizen = CitizenId::from(uuid::Uuid::now_v7());
+    let device = DeviceId::from(uuid::Uuid::now_v7());
+    store.create_worker(worker, team, format!("Medarbejder {n}")).await?;
+    store.create_citizen(citizen, team, CitizenProfile::adult(&format!("Borger {n}")), now).await?;
+    store.assign(citizen, worker, now).await?;
+    let code = format!("burst-code-{n}-{}", uuid::Uuid::now_v7().simple());
+    let token = format!("burst-token-{n}-{}", uuid::Uuid::now_v7().simple());
+    store.create_enrollment_code(secret_hash(&code), worker, now, now + 3_600_000).await?;
+    store.enroll(secret_hash(&code), device, secret_hash(&token), now).await?;
+    let push = caseload_changes(changes, worker, device, &[citizen], n as u64, now);
+    let request = SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        push,
+        cursor: 0,
+        pull_limit: u32::try_from(PULL_CHANGES_MAX).unwrap_or(u32::MAX),
+    };
+    let json = serde_json::to_vec(&request)?;
+    Ok((token, zstd::bulk::compress(&json, 3)?))
 }

@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fit_core::ids::{ChangeId, DeviceId, GoalId, NoteId, VisitId};
+use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, VisitId, WorkerId};
 use fit_core::merge::{FieldWrite, Version, merge_lww};
 use fit_protocol::{Change, ChangeBody, Checked, Entity, FieldName, GoalStatus};
-use fit_server::store::ServerStore;
-use fit_store::{GoalRow, NoteRow, VisitRow};
+use fit_server::store::{Conflict, DeviceInfo, ServerStore};
+use fit_store::{GoalRow, NoteRow, Store, VisitRow};
 
 use crate::{Sim, SimResult, err};
 
@@ -95,7 +95,24 @@ impl Sim {
         self.report.responses = self.responses.len();
         self.report.local_writes = self.devices.iter().map(|d| d.writes).sum();
 
-        // Nothing pending anywhere, and every device's whole sequence acknowledged.
+        let device_ids = self.check_acknowledged(&enrolled)?;
+        self.check_sequences(&log, &device_ids)?;
+        self.check_exactly_once(&log)?;
+        let fields = Fields::replay(&log);
+        check_conflicts(&fields, &conflicts)?;
+        check_no_edit_lost(&fields, &device_ids)?;
+
+        // Each replica holds exactly the server's log for its worker's caseload.
+        let per_citizen = self.fold(&log)?;
+        for d in 0..self.devices.len() {
+            self.check_replica(d, &per_citizen, &fields, &log)?;
+        }
+        Ok(())
+    }
+
+    /// Nothing is pending anywhere, and every device's whole sequence is acknowledged: the
+    /// devices by id.
+    fn check_acknowledged(&mut self, enrolled: &[DeviceInfo]) -> SimResult<BTreeMap<DeviceId, usize>> {
         let mut device_ids = BTreeMap::<DeviceId, usize>::new();
         for (d, device) in self.devices.iter_mut().enumerate() {
             let pending = device.pending()?;
@@ -112,15 +129,18 @@ impl Sim {
             }
             device_ids.insert(id, d);
         }
+        Ok(device_ids)
+    }
 
-        // Every change a device made is in the log exactly once, and nothing else a device made.
+    /// Every change a device made is in the log exactly once, and nothing else a device made.
+    fn check_sequences(&self, log: &[Change], device_ids: &BTreeMap<DeviceId, usize>) -> SimResult<()> {
         let mut from_devices = BTreeMap::<DeviceId, Vec<u64>>::new();
-        for change in &log {
+        for change in log {
             if device_ids.contains_key(&change.device) {
                 from_devices.entry(change.device).or_default().push(change.seq);
             }
         }
-        for (id, d) in &device_ids {
+        for (id, d) in device_ids {
             let mut seqs = from_devices.remove(id).unwrap_or_default();
             seqs.sort_unstable();
             let expected: Vec<u64> = (1..=self.devices[*d].writes).collect();
@@ -132,64 +152,6 @@ impl Sim {
                     expected.len()
                 ));
             }
-        }
-        self.check_exactly_once(&log)?;
-
-        // The conflict log holds exactly the concurrent edits, and no edit is lost silently.
-        let fields = Fields::replay(&log);
-        let mut expected_conflicts = fields.conflicts.clone();
-        expected_conflicts.sort();
-        let mut held_conflicts: Vec<_> =
-            conflicts.iter().map(|c| (c.winner.clone(), c.loser.clone(), c.field.clone())).collect();
-        held_conflicts.sort();
-        if held_conflicts != expected_conflicts {
-            return Err(format!(
-                "the conflict log holds {} entries; the base rule finds {} concurrent edits\n  log: {held_conflicts:?}\n  \
-                 expected: {expected_conflicts:?}",
-                held_conflicts.len(),
-                expected_conflicts.len()
-            ));
-        }
-        // Every base names a write of the same field the log holds: a device that stamped its
-        // changes again pointed its later edits at the new stamps.
-        let versions: BTreeSet<(FieldKey, Version)> = fields.writes.iter().map(|(key, v, _, _)| (*key, *v)).collect();
-        for (key, version, base, _) in &fields.writes {
-            if let Some(base) = base
-                && !versions.contains(&(*key, *base))
-            {
-                return Err(format!(
-                    "an edit of {} (HLC {:?}) is based on HLC {:?} of {:?}, which no write in the log has",
-                    key.2.as_str(),
-                    version.hlc,
-                    base.hlc,
-                    base.device
-                ));
-            }
-        }
-        let in_conflicts: BTreeSet<&str> =
-            fields.conflicts.iter().flat_map(|(w, l, _)| [w.as_str(), l.as_str()]).collect();
-        let bases: BTreeSet<(FieldKey, Version)> =
-            fields.writes.iter().filter_map(|(key, _, base, _)| base.map(|b| (*key, b))).collect();
-        for (key, version, base, id) in &fields.writes {
-            let held = fields.held.get(key).is_some_and(|(v, _, _)| v == version);
-            let overwritten_knowingly = bases.contains(&(*key, *version));
-            if !held && !overwritten_knowingly && !in_conflicts.contains(id.to_string().as_str()) {
-                let writer = device_ids.get(&version.device).map_or("the server".to_owned(), |d| format!("device {d}"));
-                let held_by = fields.held.get(key).map(|(v, _, _)| v.hlc);
-                return Err(format!(
-                    "an edit of {} by {writer} (HLC {:?}, based on {:?}) was lost silently: the field holds HLC \
-                     {held_by:?}, no edit was based on it, and it is not in the conflict log",
-                    key.2.as_str(),
-                    version.hlc,
-                    base.map(|b| b.hlc)
-                ));
-            }
-        }
-
-        // Each replica holds exactly the server's log for its worker's caseload.
-        let per_citizen = self.fold(&log)?;
-        for d in 0..self.devices.len() {
-            self.check_replica(d, &per_citizen, &fields, &log)?;
         }
         Ok(())
     }
@@ -336,70 +298,144 @@ impl Sim {
         }
 
         for citizen in citizens {
-            let log = per_citizen.get(&citizen.as_uuid()).unwrap_or(&empty);
-            let profile = store.citizen(citizen).map_err(err)?.ok_or(format!("device {d} lacks a citizen"))?;
-            let text = |field| fields.value(field_key(&Entity::Citizen { citizen }, field)).cloned();
-            let expected_profile = (
-                text(FieldName::DisplayName).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-                text(FieldName::BirthYear).and_then(|v| v.as_i64()),
-                text(FieldName::AgeBand).unwrap_or(serde_json::json!("adult")),
-                text(FieldName::CaseReference).and_then(|v| v.as_str().map(str::to_owned)),
-            );
-            let held_profile = (
-                profile.display_name,
-                profile.birth_year,
-                serde_json::to_value(profile.age_band).map_err(err)?,
-                profile.case_reference,
-            );
-            compare("profile fields", d, &held_profile, &expected_profile)?;
-
-            let mut visits = store.visits(citizen).map_err(err)?;
-            visits.sort_by_key(|v| v.id);
-            let expected_visits: Vec<VisitRow> = log.visits.values().cloned().collect();
-            compare("visits", d, &visits, &expected_visits)?;
-
-            let mut responses: Vec<(VisitId, String)> = store
-                .history(worker, Some(citizen))
-                .map_err(err)?
-                .into_iter()
-                .map(|row| (row.visit, format!("{:?}", row.response)))
-                .collect();
-            responses.sort();
-            let mut expected_responses = log.responses.clone();
-            expected_responses.sort();
-            compare("responses", d, &responses, &expected_responses)?;
-
-            let mut notes = store.notes(citizen).map_err(err)?;
-            notes.sort_by_key(|n| n.id);
-            let superseded: BTreeSet<NoteId> = log.notes.values().filter_map(|(_, s)| *s).collect();
-            let expected_notes: Vec<NoteRow> =
-                log.notes.values().filter(|(n, _)| !superseded.contains(&n.id)).map(|(n, _)| n.clone()).collect();
-            compare("notes", d, &notes, &expected_notes)?;
-
-            let mut goals = store.goals(citizen).map_err(err)?;
-            goals.sort_by_key(|g| g.id);
-            let expected_goals: Vec<GoalRow> = log
-                .goals
-                .iter()
-                .filter_map(|goal| {
-                    let entity = Entity::Goal { goal: *goal, citizen };
-                    let value = |field| fields.value(field_key(&entity, field));
-                    if value(FieldName::Deleted).and_then(|v| v.as_bool()) == Some(true) {
-                        return None;
-                    }
-                    let text =
-                        |field, default: &str| value(field).and_then(|v| v.as_str()).unwrap_or(default).to_owned();
-                    Some(GoalRow {
-                        id: *goal,
-                        title: text(FieldName::Title, ""),
-                        status: value(FieldName::Status)
-                            .and_then(|v| serde_json::from_value(v.clone()).ok())
-                            .unwrap_or(GoalStatus::Active),
-                    })
-                })
-                .collect();
-            compare("goals", d, &goals, &expected_goals)?;
+            let expected = per_citizen.get(&citizen.as_uuid()).unwrap_or(&empty);
+            check_citizen(d, store, worker, citizen, expected, fields)?;
         }
         Ok(())
     }
+}
+
+/// Device `d` holds what the server's log says of `citizen`: profile, visits, responses, notes
+/// in force and goals.
+fn check_citizen(
+    d: usize,
+    store: &Store,
+    worker: WorkerId,
+    citizen: CitizenId,
+    log: &Expected,
+    fields: &Fields,
+) -> SimResult<()> {
+    let profile = store.citizen(citizen).map_err(err)?.ok_or(format!("device {d} lacks a citizen"))?;
+    let text = |field| fields.value(field_key(&Entity::Citizen { citizen }, field)).cloned();
+    let expected_profile = (
+        text(FieldName::DisplayName).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        text(FieldName::BirthYear).and_then(|v| v.as_i64()),
+        text(FieldName::AgeBand).unwrap_or(serde_json::json!("adult")),
+        text(FieldName::CaseReference).and_then(|v| v.as_str().map(str::to_owned)),
+    );
+    let held_profile = (
+        profile.display_name,
+        profile.birth_year,
+        serde_json::to_value(profile.age_band).map_err(err)?,
+        profile.case_reference,
+    );
+    compare("profile fields", d, &held_profile, &expected_profile)?;
+
+    let mut visits = store.visits(citizen).map_err(err)?;
+    visits.sort_by_key(|v| v.id);
+    let expected_visits: Vec<VisitRow> = log.visits.values().cloned().collect();
+    compare("visits", d, &visits, &expected_visits)?;
+
+    let mut responses: Vec<(VisitId, String)> = store
+        .history(worker, Some(citizen))
+        .map_err(err)?
+        .into_iter()
+        .map(|row| (row.visit, format!("{:?}", row.response)))
+        .collect();
+    responses.sort();
+    let mut expected_responses = log.responses.clone();
+    expected_responses.sort();
+    compare("responses", d, &responses, &expected_responses)?;
+
+    let mut notes = store.notes(citizen).map_err(err)?;
+    notes.sort_by_key(|n| n.id);
+    let superseded: BTreeSet<NoteId> = log.notes.values().filter_map(|(_, s)| *s).collect();
+    let expected_notes: Vec<NoteRow> =
+        log.notes.values().filter(|(n, _)| !superseded.contains(&n.id)).map(|(n, _)| n.clone()).collect();
+    compare("notes", d, &notes, &expected_notes)?;
+
+    let mut goals = store.goals(citizen).map_err(err)?;
+    goals.sort_by_key(|g| g.id);
+    let expected_goals = expected_goals(citizen, log, fields);
+    compare("goals", d, &goals, &expected_goals)?;
+    Ok(())
+}
+
+/// The goals of `citizen` the log leaves: not deleted, with their last title and status.
+fn expected_goals(citizen: CitizenId, log: &Expected, fields: &Fields) -> Vec<GoalRow> {
+    log.goals
+        .iter()
+        .filter_map(|goal| {
+            let entity = Entity::Goal { goal: *goal, citizen };
+            let value = |field| fields.value(field_key(&entity, field));
+            if value(FieldName::Deleted).and_then(|v| v.as_bool()) == Some(true) {
+                return None;
+            }
+            let text = |field, default: &str| value(field).and_then(|v| v.as_str()).unwrap_or(default).to_owned();
+            Some(GoalRow {
+                id: *goal,
+                title: text(FieldName::Title, ""),
+                status: value(FieldName::Status)
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                    .unwrap_or(GoalStatus::Active),
+            })
+        })
+        .collect()
+}
+
+/// The conflict log holds exactly the concurrent edits by the `base` rule.
+fn check_conflicts(fields: &Fields, conflicts: &[Conflict]) -> SimResult<()> {
+    let mut expected_conflicts = fields.conflicts.clone();
+    expected_conflicts.sort();
+    let mut held_conflicts: Vec<_> =
+        conflicts.iter().map(|c| (c.winner.clone(), c.loser.clone(), c.field.clone())).collect();
+    held_conflicts.sort();
+    if held_conflicts != expected_conflicts {
+        return Err(format!(
+            "the conflict log holds {} entries; the base rule finds {} concurrent edits\n  log: {held_conflicts:?}\n  \
+                 expected: {expected_conflicts:?}",
+            held_conflicts.len(),
+            expected_conflicts.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Every base names a write of the same field the log holds (a device that stamped its changes
+/// again pointed its later edits at the new stamps), and no edit is lost silently: each is
+/// held, knowingly overwritten, or in the conflict log.
+fn check_no_edit_lost(fields: &Fields, device_ids: &BTreeMap<DeviceId, usize>) -> SimResult<()> {
+    let versions: BTreeSet<(FieldKey, Version)> = fields.writes.iter().map(|(key, v, _, _)| (*key, *v)).collect();
+    for (key, version, base, _) in &fields.writes {
+        if let Some(base) = base
+            && !versions.contains(&(*key, *base))
+        {
+            return Err(format!(
+                "an edit of {} (HLC {:?}) is based on HLC {:?} of {:?}, which no write in the log has",
+                key.2.as_str(),
+                version.hlc,
+                base.hlc,
+                base.device
+            ));
+        }
+    }
+    let in_conflicts: BTreeSet<&str> = fields.conflicts.iter().flat_map(|(w, l, _)| [w.as_str(), l.as_str()]).collect();
+    let bases: BTreeSet<(FieldKey, Version)> =
+        fields.writes.iter().filter_map(|(key, _, base, _)| base.map(|b| (*key, b))).collect();
+    for (key, version, base, id) in &fields.writes {
+        let held = fields.held.get(key).is_some_and(|(v, _, _)| v == version);
+        let overwritten_knowingly = bases.contains(&(*key, *version));
+        if !held && !overwritten_knowingly && !in_conflicts.contains(id.to_string().as_str()) {
+            let writer = device_ids.get(&version.device).map_or("the server".to_owned(), |d| format!("device {d}"));
+            let held_by = fields.held.get(key).map(|(v, _, _)| v.hlc);
+            return Err(format!(
+                "an edit of {} by {writer} (HLC {:?}, based on {:?}) was lost silently: the field holds HLC \
+                     {held_by:?}, no edit was based on it, and it is not in the conflict log",
+                key.2.as_str(),
+                version.hlc,
+                base.map(|b| b.hlc)
+            ));
+        }
+    }
+    Ok(())
 }
