@@ -1,14 +1,57 @@
-//! Demo and benchmark data: citizens with a plausible history of visits, ORS and SRS, made as
-//! the changes a device would have recorded, so they enter a store the way real data does.
+//! Demo, benchmark and test data: citizens with a plausible history of visits, ORS and SRS, made
+//! as the changes a device would have recorded, so they enter a store the way real data does;
+//! and single changes for tests (`change`, `visit_with_ors`).
 
 use fit_core::hlc::Hlc;
-use fit_core::ids::{CitizenId, DeviceId, WorkerId};
+use fit_core::ids::{CitizenId, DeviceId, VisitId, WorkerId};
 use fit_core::response::{MarkedBy, RawAnswer, ResponseContent};
 use fit_core::{IdGenerator, ScaleCode};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::{Change, ChangeBody, Entity, FieldName, SCHEMA_VERSION};
+
+/// A change of `device` with sequence number `seq`, stamped at `at_ms` (the HLC's counter is the
+/// sequence number, so a device's changes are in order) and a fresh id.
+pub fn change(device: DeviceId, seq: u64, at_ms: u64, body: ChangeBody) -> Change {
+    Change {
+        id: uuid::Uuid::now_v7().into(),
+        device,
+        seq,
+        hlc: Hlc::new(at_ms, u32::try_from(seq).unwrap_or(u32::MAX)),
+        device_time_ms: at_ms,
+        schema_version: SCHEMA_VERSION,
+        body,
+    }
+}
+
+/// A visit started at `at_ms` and its ORS with every item at `score`: two changes of `device`
+/// from sequence number `first_seq`.
+pub fn visit_with_ors(
+    device: DeviceId,
+    citizen: CitizenId,
+    worker: WorkerId,
+    (first_seq, at_ms): (u64, u64),
+    score: i64,
+) -> Vec<Change> {
+    let visit: VisitId = uuid::Uuid::now_v7().into();
+    let items = ["individually", "interpersonally", "socially", "overall"];
+    let answers = items.iter().map(|i| RawAnswer { item: (*i).into(), value: score.into() }).collect();
+    let ors = ChangeBody::ResponseRecorded {
+        response: uuid::Uuid::now_v7().into(),
+        visit,
+        citizen,
+        scale: ScaleCode::parse("ors").expect("a valid scale code"),
+        scale_version: "short-labels-1".into(),
+        answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
+        recorded_at_ms: at_ms,
+        supersedes: None,
+    };
+    vec![
+        change(device, first_seq, at_ms, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: at_ms }),
+        change(device, first_seq + 1, at_ms, ors),
+    ]
+}
 
 /// How much history to make.
 #[derive(Debug, Clone, Copy)]

@@ -3,10 +3,9 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use fit_core::Hlc;
-use fit_core::ids::{CitizenId, DeviceId, GoalId, TeamId, VisitId, WorkerId};
+use fit_core::ids::{CitizenId, DeviceId, GoalId, TeamId, WorkerId};
 use fit_core::merge::Version;
-use fit_core::response::{MarkedBy, RawAnswer};
-use fit_protocol::{Change, ChangeBody, Entity, FieldName, ResponseContent, SCHEMA_VERSION};
+use fit_protocol::{Change, ChangeBody, Entity, FieldName};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -83,38 +82,11 @@ impl Server {
 }
 
 fn change(device: DeviceId, seq: u64, body: ChangeBody) -> Change {
-    Change {
-        id: id(),
-        device,
-        seq,
-        hlc: Hlc::new(NOW, seq as u32),
-        device_time_ms: NOW,
-        schema_version: SCHEMA_VERSION,
-        body,
-    }
+    fit_protocol::demo::change(device, seq, NOW, body)
 }
 
 fn visit_and_ors(device: DeviceId, citizen: CitizenId, worker: WorkerId, first_seq: u64, score: i64) -> Vec<Change> {
-    let visit: VisitId = id();
-    let items = ["individually", "interpersonally", "socially", "overall"];
-    let answers = items.iter().map(|i| RawAnswer { item: (*i).into(), value: json!(score) }).collect();
-    vec![
-        change(device, first_seq, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: NOW }),
-        change(
-            device,
-            first_seq + 1,
-            ChangeBody::ResponseRecorded {
-                response: id(),
-                visit,
-                citizen,
-                scale: fit_core::ScaleCode::parse("ors").unwrap(),
-                scale_version: "short-labels-1".into(),
-                answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
-                recorded_at_ms: NOW,
-                supersedes: None,
-            },
-        ),
-    ]
+    fit_protocol::demo::visit_with_ors(device, citizen, worker, (first_seq, NOW), score)
 }
 
 #[tokio::test]

@@ -33,6 +33,14 @@ pub enum Refusal {
     OutOfScope,
     #[error("change {index}: {value} is too large")]
     OutOfRange { index: usize, value: u64 },
+    #[error("this enrollment code is not valid")]
+    EnrollCodeInvalid,
+    #[error("this enrollment code has been used already")]
+    EnrollCodeUsed,
+    #[error("this enrollment code has expired")]
+    EnrollCodeExpired,
+    #[error("this device is enrolled already")]
+    EnrollDeviceExists,
 }
 
 impl Refusal {
@@ -44,6 +52,10 @@ impl Refusal {
             Refusal::SequenceGap { .. } => ErrorCode::BatchSequenceGap,
             Refusal::OutOfScope => ErrorCode::CitizenOutOfScope,
             Refusal::OutOfRange { .. } => ErrorCode::RequestOutOfRange,
+            Refusal::EnrollCodeInvalid => ErrorCode::EnrollCodeInvalid,
+            Refusal::EnrollCodeUsed => ErrorCode::EnrollCodeUsed,
+            Refusal::EnrollCodeExpired => ErrorCode::EnrollCodeExpired,
+            Refusal::EnrollDeviceExists => ErrorCode::EnrollDeviceExists,
         }
     }
 }
@@ -66,6 +78,33 @@ pub fn admit<T>(row: Option<DeviceRow<T>>) -> Result<T, Refusal> {
     }
 }
 
+/// An enrollment code as a backend read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnrollmentCode<T> {
+    /// The worker the code enrolls a device for.
+    pub worker: T,
+    pub expires_at_ms: u64,
+    pub used: bool,
+}
+
+/// A code enrolls one device, before it expires, and a device is enrolled once: the worker to
+/// enroll for, or why not.
+pub fn admit_enrollment<T>(code: Option<EnrollmentCode<T>>, device_known: bool, now_ms: u64) -> Result<T, Refusal> {
+    match code {
+        None => Err(Refusal::EnrollCodeInvalid),
+        Some(EnrollmentCode { used: true, .. }) => Err(Refusal::EnrollCodeUsed),
+        Some(code) if code.expires_at_ms <= now_ms => Err(Refusal::EnrollCodeExpired),
+        Some(_) if device_known => Err(Refusal::EnrollDeviceExists),
+        Some(code) => Ok(code.worker),
+    }
+}
+
+/// Whether assigning a citizen to `worker` moves it: assigning it to the worker who has it
+/// changes nothing (no caseload event, no log position).
+pub fn assignment_moves(previous: Option<&str>, worker: &str) -> bool {
+    previous != Some(worker)
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
@@ -81,6 +120,30 @@ mod tests {
         #[case] expected: Result<u64, Refusal>,
     ) {
         assert_eq!(admit(row), expected);
+    }
+
+    const CODE: EnrollmentCode<u64> = EnrollmentCode { worker: 7, expires_at_ms: 1_000, used: false };
+
+    #[rstest]
+    #[case::unknown_code(None, false, 10, Err(Refusal::EnrollCodeInvalid))]
+    #[case::used(Some(EnrollmentCode { used: true, ..CODE }), false, 10, Err(Refusal::EnrollCodeUsed))]
+    #[case::expired(Some(CODE), false, 1_000, Err(Refusal::EnrollCodeExpired))]
+    #[case::device_known(Some(CODE), true, 10, Err(Refusal::EnrollDeviceExists))]
+    #[case::fresh(Some(CODE), false, 999, Ok(7))]
+    fn a_code_enrolls_one_new_device_before_it_expires(
+        #[case] code: Option<EnrollmentCode<u64>>,
+        #[case] device_known: bool,
+        #[case] now_ms: u64,
+        #[case] expected: Result<u64, Refusal>,
+    ) {
+        assert_eq!(admit_enrollment(code, device_known, now_ms), expected);
+    }
+
+    #[test]
+    fn assigning_a_citizen_to_the_worker_who_has_it_moves_nothing() {
+        assert!(!assignment_moves(Some("w1"), "w1"));
+        assert!(assignment_moves(Some("w1"), "w2"));
+        assert!(assignment_moves(None, "w1"));
     }
 
     #[rstest]

@@ -446,20 +446,18 @@ async fn enroll_in(
         &[&code_hash],
     )
     .await?;
-    let Some(code) = code else {
-        return Err(StoreError::refused(ErrorCode::EnrollCodeInvalid, "this enrollment code is not valid"));
-    };
-    let worker: String = get(&code, 0)?;
-    if get::<Option<i64>>(&code, 2)?.is_some() {
-        return Err(StoreError::refused(ErrorCode::EnrollCodeUsed, "this enrollment code has been used already"));
-    }
-    if to_u64(get(&code, 1)?)? <= now_ms {
-        return Err(StoreError::refused(ErrorCode::EnrollCodeExpired, "this enrollment code has expired"));
-    }
+    let code = code
+        .map(|row| {
+            Ok::<_, StoreError>(rules::EnrollmentCode {
+                worker: get::<String>(&row, 0)?,
+                expires_at_ms: to_u64(get(&row, 1)?)?,
+                used: get::<Option<i64>>(&row, 2)?.is_some(),
+            })
+        })
+        .transpose()?;
     let device = device.to_string();
-    if query_opt(tx, "SELECT 1 FROM devices WHERE id = $1", &[&device]).await?.is_some() {
-        return Err(StoreError::refused(ErrorCode::EnrollDeviceExists, "this device is enrolled already"));
-    }
+    let device_known = query_opt(tx, "SELECT 1 FROM devices WHERE id = $1", &[&device]).await?.is_some();
+    let worker = rules::admit_enrollment(code, device_known, now_ms)?;
     let now = sql_u64(now_ms)?;
     execute(tx, "UPDATE enrollment_codes SET used_at_ms = $1 WHERE code_hash = $2", &[&now, &code_hash]).await?;
     execute(
@@ -490,7 +488,7 @@ async fn assign_in(tx: &Transaction<'_>, citizen: CitizenId, worker: WorkerId, n
             Some(row) => Some(get(&row, 0)?),
             None => None,
         };
-    if previous.as_deref() == Some(worker.as_str()) {
+    if !rules::assignment_moves(previous.as_deref(), &worker) {
         return Ok(());
     }
     let position = sql_u64(next_position(tx).await?)?;

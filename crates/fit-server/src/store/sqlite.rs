@@ -151,22 +151,21 @@ impl ServerStore for SqliteStore {
                 )
                 .optional()
                 .map_err(db)?;
-            let Some((worker, expires_at_ms, used_at_ms)) = code else {
-                return Err(StoreError::refused(ErrorCode::EnrollCodeInvalid, "this enrollment code is not valid"));
-            };
-            if used_at_ms.is_some() {
-                return Err(StoreError::refused(ErrorCode::EnrollCodeUsed, "this enrollment code has been used already"));
-            }
-            if to_u64(expires_at_ms)? <= now_ms {
-                return Err(StoreError::refused(ErrorCode::EnrollCodeExpired, "this enrollment code has expired"));
-            }
-            let exists = conn
+            let code = code
+                .map(|(worker, expires_at_ms, used_at_ms)| {
+                    Ok::<_, StoreError>(rules::EnrollmentCode {
+                        worker,
+                        expires_at_ms: to_u64(expires_at_ms)?,
+                        used: used_at_ms.is_some(),
+                    })
+                })
+                .transpose()?;
+            let device_known = conn
                 .query_row("SELECT 1 FROM devices WHERE id = ?1", [device.to_string()], |_| Ok(()))
                 .optional()
-                .map_err(db)?;
-            if exists.is_some() {
-                return Err(StoreError::refused(ErrorCode::EnrollDeviceExists, "this device is enrolled already"));
-            }
+                .map_err(db)?
+                .is_some();
+            let worker = rules::admit_enrollment(code, device_known, now_ms)?;
             conn.execute("UPDATE enrollment_codes SET used_at_ms = ?1 WHERE code_hash = ?2", params![sql_u64(now_ms)?, code_hash])
                 .map_err(db)?;
             conn.execute(
@@ -259,7 +258,7 @@ impl ServerStore for SqliteStore {
                 })
                 .optional()
                 .map_err(db)?;
-            if previous.as_deref() == Some(worker.to_string().as_str()) {
+            if !rules::assignment_moves(previous.as_deref(), &worker.to_string()) {
                 return Ok(());
             }
             let position = sql_u64(next_position(conn)?)?;
