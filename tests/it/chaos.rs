@@ -21,6 +21,7 @@ use fit_server::secret_hash;
 use fit_server::store::sqlite::SqliteStore;
 use fit_server::store::{CitizenProfile, ServerStore};
 use fit_store::{KdfCost, UnlockPolicy};
+use fit_tests::app::now_ms;
 use fit_tests::server::new_id;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -30,10 +31,6 @@ const DEVICES_PER_WORKER: usize = 6;
 const CITIZENS_PER_WORKER: usize = 3;
 const KILLS: usize = 12;
 const PIN: &str = "864201";
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
-}
 
 /// The `fit-server` binary of the profile these tests were built in, built now if needed (cargo
 /// builds a package's binaries only for its own integration tests).

@@ -18,13 +18,10 @@ use fit_protocol::ChangeBody;
 use fit_server::secret_hash;
 use fit_server::store::{CitizenProfile, ServerStore};
 use fit_store::{KdfCost, UnlockPolicy};
+use fit_tests::app::now_ms;
 use fit_tests::server::{LiveServer, Relay, new_id};
 
 const PIN: &str = "975310";
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
-}
 
 struct Tablet {
     _dir: tempfile::TempDir,

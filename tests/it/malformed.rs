@@ -12,12 +12,9 @@ use fit_protocol::{Change, ChangeBody, ResponseContent, SCHEMA_VERSION};
 use fit_server::secret_hash;
 use fit_server::store::sqlite::SqliteStore;
 use fit_server::store::{CitizenProfile, ServerStore};
+use fit_tests::app::now_ms;
 use fit_tests::server::{LiveServer, create_caseload, enrollment_code, new_id};
 use serde_json::{Value, json};
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
-}
 
 /// Every row of every table, in order: what "the store is the same" means here.
 fn dump(database: &Path) -> Vec<String> {

@@ -10,13 +10,10 @@ use fit_device::{Clock, Device, DeviceConfig, ManualClock, SystemClock};
 use fit_protocol::{ChangeBody, VersionRange};
 use fit_server::store::ServerStore;
 use fit_store::{KdfCost, UnlockPolicy};
+use fit_tests::app::now_ms;
 use fit_tests::server::{Caseload, LiveServer, Relay, create_caseload, enrollment_code};
 
 const PIN: &str = "975310";
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
-}
 
 struct TestDevice {
     _dir: tempfile::TempDir,
