@@ -10,8 +10,9 @@ use fit_core::scale::{
     AnswerKind, AnswerOption, Coding, ExpectedBand, ExpectedTrajectory, Item, ItemId, Population, ScaleKind,
 };
 use fit_core::{AgeBand, Lang, Scale, ScaleCode, Text, Trajectory};
-use fit_device::app::{AppStatus, CitizenAnswer, CitizenMode};
+use fit_device::app::{AppStatus, CitizenAnswer, CitizenMode, SyncView};
 use fit_device::settings::{AppSettings, NightlyWindow};
+use fit_device::sync::{SyncProgress, SyncStatus};
 use fit_device::{
     AppError, CaseloadLine, CitizenPage, CitizenRow, ErrorCode, GoalRow, GoalStatus, NoteRow, SyncCounters, Trend,
     VisitRow,
@@ -79,6 +80,9 @@ fn typescript() -> String {
         decl::<CitizenPage>(&cfg),
         decl::<CitizenAnswer>(&cfg),
         decl::<SyncCounters>(&cfg),
+        decl::<SyncProgress>(&cfg),
+        decl::<SyncStatus>(&cfg),
+        decl::<SyncView>(&cfg),
         decl::<NightlyWindow>(&cfg),
         decl::<AppSettings>(&cfg),
     ];

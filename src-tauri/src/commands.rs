@@ -1,163 +1,151 @@
-//! The commands the UI invokes: one line each over `AppSession`, `{code, message}` on failure.
-//! Argument names are snake_case on both sides.
+//! The commands the UI invokes: one line each over the app's service (`fit_device::app::App`),
+//! `{code, message}` on failure. Argument names are snake_case on both sides.
+
+use std::sync::Arc;
 
 use fit_core::Scale;
 use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
 use fit_core::response::ResponseInput;
-use fit_device::app::{AppError, AppStatus, CitizenAnswer, CitizenMode};
+use fit_device::app::{App, AppError, AppStatus, CitizenAnswer, CitizenMode, SyncView};
 use fit_device::settings::AppSettings;
 use fit_device::{CaseloadLine, CitizenPage};
-use tauri::{AppHandle, Runtime, State, WebviewWindow};
+use tauri::{Runtime, State, WebviewWindow};
 
-use crate::shell::{self, Shell, SyncView};
+use crate::shell::blocking;
 
 type Answer<T> = Result<T, AppError>;
+type AppState<'a> = State<'a, Arc<App>>;
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn get_status(shell: State<'_, Shell>) -> Answer<AppStatus> {
-    Ok(shell.session.status())
+pub async fn get_status(app: AppState<'_>) -> Answer<AppStatus> {
+    Ok(app.status())
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn set_up_device(shell: State<'_, Shell>, pin: String) -> Answer<()> {
-    shell.blocking(move |s| s.set_up(&pin)).await
+pub async fn set_up_device(app: AppState<'_>, pin: String) -> Answer<()> {
+    blocking(&app, move |a| a.set_up(&pin)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn enroll_device<R: Runtime>(
-    app: AppHandle<R>,
-    shell: State<'_, Shell>,
-    server_url: String,
-    code: String,
-) -> Answer<()> {
-    shell.session.enroll(&shell.client, &server_url, &code).await.map(|()| shell::ensure_sync(&app))
+pub async fn enroll_device(app: AppState<'_>, server_url: String, code: String) -> Answer<()> {
+    app.enroll(&server_url, &code).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn unlock_app<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, pin: String) -> Answer<()> {
-    shell.blocking(move |s| s.unlock(&pin)).await.map(|()| shell::ensure_sync(&app))
+pub async fn unlock_app(app: AppState<'_>, pin: String) -> Answer<()> {
+    blocking(&app, move |a| a.unlock(&pin)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn lock_app(shell: State<'_, Shell>) -> Answer<()> {
-    shell
-        .blocking(|s| {
-            s.lock();
-            Ok(())
-        })
-        .await
+pub async fn lock_app(app: AppState<'_>) -> Answer<()> {
+    blocking(&app, |a| {
+        a.lock();
+        Ok(())
+    })
+    .await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn change_pin(shell: State<'_, Shell>, old_pin: String, new_pin: String) -> Answer<()> {
-    shell.blocking(move |s| s.change_pin(&old_pin, &new_pin)).await
+pub async fn change_pin(app: AppState<'_>, old_pin: String, new_pin: String) -> Answer<()> {
+    blocking(&app, move |a| a.change_pin(&old_pin, &new_pin)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn list_caseload(shell: State<'_, Shell>) -> Answer<Vec<CaseloadLine>> {
-    shell.blocking(|s| s.caseload()).await
+pub async fn list_caseload(app: AppState<'_>) -> Answer<Vec<CaseloadLine>> {
+    blocking(&app, |a| a.caseload()).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn get_citizen(shell: State<'_, Shell>, citizen: CitizenId) -> Answer<CitizenPage> {
-    shell.blocking(move |s| s.citizen(citizen)).await
+pub async fn get_citizen(app: AppState<'_>, citizen: CitizenId) -> Answer<CitizenPage> {
+    blocking(&app, move |a| a.citizen(citizen)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn get_scale(shell: State<'_, Shell>, code: String) -> Answer<Scale> {
-    shell.session.scale(&code)
+pub async fn get_scale(app: AppState<'_>, code: String) -> Answer<Scale> {
+    app.scale(&code)
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn start_visit(shell: State<'_, Shell>, citizen: CitizenId) -> Answer<VisitId> {
-    shell.write(move |s| s.start_visit(citizen)).await
+pub async fn start_visit(app: AppState<'_>, citizen: CitizenId) -> Answer<VisitId> {
+    blocking(&app, move |a| a.start_visit(citizen)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn record_response(shell: State<'_, Shell>, visit: VisitId, input: ResponseInput) -> Answer<ResponseId> {
-    shell.write(move |s| s.record_response(visit, input)).await
+pub async fn record_response(app: AppState<'_>, visit: VisitId, input: ResponseInput) -> Answer<ResponseId> {
+    blocking(&app, move |a| a.record_response(visit, input)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn close_visit(shell: State<'_, Shell>, visit: VisitId) -> Answer<()> {
-    shell.write(move |s| s.close_visit(visit)).await
+pub async fn close_visit(app: AppState<'_>, visit: VisitId) -> Answer<()> {
+    blocking(&app, move |a| a.close_visit(visit)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn add_note(
-    shell: State<'_, Shell>,
-    citizen: CitizenId,
-    visit: Option<VisitId>,
-    body: String,
-) -> Answer<NoteId> {
-    shell.write(move |s| s.add_note(citizen, visit, &body)).await
+pub async fn add_note(app: AppState<'_>, citizen: CitizenId, visit: Option<VisitId>, body: String) -> Answer<NoteId> {
+    blocking(&app, move |a| a.add_note(citizen, visit, &body)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn set_goal(
-    shell: State<'_, Shell>,
+    app: AppState<'_>,
     citizen: CitizenId,
     goal: Option<GoalId>,
     title: Option<String>,
     status: Option<String>,
 ) -> Answer<GoalId> {
-    shell.write(move |s| s.set_goal(citizen, goal, title.as_deref(), status.as_deref())).await
+    blocking(&app, move |a| a.set_goal(citizen, goal, title.as_deref(), status.as_deref())).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn delete_goal(shell: State<'_, Shell>, citizen: CitizenId, goal: GoalId) -> Answer<()> {
-    shell.write(move |s| s.delete_goal(citizen, goal)).await
+pub async fn delete_goal(app: AppState<'_>, citizen: CitizenId, goal: GoalId) -> Answer<()> {
+    blocking(&app, move |a| a.delete_goal(citizen, goal)).await
 }
 
 /// Citizen mode fills the screen, so nothing else of the device shows while the citizen holds it.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn enter_citizen_mode<R: Runtime>(
     window: WebviewWindow<R>,
-    shell: State<'_, Shell>,
+    app: AppState<'_>,
     visit: VisitId,
     scale: String,
 ) -> Answer<CitizenMode> {
-    shell.blocking(move |s| s.enter_citizen_mode(visit, &scale)).await.inspect(|_| fullscreen(&window, true))
+    blocking(&app, move |a| a.enter_citizen_mode(visit, &scale)).await.inspect(|_| fullscreen(&window, true))
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn record_citizen_answer(shell: State<'_, Shell>, answer: CitizenAnswer) -> Answer<ResponseId> {
-    shell.write(move |s| s.record_citizen_answer(answer)).await
+pub async fn record_citizen_answer(app: AppState<'_>, answer: CitizenAnswer) -> Answer<ResponseId> {
+    blocking(&app, move |a| a.record_citizen_answer(answer)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn leave_citizen_mode<R: Runtime>(
-    window: WebviewWindow<R>,
-    shell: State<'_, Shell>,
-    pin: String,
-) -> Answer<()> {
-    shell.blocking(move |s| s.leave_citizen_mode(&pin)).await.inspect(|()| fullscreen(&window, false))
+pub async fn leave_citizen_mode<R: Runtime>(window: WebviewWindow<R>, app: AppState<'_>, pin: String) -> Answer<()> {
+    blocking(&app, move |a| a.leave_citizen_mode(&pin)).await.inspect(|()| fullscreen(&window, false))
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn get_sync_status(shell: State<'_, Shell>) -> Answer<SyncView> {
-    Ok(shell.sync_view())
+pub async fn get_sync_status(app: AppState<'_>) -> Answer<SyncView> {
+    Ok(app.sync_view())
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn sync_now(shell: State<'_, Shell>) -> Answer<()> {
-    shell.wake_sync();
+pub async fn sync_now(app: AppState<'_>) -> Answer<()> {
+    app.wake_sync();
     Ok(())
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn get_settings(shell: State<'_, Shell>) -> Answer<AppSettings> {
-    Ok(shell.settings())
+pub async fn get_settings(app: AppState<'_>) -> Answer<AppSettings> {
+    Ok(app.settings())
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn save_settings(shell: State<'_, Shell>, settings: AppSettings) -> Answer<AppSettings> {
-    shell.save_settings(settings)
+pub async fn save_settings(app: AppState<'_>, settings: AppSettings) -> Answer<AppSettings> {
+    app.save_settings(settings)
 }
 
 fn fullscreen<R: Runtime>(window: &WebviewWindow<R>, on: bool) {
     // Desktop only: a phone or tablet app is full screen already. A window manager that refuses
-    // leaves the window as it is; citizen mode itself is enforced by the session, not the size.
+    // leaves the window as it is; citizen mode itself is enforced by the service, not the size.
     #[cfg(desktop)]
     let _ = window.set_fullscreen(on);
     #[cfg(mobile)]

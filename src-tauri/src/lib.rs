@@ -1,7 +1,7 @@
-//! The Tauri shell of FIT Field: it opens the device's store, runs the sync engine in the
-//! background (whenever the server is reachable, and at the nightly window) and hands the UI
-//! one command per action, each a one-liner over `fit_device::app::AppSession`. Every command
-//! answers `{code, message}` on failure; no panic reaches the UI.
+//! The Tauri shell of FIT Field: only wiring. It opens the app's service
+//! (`fit_device::app::App`) as managed state, spawns its background work (the sync engine, its
+//! status events, the nightly window) and hands the UI one command per action, each a one-liner
+//! over the service. Every command answers `{code, message}` on failure; no panic reaches the UI.
 
 #[macro_use]
 mod command_list;
@@ -14,8 +14,6 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use tauri::{Manager, Runtime};
-
-pub use shell::Shell;
 
 /// Settings the app takes on its command line. The end-to-end tests and the demo pass them this
 /// way, because the app inherits the WebDriver server's environment, not the test's.
@@ -57,9 +55,8 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, cli: Cli) -> Result<(), t
                 Some(dir) => dir.clone(),
                 None => app.path().app_data_dir()?,
             };
-            let shell = Shell::open(&data_dir, &cli)?;
-            app.manage(shell);
-            shell::start(app.handle().clone(), cli.clone());
+            app.manage(shell::open(&data_dir, &cli)?);
+            shell::start(app.handle(), &cli);
             Ok(())
         })
         .invoke_handler(app_commands!(handler))

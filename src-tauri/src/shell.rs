@@ -1,192 +1,54 @@
-//! What the app holds for its lifetime: the session over the device, the sync engine's handles
-//! and the settings; and the background tasks (the sync loop, its status events, the nightly
-//! window).
+//! What the shell adds to the app's service (`fit_device::app::App`): opening it from the
+//! command line's options, running its actions off the async runtime, and spawning its
+//! background work with the sync status sent to the window as events.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use fit_device::app::{AppError, AppSession};
-use fit_device::settings::{AppSettings, SettingsFile};
-use fit_device::sync::{SyncClient, SyncConfig, SyncStatus};
-use fit_device::{Clock, Device, DeviceConfig, ErrorCode, SystemClock};
-use serde::Serialize;
+use fit_device::ErrorCode;
+use fit_device::app::{App, AppError};
+use fit_device::sync::SyncConfig;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tokio::sync::{Notify, watch};
 
 use crate::Cli;
 
 /// The event the UI listens to for the sync status line and progress bar.
 pub const SYNC_STATUS_EVENT: &str = "sync-status";
-/// The nightly task looks at the clock and the settings at least this often.
-const NIGHTLY_CHECK_MAX: Duration = Duration::from_secs(10 * 60);
 
-/// The sync status with the device's own counters, as the UI shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SyncView {
-    #[serde(flatten)]
-    pub status: SyncStatus,
-    /// None while the app is locked.
-    pub pending_changes: Option<u64>,
-    pub oldest_pending_age_ms: Option<u64>,
+/// Opens the app's service over the device directory, with the sync retry of the command line.
+pub fn open(data_dir: &Path, cli: &Cli) -> Result<Arc<App>, AppError> {
+    let backoff_max = Duration::from_secs(cli.sync_retry_max_seconds.max(1));
+    Ok(Arc::new(App::open(data_dir, SyncConfig { backoff_max, ..SyncConfig::default() })?))
 }
 
-#[derive(Debug)]
-pub struct Shell {
-    pub session: Arc<AppSession>,
-    pub client: SyncClient,
-    settings_file: SettingsFile,
-    settings: Mutex<AppSettings>,
-    settings_changed: Notify,
-    wake: Arc<Notify>,
-    shutdown: Arc<Notify>,
-    status_tx: watch::Sender<SyncStatus>,
-    sync_running: AtomicBool,
-}
-
-impl Shell {
-    pub fn open(data_dir: &Path, cli: &Cli) -> Result<Shell, AppError> {
-        let device = Device::open(DeviceConfig::new(data_dir), Arc::new(SystemClock))?;
-        let config =
-            SyncConfig { backoff_max: Duration::from_secs(cli.sync_retry_max_seconds.max(1)), ..SyncConfig::default() };
-        let settings_file = SettingsFile::new(data_dir);
-        Ok(Shell {
-            session: Arc::new(AppSession::new(device)),
-            client: SyncClient::new(config)?,
-            settings: Mutex::new(settings_file.load()),
-            settings_file,
-            settings_changed: Notify::new(),
-            wake: Arc::new(Notify::new()),
-            shutdown: Arc::new(Notify::new()),
-            status_tx: watch::channel(SyncStatus::default()).0,
-            sync_running: AtomicBool::new(false),
-        })
-    }
-
-    /// Runs `action` on a blocking thread: the store does disk I/O and unlocking runs Argon2id,
-    /// neither of which may stall the UI or the async runtime.
-    pub async fn blocking<T: Send + 'static>(
-        &self,
-        action: impl FnOnce(&AppSession) -> Result<T, AppError> + Send + 'static,
-    ) -> Result<T, AppError> {
-        let session = self.session.clone();
-        tauri::async_runtime::spawn_blocking(move || action(&session))
-            .await
-            .map_err(|_| AppError::new(ErrorCode::AppInternal, "the app hit an internal error; nothing was saved"))?
-    }
-
-    /// Like `blocking`, for a write: the sync engine is woken to send it when it can.
-    pub async fn write<T: Send + 'static>(
-        &self,
-        action: impl FnOnce(&AppSession) -> Result<T, AppError> + Send + 'static,
-    ) -> Result<T, AppError> {
-        let result = self.blocking(action).await;
-        if result.is_ok() {
-            self.wake.notify_one();
-        }
-        result
-    }
-
-    pub fn wake_sync(&self) {
-        self.wake.notify_one();
-    }
-
-    pub fn sync_view(&self) -> SyncView {
-        let counters = self.session.sync_counters().ok();
-        SyncView {
-            status: self.status_tx.borrow().clone(),
-            pending_changes: counters.map(|c| c.pending_changes),
-            oldest_pending_age_ms: counters.and_then(|c| c.oldest_pending_age_ms),
-        }
-    }
-
-    pub fn settings(&self) -> AppSettings {
-        *self.settings.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Saves the settings; a worker action, so refused while a citizen holds the device.
-    pub fn save_settings(&self, settings: AppSettings) -> Result<AppSettings, AppError> {
-        if self.session.status().citizen_mode.is_some() {
-            return Err(AppError::new(ErrorCode::CitizenModeActive, "the worker's PIN is needed to change settings"));
-        }
-        self.settings_file.save(&settings)?;
-        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
-        self.settings_changed.notify_one();
-        Ok(settings)
-    }
-}
-
-/// Starts the background work: the nightly window, the sync status events, and the sync loop
-/// once the device is enrolled and unlocked. A device set up from the command line (the demo)
-/// is set up first, before the window asks where it stands.
-pub fn start<R: Runtime>(app: AppHandle<R>, cli: Cli) {
-    let handle = app.clone();
-    tauri::async_runtime::spawn(async move { nightly(handle).await });
-    let handle = app.clone();
-    tauri::async_runtime::spawn(async move { emit_status(handle).await });
-    if let (Some(server), Some(code), Some(pin)) = (&cli.server, &cli.enroll_code, &cli.pin) {
-        let shell = app.state::<Shell>();
-        let set_up = shell.session.set_up_enrolled(&shell.client, pin, server, code);
-        if let Err(error) = tauri::async_runtime::block_on(set_up) {
-            eprintln!("setting up from the command line failed: {}", error.code);
-        }
-    }
-    ensure_sync(&app);
-}
-
-/// Starts the sync loop if the device is enrolled and it is not running yet. It keeps running
-/// while the app is locked (its rounds fail until unlocked) and stops when the device is revoked.
-pub fn ensure_sync<R: Runtime>(app: &AppHandle<R>) {
-    let shell = app.state::<Shell>();
-    if !shell.session.status().enrolled {
-        return;
-    }
-    if shell.sync_running.swap(true, Ordering::SeqCst) {
-        shell.wake_sync();
-        return;
-    }
+/// Runs `action` on a blocking thread: the store does disk I/O and unlocking runs Argon2id,
+/// neither of which may stall the UI or the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    action: impl FnOnce(&App) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
     let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        let shell = app.state::<Shell>();
-        let device = shell.session.device().clone();
-        fit_device::sync::run_background(
-            device,
-            shell.client.clone(),
-            shell.wake.clone(),
-            shell.shutdown.clone(),
-            shell.status_tx.clone(),
-        )
-        .await;
-        shell.sync_running.store(false, Ordering::SeqCst);
-    });
+    tauri::async_runtime::spawn_blocking(move || action(&app))
+        .await
+        .map_err(|_| AppError::new(ErrorCode::AppInternal, "the app hit an internal error; nothing was saved"))?
 }
 
-/// Sends the sync status to the UI whenever it changes.
-async fn emit_status<R: Runtime>(app: AppHandle<R>) {
-    let mut changes = app.state::<Shell>().status_tx.subscribe();
-    while changes.changed().await.is_ok() {
-        let view = app.state::<Shell>().sync_view();
+/// Spawns the background work: the nightly window, the sync status events and the sync engine.
+/// A device set up from the command line (the demo) is set up first, before the window asks
+/// where it stands.
+pub fn start<R: Runtime>(handle: &AppHandle<R>, cli: &Cli) {
+    let app = handle.state::<Arc<App>>().inner().clone();
+    tauri::async_runtime::spawn(app.clone().run_nightly());
+    let window = handle.clone();
+    tauri::async_runtime::spawn(app.clone().watch_sync(move |view| {
         // The window may be gone while the app shuts down; there is nobody to tell then.
-        let _ = app.emit(SYNC_STATUS_EVENT, view);
+        let _ = window.emit(SYNC_STATUS_EVENT, view);
+    }));
+    if let (Some(server), Some(code), Some(pin)) = (&cli.server, &cli.enroll_code, &cli.pin)
+        && let Err(error) = tauri::async_runtime::block_on(app.set_up_enrolled(pin, server, code))
+    {
+        eprintln!("setting up from the command line failed: {}", error.code);
     }
-}
-
-/// Wakes the sync loop at the nightly window of the settings, re-reading them when they change.
-async fn nightly<R: Runtime>(app: AppHandle<R>) {
-    let clock = SystemClock;
-    loop {
-        let shell = app.state::<Shell>();
-        let now = clock.now_ms();
-        let next = shell.settings().nightly.next_after(now);
-        let wait = next.map_or(NIGHTLY_CHECK_MAX, |at| Duration::from_millis(at - now).min(NIGHTLY_CHECK_MAX));
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {
-                if next.is_some_and(|at| clock.now_ms() >= at) {
-                    shell.wake_sync();
-                }
-            }
-            () = shell.settings_changed.notified() => {}
-        }
-    }
+    tauri::async_runtime::spawn(app.run_sync());
 }

@@ -1,10 +1,13 @@
 //! Devices syncing with a real server on loopback: offline work on two devices converges, a
 //! lost answer never duplicates a response, a clock a year ahead holds nothing back, revocation
-//! wipes, a version mismatch keeps the outbox.
+//! wipes, a version mismatch keeps the outbox, and the app's service sends a visit by itself.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use fit_core::response::{MarkedBy, RawAnswer, ResponseContent, ResponseInput};
+use fit_device::app::App;
+use fit_device::settings::SettingsFile;
 use fit_device::sync::{SyncClient, SyncConfig, SyncError};
 use fit_device::{Clock, Device, DeviceConfig, ManualClock, SystemClock};
 use fit_protocol::{ChangeBody, VersionRange};
@@ -208,4 +211,43 @@ async fn a_server_that_no_longer_speaks_the_apps_protocol_blocks_sync_and_keeps_
     let again = client.sync_now(&a.device, |_| {}).await.unwrap_err();
     assert_eq!(again.code(), "protocol.unsupported", "sync stays blocked until the app is updated");
     assert!(device_changes(upgraded.store.changes().await.unwrap()).is_empty());
+}
+
+/// The app's service with its background work spawned, as the shell runs it: a visit recorded
+/// after enrolling reaches the server with no "sync now", and the sync line hears of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_apps_sync_engine_sends_a_visit_by_itself_and_reports_it() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = DeviceConfig {
+        unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
+        ..DeviceConfig::new(dir.path())
+    };
+    let device = Device::open(config, Arc::new(SystemClock)).unwrap();
+    let app = Arc::new(App::new(device, SettingsFile::new(dir.path()), SyncConfig::default()).unwrap());
+    let (views_tx, mut views) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(app.clone().watch_sync(move |view| {
+        let _ = views_tx.send(view);
+    }));
+    tokio::spawn(app.clone().run_sync());
+    let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
+    app.set_up_enrolled(PIN, &server.url(), &code).await.unwrap();
+
+    let visit = app.start_visit(caseload.citizen).unwrap();
+    app.record_response(visit, ors(60)).unwrap();
+    app.close_visit(visit).unwrap();
+    // Far less than the engine's one-minute timer: the writes woke it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while responses_on_server(&server.store.changes().await.unwrap()).is_empty() {
+        assert!(Instant::now() < deadline, "the visit did not reach the server by itself");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    loop {
+        let view = tokio::time::timeout_at(deadline.into(), views.recv()).await.unwrap().unwrap();
+        if !view.status.running && view.pending_changes == Some(0) {
+            assert!(view.status.online && view.status.last_error.is_none(), "{view:?}");
+            break;
+        }
+    }
 }

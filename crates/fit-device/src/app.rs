@@ -1,22 +1,32 @@
-//! What the app shell calls: one method per screen action over a shared `Device`, the
-//! `{code, message}` error of the app boundary, and citizen mode.
+//! The app's one service: what the shell calls and spawns, with no Tauri in sight. One method
+//! per screen action over the shared `Device`, the `{code, message}` error of the app boundary,
+//! citizen mode, the settings, and the background work (the sync engine, its status for the
+//! UI, the nightly window) as futures the shell only has to spawn.
 //!
 //! Citizen mode is enforced here, not only in the UI: while it is on, every worker action is
 //! refused with `citizen_mode.active`, so a citizen holding the device cannot reach another
 //! citizen's record however the screen is poked. Only the worker's PIN turns it off.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
 use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput};
 use fit_core::{Scale, ScaleCode};
 use fit_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
 use ts_rs::TS;
 
 pub use crate::AppError;
-use crate::sync::{SyncClient, SyncError};
-use crate::{CaseloadLine, CitizenPage, Device, DeviceError, SyncCounters};
+use crate::settings::{AppSettings, SettingsFile};
+use crate::sync::{self, SyncClient, SyncConfig, SyncError, SyncStatus};
+use crate::{CaseloadLine, CitizenPage, Clock, Device, DeviceConfig, DeviceError, SyncCounters, SystemClock};
+
+/// The nightly task looks at the clock and the settings at least this often, so a device that
+/// slept through the night, or a clock that was set, is noticed within minutes.
+const NIGHTLY_CHECK_MAX: Duration = Duration::from_secs(10 * 60);
 
 impl From<DeviceError> for AppError {
     fn from(error: DeviceError) -> AppError {
@@ -60,11 +70,44 @@ pub enum CitizenAnswer {
     NotGiven { reason: NotGivenReason },
 }
 
-/// The shared device and the citizen-mode state: what the shell holds for the app's lifetime.
-#[derive(Debug)]
-pub struct AppSession {
+/// The sync status with the device's own counters, as the sync line and the sync screen show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SyncView {
+    #[serde(flatten)]
+    pub status: SyncStatus,
+    /// None while the app is locked.
+    pub pending_changes: Option<u64>,
+    pub oldest_pending_age_ms: Option<u64>,
+}
+
+/// The app for as long as it runs: the shared device, citizen mode, the settings and the sync
+/// engine's handles. The shell holds one in an `Arc` and calls nothing else.
+pub struct App {
     device: Arc<Mutex<Device>>,
+    /// The device's clock, so the nightly task reads the time without waiting for the device.
+    clock: Arc<dyn Clock>,
     citizen_mode: Mutex<Option<CitizenMode>>,
+    client: SyncClient,
+    settings_file: SettingsFile,
+    settings: Mutex<AppSettings>,
+    settings_changed: Notify,
+    /// Wakes the sync engine: after a write, an unlock, an enrollment, "sync now" and at the
+    /// nightly window. It also starts the engine when it is not running.
+    wake: Arc<Notify>,
+    /// Ends the sync engine's current run. Nothing asks for that yet: it ends with the app.
+    shutdown: Arc<Notify>,
+    /// What the sync engine publishes after every step; the sync line shows it.
+    status: watch::Sender<SyncStatus>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("device", &self.device)
+            .field("citizen_mode", &self.citizen_mode)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -72,25 +115,53 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl AppSession {
-    pub fn new(device: Device) -> AppSession {
-        AppSession { device: Arc::new(Mutex::new(device)), citizen_mode: Mutex::new(None) }
+impl App {
+    /// The app of the device directory `dir`: its store (locked) and its settings file.
+    pub fn open(dir: &Path, sync: SyncConfig) -> Result<App, AppError> {
+        let device = Device::open(DeviceConfig::new(dir), Arc::new(SystemClock))?;
+        App::new(device, SettingsFile::new(dir), sync)
     }
 
-    /// The device, for the sync engine.
-    pub fn device(&self) -> &Arc<Mutex<Device>> {
-        &self.device
+    /// The app over a device opened already: tests pass one with a cheap PIN hash and a
+    /// clock of their own.
+    pub fn new(device: Device, settings_file: SettingsFile, sync: SyncConfig) -> Result<App, AppError> {
+        Ok(App {
+            clock: device.clock.clone(),
+            device: Arc::new(Mutex::new(device)),
+            citizen_mode: Mutex::new(None),
+            client: SyncClient::new(sync)?,
+            settings: Mutex::new(settings_file.load()),
+            settings_file,
+            settings_changed: Notify::new(),
+            wake: Arc::new(Notify::new()),
+            shutdown: Arc::new(Notify::new()),
+            status: watch::channel(SyncStatus::default()).0,
+        })
     }
 
-    /// The device for a worker action: refused while a citizen holds it.
-    fn worker(&self) -> Result<MutexGuard<'_, Device>, AppError> {
+    /// Refuses a worker action while a citizen holds the device. Every worker action goes
+    /// through here, the settings included.
+    fn check_worker(&self) -> Result<(), AppError> {
         if lock(&self.citizen_mode).is_some() {
             return Err(AppError::new(
                 ErrorCode::CitizenModeActive,
                 "the citizen is filling in a scale: the worker's PIN is needed to leave",
             ));
         }
+        Ok(())
+    }
+
+    /// The device for a worker action: refused while a citizen holds it.
+    fn worker(&self) -> Result<MutexGuard<'_, Device>, AppError> {
+        self.check_worker()?;
         Ok(lock(&self.device))
+    }
+
+    /// A worker's write; the sync engine is woken to send it when it can.
+    fn write<T>(&self, action: impl FnOnce(&mut Device) -> Result<T, DeviceError>) -> Result<T, AppError> {
+        let written = action(&mut *self.worker()?)?;
+        self.wake_sync();
+        Ok(written)
     }
 
     pub fn status(&self) -> AppStatus {
@@ -113,9 +184,11 @@ impl AppSession {
         Ok(())
     }
 
-    /// Unlocks with the worker's PIN; a wrong one is counted and delayed.
+    /// Unlocks with the worker's PIN; a wrong one is counted and delayed. An enrolled device
+    /// syncs at once: the worker may have been offline while it was locked.
     pub fn unlock(&self, pin: &str) -> Result<(), AppError> {
         lock(&self.device).unlock(pin)?;
+        self.wake_sync();
         Ok(())
     }
 
@@ -130,8 +203,8 @@ impl AppSession {
     }
 
     /// Trades a one-time code for a device token at `server_url`, then pulls the caseload.
-    pub async fn enroll(&self, client: &SyncClient, server_url: &str, code: &str) -> Result<(), AppError> {
-        drop(self.worker()?);
+    pub async fn enroll(&self, server_url: &str, code: &str) -> Result<(), AppError> {
+        self.check_worker()?;
         let url = server_url.trim();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(AppError::new(
@@ -139,13 +212,25 @@ impl AppSession {
                 "the server address must start with https:// or http://",
             ));
         }
-        client.enroll(&self.device, url, code).await?;
+        self.client.enroll(&self.device, url, code).await?;
         // The first pull brings the caseload; offline, the background sync brings it later.
-        match client.sync_now(&self.device, |_| {}).await {
-            Ok(_) => Ok(()),
-            Err(error) if error.is_transient() => Ok(()),
-            Err(other) => Err(other.into()),
+        match self.client.sync_now(&self.device, |_| {}).await {
+            Ok(_) => {}
+            Err(error) if error.is_transient() => {}
+            Err(other) => return Err(other.into()),
         }
+        self.wake_sync();
+        Ok(())
+    }
+
+    /// Sets up, enrolls and unlocks a new device in one step (the demo and the command line).
+    /// Does nothing to a device that is set up already.
+    pub async fn set_up_enrolled(&self, pin: &str, server_url: &str, code: &str) -> Result<(), AppError> {
+        if lock(&self.device).is_set_up() {
+            return Ok(());
+        }
+        self.set_up(pin)?;
+        self.enroll(server_url, code).await
     }
 
     pub fn caseload(&self) -> Result<Vec<CaseloadLine>, AppError> {
@@ -167,20 +252,20 @@ impl AppSession {
     }
 
     pub fn start_visit(&self, citizen: CitizenId) -> Result<VisitId, AppError> {
-        Ok(self.worker()?.start_visit(citizen)?)
+        self.write(|device| device.start_visit(citizen))
     }
 
     /// Records a scale the worker marks: not given (with the reason), or answers read aloud.
     pub fn record_response(&self, visit: VisitId, input: ResponseInput) -> Result<ResponseId, AppError> {
-        Ok(self.worker()?.record_response(visit, input)?)
+        self.write(|device| device.record_response(visit, input))
     }
 
     pub fn close_visit(&self, visit: VisitId) -> Result<(), AppError> {
-        Ok(self.worker()?.close_visit(visit)?)
+        self.write(|device| device.close_visit(visit))
     }
 
     pub fn add_note(&self, citizen: CitizenId, visit: Option<VisitId>, body: &str) -> Result<NoteId, AppError> {
-        Ok(self.worker()?.add_note(citizen, visit, body, None)?)
+        self.write(|device| device.add_note(citizen, visit, body, None))
     }
 
     pub fn set_goal(
@@ -190,11 +275,11 @@ impl AppSession {
         title: Option<&str>,
         status: Option<&str>,
     ) -> Result<GoalId, AppError> {
-        Ok(self.worker()?.set_goal(citizen, goal, title, status)?)
+        self.write(|device| device.set_goal(citizen, goal, title, status))
     }
 
     pub fn delete_goal(&self, citizen: CitizenId, goal: GoalId) -> Result<(), AppError> {
-        Ok(self.worker()?.delete_goal(citizen, goal)?)
+        self.write(|device| device.delete_goal(citizen, goal))
     }
 
     pub fn sync_counters(&self) -> Result<SyncCounters, AppError> {
@@ -237,6 +322,7 @@ impl AppSession {
         let input = ResponseInput { scale: current.scale.to_string(), content };
         let response = lock(&self.device).record_response(current.visit, input)?;
         current.done = true;
+        self.wake_sync();
         Ok(response)
     }
 
@@ -251,109 +337,86 @@ impl AppSession {
         Ok(())
     }
 
-    /// Sets up, enrolls and unlocks a new device in one step (the demo and the command line).
-    /// Does nothing to a device that is set up already.
-    pub async fn set_up_enrolled(
-        &self,
-        client: &SyncClient,
-        pin: &str,
-        server_url: &str,
-        code: &str,
-    ) -> Result<(), AppError> {
-        if lock(&self.device).is_set_up() {
-            return Ok(());
+    pub fn settings(&self) -> AppSettings {
+        *lock(&self.settings)
+    }
+
+    /// Saves the settings; a worker action, so refused while a citizen holds the device.
+    pub fn save_settings(&self, settings: AppSettings) -> Result<AppSettings, AppError> {
+        self.check_worker()?;
+        // Held across the write, so the file and what the app goes by cannot disagree.
+        let mut current = lock(&self.settings);
+        self.settings_file.save(&settings)?;
+        *current = settings;
+        self.settings_changed.notify_one();
+        Ok(settings)
+    }
+
+    pub fn sync_view(&self) -> SyncView {
+        let counters = self.sync_counters().ok();
+        SyncView {
+            status: self.status.borrow().clone(),
+            pending_changes: counters.map(|c| c.pending_changes),
+            oldest_pending_age_ms: counters.and_then(|c| c.oldest_pending_age_ms),
         }
-        self.set_up(pin)?;
-        self.enroll(client, server_url, code).await
+    }
+
+    /// Asks the sync engine for a round now ("sync now"), starting it if it is not running.
+    pub fn wake_sync(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The sync engine, for as long as the app runs: spawn it once. It starts once the device is
+    /// enrolled and unlocked, and keeps running while the app is locked (its rounds fail until
+    /// unlocked). When it stops (the device was revoked, or the server no longer speaks this
+    /// app's protocol) it waits for the next wake-up and looks again: a revoked device is not
+    /// enrolled any more, and a blocked one tries one round, so "sync now" shows whether the
+    /// server has come back to a protocol the app speaks.
+    pub async fn run_sync(self: Arc<Self>) {
+        loop {
+            if self.status().enrolled {
+                let (device, client) = (self.device.clone(), self.client.clone());
+                let status = self.status.clone();
+                sync::run_background(device, client, self.wake.clone(), self.shutdown.clone(), status).await;
+            }
+            self.wake.notified().await;
+        }
+    }
+
+    /// Calls `show` with the sync view whenever the sync status changes, for as long as the app
+    /// runs: the shell sends it to the window.
+    pub async fn watch_sync(self: Arc<Self>, mut show: impl FnMut(SyncView)) {
+        let mut changes = self.status.subscribe();
+        while changes.changed().await.is_ok() {
+            show(self.sync_view());
+        }
+    }
+
+    /// Wakes the sync engine at the nightly window of the settings, for as long as the app runs;
+    /// a change of the settings is taken up at once.
+    pub async fn run_nightly(self: Arc<Self>) {
+        loop {
+            let (wait, next) = self.nightly_wait();
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {
+                    if next.is_some_and(|at| self.clock.now_ms() >= at) {
+                        self.wake_sync();
+                    }
+                }
+                () = self.settings_changed.notified() => {}
+            }
+        }
+    }
+
+    /// How long the nightly task sleeps, and the nightly sync it sleeps towards (none while
+    /// switched off).
+    fn nightly_wait(&self) -> (Duration, Option<u64>) {
+        let now = self.clock.now_ms();
+        let next = self.settings().nightly.next_after(now);
+        let wait = next.map_or(NIGHTLY_CHECK_MAX, |at| Duration::from_millis(at.saturating_sub(now)));
+        (wait.min(NIGHTLY_CHECK_MAX), next)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{DeviceConfig, ManualClock};
-    use fit_store::{KdfCost, UnlockPolicy};
-
-    const PIN: &str = "246810";
-
-    fn session(dir: &std::path::Path) -> AppSession {
-        let config = DeviceConfig {
-            unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, delay_base_ms: 0, ..UnlockPolicy::default() },
-            ..DeviceConfig::new(dir)
-        };
-        let device =
-            Device::open(config, Arc::new(ManualClock::new(1_767_225_600_000))).unwrap_or_else(|e| panic!("{e}"));
-        AppSession::new(device)
-    }
-
-    fn ok<T>(result: Result<T, AppError>) -> T {
-        result.unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// A set-up device with one citizen in its worker's caseload.
-    fn with_citizen(session: &AppSession) -> CitizenId {
-        ok(session.set_up(PIN));
-        let mut device = lock(&session.device);
-        let store = device.store_mut().unwrap_or_else(|e| panic!("{e}"));
-        let (team, worker): (fit_core::ids::TeamId, fit_core::ids::WorkerId) =
-            (uuid::Uuid::now_v7().into(), uuid::Uuid::now_v7().into());
-        let citizen: CitizenId = uuid::Uuid::now_v7().into();
-        store.set_worker(team, "Team", worker, "Worker").unwrap_or_else(|e| panic!("{e}"));
-        store.assign_citizen(worker, citizen).unwrap_or_else(|e| panic!("{e}"));
-        citizen
-    }
-
-    #[test]
-    fn citizen_mode_refuses_worker_actions_until_the_worker_pin() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let session = session(dir.path());
-        let citizen = with_citizen(&session);
-        let visit = ok(session.start_visit(citizen));
-        ok(session.enter_citizen_mode(visit, "ors"));
-        assert_eq!(session.caseload().map_err(|e| e.code.as_str()).err(), Some("citizen_mode.active"));
-        assert_eq!(session.citizen(citizen).map_err(|e| e.code.as_str()).err(), Some("citizen_mode.active"));
-        assert_eq!(session.close_visit(visit).map_err(|e| e.code.as_str()).err(), Some("citizen_mode.active"));
-        assert!(session.scale("ors").is_ok(), "the scale itself is not personal data");
-
-        let answers = ["individually", "interpersonally", "socially", "overall"].map(|i| (i.to_owned(), 55)).to_vec();
-        ok(session.record_citizen_answer(CitizenAnswer::Given { answers: answers.clone() }));
-        let again = session.record_citizen_answer(CitizenAnswer::Given { answers });
-        assert_eq!(again.map_err(|e| e.code.as_str()).err(), Some("citizen_mode.done"));
-
-        assert_eq!(session.leave_citizen_mode("000000").map_err(|e| e.code.as_str()).err(), Some("pin.wrong"));
-        assert!(session.status().citizen_mode.is_some(), "a wrong PIN leaves citizen mode on");
-        ok(session.leave_citizen_mode(PIN));
-        assert!(session.status().citizen_mode.is_none());
-        let page = ok(session.citizen(citizen));
-        assert_eq!(page.open_visit, Some(visit));
-        assert_eq!(page.trajectory.points.len(), 1);
-    }
-
-    #[test]
-    fn a_refused_answer_keeps_citizen_mode_open_and_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let session = session(dir.path());
-        let citizen = with_citizen(&session);
-        let visit = ok(session.start_visit(citizen));
-        ok(session.enter_citizen_mode(visit, "srs"));
-        let pending = ok(session.sync_counters()).pending_changes;
-        let out_of_range = CitizenAnswer::Given { answers: vec![("relationship".into(), 101)] };
-        assert!(session.record_citizen_answer(out_of_range).is_err());
-        assert_eq!(ok(session.sync_counters()).pending_changes, pending);
-        ok(session.record_citizen_answer(CitizenAnswer::NotGiven { reason: NotGivenReason::Declined }));
-        assert_eq!(ok(session.sync_counters()).pending_changes, pending + 1);
-    }
-
-    #[test]
-    fn bad_input_gets_a_code_and_a_message() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let session = session(dir.path());
-        let citizen = with_citizen(&session);
-        let error = session.add_note(citizen, None, "   ").err().unwrap_or_else(|| panic!("an empty note"));
-        assert_eq!(error.code, "note.invalid");
-        assert_eq!(session.scale("nope").map_err(|e| e.code.as_str()).err(), Some("scale.unknown"));
-        let json = serde_json::to_value(&error).unwrap_or_else(|e| panic!("{e}"));
-        let message = "a note needs text, at most 10000 characters";
-        assert_eq!(json, serde_json::json!({"code": "note.invalid", "message": message}));
-    }
-}
+mod tests;

@@ -168,6 +168,32 @@ export type SyncCounters = { pending_changes: number,
  */
 oldest_pending_age_ms: number | null, };
 
+export type SyncProgress = { sent: number, 
+/**
+ * Pending changes when the run started.
+ */
+to_send: number, received: number, 
+/**
+ * Pending changes stamped again after the server said this device's clock is ahead.
+ */
+restamped: number, };
+
+export type SyncStatus = { online: boolean, running: boolean, progress: SyncProgress, last_sync_ms: number | null, 
+/**
+ * The last run's failure: the UI shows the code's text.
+ */
+last_error: AppError | null, blocked: string | null, };
+
+export type SyncView = { 
+/**
+ * None while the app is locked.
+ */
+pending_changes: number | null, oldest_pending_age_ms: number | null, online: boolean, running: boolean, progress: SyncProgress, last_sync_ms: number | null, 
+/**
+ * The last run's failure: the UI shows the code's text.
+ */
+last_error: AppError | null, blocked: string | null, };
+
 export type NightlyWindow = { enabled: boolean, 
 /**
  * Minutes after local midnight (120 = 02:00).

@@ -6,9 +6,9 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
   AppError, AppSettings, AppStatus, CaseloadLine, CitizenAnswer, CitizenMode, CitizenPage, Command,
   NotGivenReason, Scale, SyncView,
-} from './types';
+} from './bindings';
 
-export * from './types';
+export * from './bindings';
 
 export const SYNC_STATUS_EVENT = 'sync-status';
 

@@ -2,7 +2,7 @@
 // the clinical cutoff, the reliable-change band around the first score, SRS beneath, and WHO-5
 // when present. Values are in scale points (tenths / 10); a visit without a score is a gap.
 
-import type { Measure, Trajectory } from '../api/types';
+import type { Measure, Trajectory } from '../api/bindings';
 
 export interface ChartData {
   labels: string[];

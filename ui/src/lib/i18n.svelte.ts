@@ -1,7 +1,7 @@
 // Every text the worker or the citizen reads, in Danish (the default) and English. The language
 // is reactive state: switching it re-renders every screen.
 
-import type { AppError, ErrorCode, Lang, Text } from '../api/types';
+import type { AppError, ErrorCode, Lang, Text } from '../api/bindings';
 
 const da = {
   app_name: 'FIT Field',

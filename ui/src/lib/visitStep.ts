@@ -2,7 +2,7 @@
 // (the worker looks at the chart with the citizen, then hands over for the SRS); both → 'close'.
 // 'srs' is the review's hand-over; the screen shows it together with the review.
 
-import type { CitizenPage } from '../api/types';
+import type { CitizenPage } from '../api/bindings';
 
 export type VisitStep = 'ors' | 'review' | 'srs' | 'close';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Measure, Trajectory, TrajectoryPoint } from '../api/types';
+import type { Measure, Trajectory, TrajectoryPoint } from '../api/bindings';
 import { chartData } from '../lib/chartData';
 
 const given = (scale: string, score: number): Measure => ({ status: 'given', scale, total: { raw: score, score }, lowest_item: 0 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CitizenPage, Measure } from '../api/types';
+import type { CitizenPage, Measure } from '../api/bindings';
 import { visitStep } from '../lib/visitStep';
 
 const given: Measure = { status: 'given', scale: 'ors', total: { raw: 200, score: 200 }, lowest_item: 40 };

@@ -1,0 +1,164 @@
+use super::*;
+use crate::ManualClock;
+use crate::settings::NightlyWindow;
+use fit_core::Lang;
+use fit_store::{KdfCost, UnlockPolicy};
+
+const PIN: &str = "246810";
+
+/// 2026-01-01 00:00 UTC: 01:00 in Copenhagen, an hour before the default nightly window.
+const NEW_YEAR_MS: u64 = 1_767_225_600_000;
+const MINUTE_MS: u64 = 60_000;
+
+fn app_at(dir: &std::path::Path, clock: Arc<ManualClock>) -> App {
+    let config = DeviceConfig {
+        unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, delay_base_ms: 0, ..UnlockPolicy::default() },
+        ..DeviceConfig::new(dir)
+    };
+    let device = Device::open(config, clock).unwrap_or_else(|e| panic!("{e}"));
+    ok(App::new(device, SettingsFile::new(dir), SyncConfig::default()))
+}
+
+fn app_in(dir: &std::path::Path) -> App {
+    app_at(dir, Arc::new(ManualClock::new(NEW_YEAR_MS)))
+}
+
+fn ok<T>(result: Result<T, AppError>) -> T {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A set-up device with one citizen in its worker's caseload.
+fn with_citizen(app: &App) -> CitizenId {
+    ok(app.set_up(PIN));
+    let mut device = lock(&app.device);
+    let store = device.store_mut().unwrap_or_else(|e| panic!("{e}"));
+    let (team, worker): (fit_core::ids::TeamId, fit_core::ids::WorkerId) =
+        (uuid::Uuid::now_v7().into(), uuid::Uuid::now_v7().into());
+    let citizen: CitizenId = uuid::Uuid::now_v7().into();
+    store.set_worker(team, "Team", worker, "Worker").unwrap_or_else(|e| panic!("{e}"));
+    store.assign_citizen(worker, citizen).unwrap_or_else(|e| panic!("{e}"));
+    citizen
+}
+
+#[test]
+fn citizen_mode_refuses_worker_actions_until_the_worker_pin() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = app_in(dir.path());
+    let citizen = with_citizen(&app);
+    let visit = ok(app.start_visit(citizen));
+    ok(app.enter_citizen_mode(visit, "ors"));
+    assert_eq!(app.caseload().map_err(|e| e.code.as_str()).err(), Some("citizen_mode.active"));
+    assert_eq!(app.citizen(citizen).map_err(|e| e.code.as_str()).err(), Some("citizen_mode.active"));
+    assert_eq!(app.close_visit(visit).map_err(|e| e.code.as_str()).err(), Some("citizen_mode.active"));
+    assert!(app.scale("ors").is_ok(), "the scale itself is not personal data");
+
+    let answers = ["individually", "interpersonally", "socially", "overall"].map(|i| (i.to_owned(), 55)).to_vec();
+    ok(app.record_citizen_answer(CitizenAnswer::Given { answers: answers.clone() }));
+    let again = app.record_citizen_answer(CitizenAnswer::Given { answers });
+    assert_eq!(again.map_err(|e| e.code.as_str()).err(), Some("citizen_mode.done"));
+
+    assert_eq!(app.leave_citizen_mode("000000").map_err(|e| e.code.as_str()).err(), Some("pin.wrong"));
+    assert!(app.status().citizen_mode.is_some(), "a wrong PIN leaves citizen mode on");
+    ok(app.leave_citizen_mode(PIN));
+    assert!(app.status().citizen_mode.is_none());
+    let page = ok(app.citizen(citizen));
+    assert_eq!(page.open_visit, Some(visit));
+    assert_eq!(page.trajectory.points.len(), 1);
+}
+
+#[test]
+fn a_refused_answer_keeps_citizen_mode_open_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = app_in(dir.path());
+    let citizen = with_citizen(&app);
+    let visit = ok(app.start_visit(citizen));
+    ok(app.enter_citizen_mode(visit, "srs"));
+    let pending = ok(app.sync_counters()).pending_changes;
+    let out_of_range = CitizenAnswer::Given { answers: vec![("relationship".into(), 101)] };
+    assert!(app.record_citizen_answer(out_of_range).is_err());
+    assert_eq!(ok(app.sync_counters()).pending_changes, pending);
+    ok(app.record_citizen_answer(CitizenAnswer::NotGiven { reason: NotGivenReason::Declined }));
+    assert_eq!(ok(app.sync_counters()).pending_changes, pending + 1);
+}
+
+#[test]
+fn bad_input_gets_a_code_and_a_message() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = app_in(dir.path());
+    let citizen = with_citizen(&app);
+    let error = app.add_note(citizen, None, "   ").err().unwrap_or_else(|| panic!("an empty note"));
+    assert_eq!(error.code, "note.invalid");
+    assert_eq!(app.scale("nope").map_err(|e| e.code.as_str()).err(), Some("scale.unknown"));
+    let json = serde_json::to_value(&error).unwrap_or_else(|e| panic!("{e}"));
+    let message = "a note needs text, at most 10000 characters";
+    assert_eq!(json, serde_json::json!({"code": "note.invalid", "message": message}));
+}
+
+#[test]
+fn settings_are_a_worker_action_refused_in_citizen_mode() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = app_in(dir.path());
+    let citizen = with_citizen(&app);
+    let english = AppSettings { lang: Lang::En, ..AppSettings::default() };
+    assert_eq!(ok(app.save_settings(english)), english);
+    let visit = ok(app.start_visit(citizen));
+    ok(app.enter_citizen_mode(visit, "ors"));
+
+    let danish = AppSettings::default();
+    assert_eq!(app.save_settings(danish).map_err(|e| e.code.as_str()).err(), Some("citizen_mode.active"));
+    assert_eq!(app.settings(), english, "a refused change leaves the settings as they were");
+    assert_eq!(SettingsFile::new(dir.path()).load(), english, "and the file too");
+
+    ok(app.leave_citizen_mode(PIN));
+    ok(app.save_settings(danish));
+    assert_eq!(SettingsFile::new(dir.path()).load(), danish);
+}
+
+#[test]
+fn the_nightly_task_sleeps_towards_the_window_ten_minutes_at_a_time() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let clock = Arc::new(ManualClock::new(NEW_YEAR_MS));
+    let app = app_at(dir.path(), clock.clone());
+    // The default window, 02:00 in Copenhagen, is an hour away: the task looks again in ten minutes.
+    let window = NEW_YEAR_MS + 60 * MINUTE_MS;
+    assert_eq!(app.nightly_wait(), (NIGHTLY_CHECK_MAX, Some(window)));
+    clock.set(window - 4 * MINUTE_MS);
+    assert_eq!(app.nightly_wait(), (Duration::from_millis(4 * MINUTE_MS), Some(window)));
+
+    // A saved window counts at once: 01:58 in Copenhagen is two minutes after 01:56.
+    let settings = app.settings();
+    let earlier = NightlyWindow { minute_of_day: 60 + 58, ..settings.nightly };
+    ok(app.save_settings(AppSettings { nightly: earlier, ..settings }));
+    assert_eq!(app.nightly_wait(), (Duration::from_millis(2 * MINUTE_MS), Some(window - 2 * MINUTE_MS)));
+    let off = NightlyWindow { enabled: false, ..settings.nightly };
+    ok(app.save_settings(AppSettings { nightly: off, ..settings }));
+    assert_eq!(app.nightly_wait(), (NIGHTLY_CHECK_MAX, None));
+}
+
+#[tokio::test]
+async fn a_write_wakes_the_sync_engine_and_a_refused_one_does_not() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = app_in(dir.path());
+    let citizen = with_citizen(&app);
+    let woken = || tokio::time::timeout(Duration::from_millis(20), app.wake.notified());
+    assert!(woken().await.is_err(), "setting up is not a write to send");
+    ok(app.start_visit(citizen));
+    assert!(woken().await.is_ok());
+    assert!(app.add_note(citizen, None, "   ").is_err());
+    assert!(woken().await.is_err());
+}
+
+#[test]
+fn the_sync_view_is_the_status_with_the_counters_beside_it() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = app_in(dir.path());
+    let citizen = with_citizen(&app);
+    ok(app.start_visit(citizen));
+    let view = serde_json::to_value(app.sync_view()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(view["online"], false);
+    assert_eq!(view["progress"]["restamped"], 0);
+    assert_eq!(view["pending_changes"], ok(app.sync_counters()).pending_changes);
+    app.lock();
+    let view = serde_json::to_value(app.sync_view()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(view["pending_changes"], serde_json::Value::Null, "unknown while the app is locked");
+}
