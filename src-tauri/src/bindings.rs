@@ -27,12 +27,12 @@ fn decl<T: TS>(cfg: &Config) -> String {
     format!("export {}", T::decl(cfg))
 }
 
-/// The whole file.
-fn typescript() -> String {
+/// Every type of the boundary, in the order the file declares them.
+fn declarations() -> Vec<String> {
     // Every integer the app sends fits a JavaScript number (times in milliseconds, tenths,
     // counts); ts-rs would otherwise say `bigint`, which JSON.parse never gives.
     let cfg = Config::new().with_large_int("number");
-    let decls = [
+    vec![
         decl::<ErrorCode>(&cfg),
         decl::<AppError>(&cfg),
         decl::<CitizenId>(&cfg),
@@ -85,7 +85,11 @@ fn typescript() -> String {
         decl::<SyncView>(&cfg),
         decl::<NightlyWindow>(&cfg),
         decl::<AppSettings>(&cfg),
-    ];
+    ]
+}
+
+/// The whole file.
+fn typescript() -> String {
     let list = |items: Vec<String>| items.join(", ");
     let codes = list(ErrorCode::ALL.iter().map(|c| format!("'{c}'")).collect());
     let commands = list(COMMANDS.iter().map(|c| format!("'{c}'")).collect());
@@ -98,7 +102,7 @@ fn typescript() -> String {
          /** Every command the app's window may invoke. */\n\
          export const COMMANDS = [{commands}] as const;\n\
          export type Command = (typeof COMMANDS)[number];\n",
-        decls.join("\n\n"),
+        declarations().join("\n\n"),
     )
 }
 
