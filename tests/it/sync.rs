@@ -1,6 +1,7 @@
 //! Devices syncing with a real server on loopback: offline work on two devices converges, a
 //! lost answer never duplicates a response, a clock a year ahead holds nothing back, revocation
-//! wipes, a version mismatch keeps the outbox, and the app's service sends a visit by itself.
+//! wipes, a version mismatch keeps the outbox, the app's service sends a visit by itself, and a
+//! change in the log that no device can apply stalls no device.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use fit_protocol::{ChangeBody, VersionRange};
 use fit_server::store::ServerStore;
 use fit_store::{KdfCost, UnlockPolicy};
 use fit_tests::app::now_ms;
-use fit_tests::server::{Caseload, LiveServer, Relay, create_caseload, enrollment_code};
+use fit_tests::server::{Caseload, LiveServer, Relay, create_caseload, enrollment_code, new_id};
 
 const PIN: &str = "975310";
 
@@ -250,4 +251,75 @@ async fn the_apps_sync_engine_sends_a_visit_by_itself_and_reports_it() {
             break;
         }
     }
+}
+
+/// Writes `bodies` straight into the log of a stopped server's database, as changes of a device
+/// the server has never seen: what a buggy or hostile device could have got past the server.
+fn write_into_log(db: &std::path::Path, citizen: fit_core::ids::CitizenId, bodies: Vec<ChangeBody>) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let writer: fit_core::ids::DeviceId = new_id();
+    for (n, body) in bodies.into_iter().enumerate() {
+        let change = fit_protocol::demo::change(writer, n as u64 + 1, now_ms(), body);
+        let kind = serde_json::to_value(&change.body).unwrap()["type"].as_str().unwrap().to_owned();
+        conn.execute(
+            "INSERT INTO change_log (position, change_id, device_id, seq, citizen_id, kind, hlc_wall_ms, hlc_counter,
+                device_time_ms, received_at_ms, schema_version, change)
+             VALUES ((SELECT MAX(p) + 1 FROM (SELECT MAX(position) AS p FROM change_log
+                      UNION ALL SELECT MAX(position) FROM caseload_events)),
+                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?6, ?8, ?9)",
+            rusqlite::params![
+                change.id.to_string(),
+                writer.to_string(),
+                change.seq as i64,
+                citizen.to_string(),
+                kind,
+                change.hlc.wall_ms as i64,
+                change.hlc.counter,
+                change.schema_version,
+                serde_json::to_string(&change).unwrap(),
+            ],
+        )
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_change_no_device_can_apply_stalls_no_device() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let client = client();
+    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    record_visit(&a.device, caseload, 40);
+    client.sync_now(&a.device, |_| {}).await.unwrap();
+
+    // A visit closed that no device has, a start in the year 292 million, a note without text.
+    let (addr, citizen, worker) = (server.addr, caseload.citizen, caseload.worker);
+    let dir = server.stop().await;
+    let poison = vec![
+        ChangeBody::VisitClosed { visit: new_id(), citizen, closed_at_ms: now_ms() },
+        ChangeBody::VisitStarted { visit: new_id(), citizen, worker, started_at_ms: 1 << 63 },
+        ChangeBody::NoteWritten {
+            note: new_id(),
+            citizen,
+            visit: None,
+            body: String::new(),
+            written_at_ms: now_ms(),
+            supersedes: None,
+        },
+    ];
+    write_into_log(&dir.path().join("server.db"), citizen, poison);
+    let server = LiveServer::start_in(dir, Some(addr), |_| {}).await.unwrap();
+
+    // The device that was there, with new work, and one enrolled afterwards both get through.
+    record_visit(&a.device, caseload, 55);
+    client.sync_now(&a.device, |_| {}).await.unwrap();
+    let b = enrolled_device(&server, &server.url(), caseload, &client).await;
+    for device in [&a.device, &b.device] {
+        let mut device = device.lock().unwrap();
+        assert_eq!(device.sync_counters().unwrap().pending_changes, 0);
+        let set_aside = device.store_mut().unwrap().quarantined().unwrap();
+        assert_eq!(set_aside.len(), 3, "each change it cannot apply is set aside, nothing else");
+    }
+    assert_eq!(visit_ids(&a.device, caseload), visit_ids(&b.device, caseload));
+    assert_eq!(visit_ids(&b.device, caseload).len(), 2);
 }

@@ -11,8 +11,12 @@ use crate::keys::{DataKey, StorePaths};
 use crate::{Store, StoreError, damaged};
 
 /// The device migrations, embedded at compile time, in order. Append only.
-pub static MIGRATIONS: LazyLock<Migrations<'static>> =
-    LazyLock::new(|| Migrations::new(vec![M::up(include_str!("../../../migrations/device/0001_initial.sql"))]));
+pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
+    Migrations::new(vec![
+        M::up(include_str!("../../../migrations/device/0001_initial.sql")),
+        M::up(include_str!("../../../migrations/device/0002_quarantine.sql")),
+    ])
+});
 
 /// 32 MiB of decrypted pages: a caseload of 60 citizens with 200 visits each is about 10 MiB.
 const CACHE_SIZE_KIB: i64 = 32 * 1024;

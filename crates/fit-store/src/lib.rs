@@ -19,7 +19,7 @@ use rusqlite::Connection;
 pub use db::{MIGRATIONS, schema_sql};
 pub use identity::Identity;
 pub use keys::{DataKey, KdfCost, KeyError, StorePaths, UnlockPolicy};
-pub use read::{CitizenRow, CitizenSummary, GoalRow, HistoryRow, NoteRow, VisitRow};
+pub use read::{CitizenRow, CitizenSummary, GoalRow, HistoryRow, NoteRow, QuarantinedChange, VisitRow};
 pub use restamp::RESTAMP_MARGIN_MS;
 pub use write::SyncPage;
 
@@ -46,6 +46,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The change is refused (it fails the check, names what this store does not hold, or
+    /// breaks a constraint), as opposed to the store failing.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            StoreError::Change(_) | StoreError::NotFound(_) | StoreError::Invalid(_) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::ConstraintViolation
+            }
+            _ => false,
+        }
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             StoreError::Key(KeyError::NotSetUp) => ErrorCode::StoreNotSetUp,

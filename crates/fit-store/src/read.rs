@@ -7,11 +7,20 @@ use fit_core::ids::{CitizenId, GoalId, NoteId, VisitId, WorkerId};
 use fit_core::interpret::AgeBand;
 use fit_core::response::{Answer, ResponseValue, Total, ValidResponse};
 use fit_core::scale::ScaleCode;
-use fit_protocol::{Change, ChangeBody, GoalStatus};
+use fit_protocol::{Change, ChangeBody, ErrorCode, GoalStatus};
 use rusqlite::{OptionalExtension, Row, params};
 
 use crate::write::sql_u64;
 use crate::{Store, StoreError};
+
+/// A pulled change this device could not apply, as the quarantine holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuarantinedChange {
+    pub change: Change,
+    pub code: ErrorCode,
+    pub reason: String,
+    pub at_ms: u64,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[ts(rename = "CitizenInfo")]
@@ -136,6 +145,25 @@ fn to_history(raw: ResponseColumns) -> Result<HistoryRow, StoreError> {
 }
 
 impl Store {
+    /// The pulled changes set aside as ones this device cannot apply, oldest first.
+    pub fn quarantined(&self) -> Result<Vec<QuarantinedChange>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT change_json, code, reason, quarantined_at_ms FROM quarantine ORDER BY quarantined_at_ms, rowid",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, i64>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (json, code, reason, at_ms) = row?;
+            let change = serde_json::from_str(&json).map_err(|e| StoreError::Damaged(format!("quarantine: {e}")))?;
+            let code = serde_json::from_value(serde_json::Value::String(code)).unwrap_or(ErrorCode::Unknown);
+            let at_ms = u64::try_from(at_ms).map_err(|_| StoreError::Damaged("quarantine time".into()))?;
+            out.push(QuarantinedChange { change, code, reason, at_ms });
+        }
+        Ok(out)
+    }
+
     /// The citizens assigned to `worker`, by display name.
     pub fn caseload(&self, worker: WorkerId) -> Result<Vec<CitizenRow>, StoreError> {
         let mut statement = self.conn.prepare_cached(

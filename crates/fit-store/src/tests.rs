@@ -1,7 +1,7 @@
 use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, TeamId, VisitId, WorkerId};
 use fit_core::response::{MarkedBy, RawAnswer};
 use fit_core::{Hlc, IdGenerator, ScaleSet};
-use fit_protocol::{Change, ChangeBody, Entity, FieldName, ResponseContent, SCHEMA_VERSION};
+use fit_protocol::{Change, ChangeBody, Entity, ErrorCode, FieldName, ResponseContent, SCHEMA_VERSION};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
@@ -176,7 +176,7 @@ fn a_deleted_goal_stays_deleted() {
 }
 
 #[test]
-fn pulled_changes_and_their_cursor_commit_together_and_move_the_clock() {
+fn pulled_changes_and_their_cursor_commit_together_and_move_the_clock_past_a_change_that_cannot_apply() {
     let mut f = fixture();
     let other_device: DeviceId = f.ids.next(NOW);
     let visit: VisitId = f.ids.next(NOW);
@@ -193,11 +193,12 @@ fn pulled_changes_and_their_cursor_commit_together_and_move_the_clock() {
     let mut broken = started.clone();
     broken.id = f.ids.next(NOW);
     broken.body = ChangeBody::VisitClosed { visit: f.ids.next(NOW), citizen: f.citizen, closed_at_ms: NOW };
-    assert!(f.store.apply_pulled(&f.scales, NOW, &[started.clone(), broken], Some(("main", 9))).is_err());
-    assert!(f.store.visit(visit).unwrap().is_none(), "a failed page applies nothing");
-
-    f.store.apply_pulled(&f.scales, NOW, &[started], Some(("main", 9))).unwrap();
+    f.store.apply_pulled(&f.scales, NOW, &[started, broken.clone()], Some(("main", 9))).unwrap();
     assert!(f.store.visit(visit).unwrap().is_some());
+    let quarantined = f.store.quarantined().unwrap();
+    assert_eq!(quarantined.len(), 1, "the change that could not apply is set aside, not the page");
+    assert_eq!(quarantined[0].change, broken);
+    assert_eq!(quarantined[0].code, ErrorCode::StoreNotFound);
     assert!(f.store.hlc().last() > ahead);
     let cursor: i64 =
         f.store.conn.query_row("SELECT position FROM sync_cursors WHERE stream = 'main'", [], |r| r.get(0)).unwrap();
@@ -305,6 +306,62 @@ fn the_delay_doubles_up_to_its_maximum() {
     let p = UnlockPolicy::default();
     let delays: Vec<_> = [1, 2, 3, 9, 30].iter().map(|n| p.delay_ms(*n)).collect();
     assert_eq!(delays, [1_000, 2_000, 4_000, 256_000, 900_000]);
+}
+
+#[test]
+fn changes_this_device_cannot_apply_are_set_aside_and_erased_with_their_citizen() {
+    let mut f = fixture();
+    let other: DeviceId = f.ids.next(NOW);
+    let (visit, unknown_visit): (VisitId, VisitId) = (f.ids.next(NOW), f.ids.next(NOW));
+    let pulled = |f: &mut Fixture, seq: u64, body: ChangeBody| Change {
+        id: f.ids.next(NOW),
+        device: other,
+        seq,
+        hlc: Hlc::new(NOW, seq as u32),
+        device_time_ms: NOW,
+        schema_version: SCHEMA_VERSION,
+        body,
+    };
+    let (citizen, worker) = (f.citizen, f.worker);
+    let note_id = f.ids.next(NOW);
+    let page = [
+        pulled(&mut f, 1, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: NOW }),
+        // A visit closed that this device has never heard of, a start in the year 292 million,
+        // and a note with no text: each refused here, none stops the page.
+        pulled(&mut f, 2, ChangeBody::VisitClosed { visit: unknown_visit, citizen, closed_at_ms: NOW }),
+        pulled(&mut f, 3, ChangeBody::VisitStarted { visit: unknown_visit, citizen, worker, started_at_ms: 1 << 63 }),
+        pulled(
+            &mut f,
+            4,
+            ChangeBody::NoteWritten {
+                note: note_id,
+                citizen,
+                visit: None,
+                body: String::new(),
+                written_at_ms: NOW,
+                supersedes: None,
+            },
+        ),
+        pulled(&mut f, 5, ChangeBody::VisitClosed { visit, citizen, closed_at_ms: NOW + 1 }),
+    ];
+    f.store.apply_pulled(&f.scales, NOW, &page, Some(("main", 5))).unwrap();
+    let row = f.store.visit(visit).unwrap().unwrap();
+    assert_eq!(row.closed_at_ms, Some(NOW + 1), "the changes around the refused ones applied");
+    assert!(f.store.visit(unknown_visit).unwrap().is_none());
+    let set_aside: Vec<_> = f.store.quarantined().unwrap().into_iter().map(|q| (q.change.seq, q.code)).collect();
+    assert_eq!(
+        set_aside,
+        [(2, ErrorCode::StoreNotFound), (3, ErrorCode::StoreInvalid), (4, ErrorCode::NoteInvalid)],
+        "each with why"
+    );
+    // The same page again (an answer heard twice) sets nothing aside twice.
+    f.store.apply_pulled(&f.scales, NOW, &page, Some(("main", 5))).unwrap();
+    assert_eq!(f.store.quarantined().unwrap().len(), 3);
+
+    let moved = [f.citizen];
+    let page = SyncPage { removed: &moved, cursor: Some(("main", 6)), ..SyncPage::default() };
+    f.store.apply_sync_page(&f.scales, NOW, &page).unwrap();
+    assert!(f.store.quarantined().unwrap().is_empty(), "a citizen who left leaves nothing behind");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use fit_core::merge::{FieldWrite, Merge, Version, merge_lww};
 use fit_core::response::{ResponseValue, ValidResponse};
 use fit_core::{Hlc, ScaleSet};
 use fit_protocol::{Change, ChangeBody, Checked, Entity, FieldName, FieldValue, SCHEMA_VERSION};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::db::set_meta;
 use crate::{Store, StoreError};
@@ -113,10 +113,25 @@ impl Store {
     /// nothing else. This device's own changes may come back (a citizen's history after it is
     /// assigned again); applying a change twice changes nothing.
     pub fn apply_sync_page(&mut self, scales: &ScaleSet, now_ms: u64, page: &SyncPage<'_>) -> Result<(), StoreError> {
+        // The page in one go; when a change of it is refused, the page again with each change
+        // on its own, the refused ones set aside in the quarantine.
+        match self.apply_page(scales, now_ms, page, false) {
+            Err(error) if error.is_refusal() => self.apply_page(scales, now_ms, page, true),
+            other => other,
+        }
+    }
+
+    fn apply_page(
+        &mut self,
+        scales: &ScaleSet,
+        now_ms: u64,
+        page: &SyncPage<'_>,
+        isolate: bool,
+    ) -> Result<(), StoreError> {
         let SyncPage { acknowledged_seq, changes, removed, cursor, at_end } = *page;
         let mut clock = self.hlc.clone();
         let worker = self.worker_id()?;
-        let tx = self.conn.transaction()?;
+        let mut tx = self.conn.transaction()?;
         if let Some(seq) = acknowledged_seq {
             exec(&tx, "DELETE FROM outbox WHERE seq <= ?1", [sql_u64(seq)?])?;
         }
@@ -133,7 +148,11 @@ impl Store {
             // The server checked the drift when it accepted the change; a clock this device
             // cannot follow must not stop the change from applying, only from moving our clock.
             let _ = clock.observe(change.hlc, now_ms);
-            apply(&tx, scales, change)?;
+            if isolate {
+                apply_or_quarantine(&mut tx, scales, change, now_ms)?;
+            } else {
+                apply(&tx, scales, change)?;
+            }
         }
         for citizen in removed {
             exec(
@@ -225,6 +244,38 @@ impl Store {
 
 /// Erases every row of the citizens who left this device's caseload and have nothing pending.
 /// The read audit stays: it records what this device showed, not the citizen's record.
+/// Applies a pulled change on its own (in a savepoint); a change this store refuses goes to the
+/// quarantine with its code and reason instead, and nothing of it stays applied.
+fn apply_or_quarantine(
+    tx: &mut Transaction<'_>,
+    scales: &ScaleSet,
+    change: &Change,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    let savepoint = tx.savepoint()?;
+    match apply(&savepoint, scales, change) {
+        Ok(()) => Ok(savepoint.commit()?),
+        Err(error) if error.is_refusal() => {
+            drop(savepoint);
+            exec(
+                tx,
+                "INSERT INTO quarantine (change_id, citizen_id, change_json, code, reason, quarantined_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (change_id) DO NOTHING",
+                params![
+                    change.id.to_string(),
+                    change.citizen().to_string(),
+                    serde_json::to_string(change).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    error.code().as_str(),
+                    error.to_string(),
+                    sql_u64(now_ms)?,
+                ],
+            )?;
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}
+
 fn erase_leaving_citizens(tx: &Transaction<'_>) -> Result<(), StoreError> {
     let leaving: Vec<String> = {
         let mut statement = tx.prepare(
@@ -242,6 +293,7 @@ fn erase_leaving_citizens(tx: &Transaction<'_>) -> Result<(), StoreError> {
             "DELETE FROM responses WHERE citizen_id = ?1",
             "DELETE FROM visits WHERE citizen_id = ?1",
             "DELETE FROM citizen_summaries WHERE citizen_id = ?1",
+            "DELETE FROM quarantine WHERE citizen_id = ?1",
             "DELETE FROM caseload WHERE citizen_id = ?1",
             "DELETE FROM citizens WHERE id = ?1",
             "DELETE FROM leaving_citizens WHERE citizen_id = ?1",
@@ -268,14 +320,14 @@ pub(crate) fn sql_u64(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Invalid(format!("{value} is too large to store")))
 }
 
-fn ensure_citizen(tx: &Transaction<'_>, citizen: CitizenId) -> Result<(), StoreError> {
+fn ensure_citizen(tx: &Connection, citizen: CitizenId) -> Result<(), StoreError> {
     exec(tx, "INSERT INTO citizens (id) VALUES (?1) ON CONFLICT DO NOTHING", [citizen.to_string()])?;
     Ok(())
 }
 
 /// Applies one change to the domain tables, and drops the citizen's cached caseload line. The
 /// change is checked first (`Change::check`), whether it was made here or pulled.
-pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) -> Result<(), StoreError> {
+pub(crate) fn apply(tx: &Connection, scales: &ScaleSet, change: &Change) -> Result<(), StoreError> {
     exec(tx, "DELETE FROM citizen_summaries WHERE citizen_id = ?1", [change.citizen().to_string()])?;
     match (&change.body, change.check(scales)?) {
         (ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms }, _) => {
@@ -318,7 +370,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, scales: &ScaleSet, change: &Change) ->
 }
 
 fn apply_visit_closed(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     visit: VisitId,
     citizen: CitizenId,
     closed_at_ms: u64,
@@ -347,7 +399,7 @@ fn apply_visit_closed(
     Ok(())
 }
 
-fn apply_response(tx: &Transaction<'_>, change: &Change, valid: &ValidResponse) -> Result<(), StoreError> {
+fn apply_response(tx: &Connection, change: &Change, valid: &ValidResponse) -> Result<(), StoreError> {
     let ChangeBody::ResponseRecorded {
         response, visit, citizen, scale, scale_version, recorded_at_ms, supersedes, ..
     } = &change.body
@@ -397,7 +449,7 @@ fn apply_response(tx: &Transaction<'_>, change: &Change, valid: &ValidResponse) 
 
 /// A field write wins or loses by the last-writer-wins rule against the version held.
 fn apply_field(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     change: &Change,
     entity: &Entity,
     field: FieldName,
@@ -465,7 +517,7 @@ pub(crate) fn field_version(
     .transpose()
 }
 
-fn write_field(tx: &Transaction<'_>, entity: &Entity, field: FieldName, value: &FieldValue) -> Result<(), StoreError> {
+fn write_field(tx: &Connection, entity: &Entity, field: FieldName, value: &FieldValue) -> Result<(), StoreError> {
     let value = match value {
         FieldValue::Text(text) => rusqlite::types::Value::Text(text.clone()),
         FieldValue::Integer(n) => rusqlite::types::Value::Integer(*n),
