@@ -321,6 +321,12 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
         422,
         "response.unknown_scale",
     );
+    let mut formula = w.response(next, "ors", ors_answers([n(5), n(5), n(5), n(5)]));
+    formula["body"]["scale_version"] = json!("=HYPERLINK(\"http://x\")");
+    sync("a scale version that is a spreadsheet formula", one(formula), 422, "response.invalid_scale_version");
+    let mut huge = w.response(next, "ors", ors_answers([n(5), n(5), n(5), n(5)]));
+    huge["body"]["scale_version"] = json!("v".repeat(65));
+    sync("a scale version of 65 characters", one(huge), 422, "response.invalid_scale_version");
     sync("a scale code of 40 characters", one(w.response(next, &"x".repeat(40), json!([]))), 400, "request.malformed");
     let who5: Vec<Value> =
         ["cheerful", "calm", "active", "rested", "interest"].iter().map(|i| json!({"item": i, "value": 6})).collect();
@@ -362,6 +368,37 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
         422,
         "field.invalid",
     );
+    sync(
+        "a name of only zero-width and direction marks",
+        one(w.field(next, citizen.clone(), "display_name", json!("\u{200B}\u{200F}\u{2066}"))),
+        422,
+        "field.invalid",
+    );
+    sync(
+        "a name reversed by a direction override",
+        one(w.field(next, citizen.clone(), "display_name", json!("Anna \u{202E}nessuH"))),
+        422,
+        "field.invalid",
+    );
+    sync(
+        "a name not in composed form",
+        one(w.field(next, citizen.clone(), "display_name", json!("Bo\u{0308}rge"))),
+        422,
+        "field.invalid",
+    );
+    sync(
+        "a CPR number as the case reference",
+        one(w.field(next, citizen.clone(), "case_reference", json!("010190-1234"))),
+        422,
+        "field.invalid",
+    );
+    sync(
+        "a CPR number as the name",
+        one(w.field(next, citizen.clone(), "display_name", json!("0101901234"))),
+        422,
+        "field.invalid",
+    );
+    sync("a note of only a zero-width space", note("\u{200B}".into()), 422, "note.invalid");
     sync("a birth year of 1800", one(w.field(next, citizen.clone(), "birth_year", json!(1800))), 422, "field.invalid");
     sync(
         "an age band not on the list",

@@ -262,7 +262,7 @@ impl Device {
         }
         let now = self.clock.now_ms();
         let note: NoteId = self.ids.next(now);
-        let body = body.trim().to_owned();
+        let body = fit_protocol::written_text(body);
         self.commit(ChangeBody::NoteWritten { note, citizen, visit, body, written_at_ms: now, supersedes })?;
         Ok(note)
     }
@@ -284,12 +284,12 @@ impl Device {
         let entity = Entity::Goal { goal, citizen };
         let fields = [(FieldName::Title, title), (FieldName::Status, status)];
         for (field, value) in fields.into_iter().filter_map(|(f, v)| v.map(|v| (f, v))) {
-            let value = serde_json::Value::String(value.trim().to_owned());
+            let value = serde_json::Value::String(fit_protocol::written_text(value));
             // Check before writing anything, so a bad status does not leave half a goal behind.
             field.check(&entity, &value).map_err(|e| DeviceError::Invalid(e.to_string()))?;
         }
         for (field, value) in fields.into_iter().filter_map(|(f, v)| v.map(|v| (f, v))) {
-            let value = serde_json::Value::String(value.trim().to_owned());
+            let value = serde_json::Value::String(fit_protocol::written_text(value));
             self.commit(ChangeBody::FieldSet { entity, field, value, base: None })?;
         }
         Ok(goal)

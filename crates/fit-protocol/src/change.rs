@@ -48,6 +48,10 @@ pub enum ChangeError {
     Response(#[from] ResponseError),
     #[error("a note needs text, at most {NOTE_LEN_MAX} characters")]
     NoteInvalid,
+    #[error(
+        "a scale version is 1 to {SCALE_VERSION_LEN_MAX} letters, digits, '.', '_' or '-', starting with a letter or digit"
+    )]
+    ScaleVersionInvalid,
     #[error(transparent)]
     Field(#[from] FieldError),
 }
@@ -58,6 +62,7 @@ impl ChangeError {
             ChangeError::SchemaUnsupported(_) => ErrorCode::ChangeSchemaUnsupported,
             ChangeError::InvalidId(_) => ErrorCode::ChangeInvalidId,
             ChangeError::Response(error) => ErrorCode::from(error),
+            ChangeError::ScaleVersionInvalid => ErrorCode::ResponseInvalidScaleVersion,
             ChangeError::NoteInvalid => ErrorCode::NoteInvalid,
             ChangeError::Field(_) => ErrorCode::FieldInvalid,
         }
@@ -171,12 +176,15 @@ impl ChangeBody {
     /// a change: a device checks every body of a multi-change edit before it writes the first.
     pub fn check(&self, scales: &ScaleSet) -> Result<Checked, ChangeError> {
         match self {
-            ChangeBody::ResponseRecorded { scale, answered, .. } => {
+            ChangeBody::ResponseRecorded { scale, scale_version, answered, .. } => {
+                if !is_scale_version(scale_version) {
+                    return Err(ChangeError::ScaleVersionInvalid);
+                }
                 let input = ResponseInput { scale: scale.to_string(), content: answered.clone() };
                 Ok(Checked::Response(validate_response(scales, &input)?))
             }
             ChangeBody::NoteWritten { body, .. } => {
-                if body.trim().is_empty() || body.chars().count() > NOTE_LEN_MAX {
+                if !is_text(body, NOTE_LEN_MAX) {
                     return Err(ChangeError::NoteInvalid);
                 }
                 Ok(Checked::Fact)
@@ -231,6 +239,59 @@ pub const CASE_REFERENCE_LEN_MAX: usize = 64;
 pub const GOAL_TITLE_LEN_MAX: usize = 500;
 /// Longest note, in characters: a visit note is short; this bounds a row, not a writer.
 pub const NOTE_LEN_MAX: usize = 10_000;
+/// Longest scale version: a pack's version is a short tag (`short-labels-1`).
+pub const SCALE_VERSION_LEN_MAX: usize = 64;
+
+/// Characters that show nothing: zero-width characters, the byte-order mark, and the
+/// direction controls. Written out rather than taken from a Unicode table because these are the
+/// ones that make an empty or misleading text look like something (a name of only U+200B, a
+/// reference reversed by U+202E); letters, marks and digits of every script stay allowed.
+const INVISIBLE: &[char] = &[
+    '\u{00AD}', '\u{034F}', '\u{061C}', '\u{115F}', '\u{1160}', '\u{180E}', '\u{200B}', '\u{200C}', '\u{200D}',
+    '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2060}', '\u{2061}',
+    '\u{2062}', '\u{2063}', '\u{2064}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{3164}', '\u{FEFF}',
+    '\u{FFA0}',
+];
+
+/// A text a person wrote: in Unicode's composed form (NFC, as the device writes it), at most
+/// `max` characters, with something visible in it, and no direction control (which can make a
+/// text read otherwise than it is stored).
+pub fn is_text(text: &str, max: usize) -> bool {
+    let direction_control = |c: &char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    text.chars().count() <= max
+        && text.chars().any(|c| !c.is_whitespace() && !c.is_control() && !INVISIBLE.contains(&c))
+        && !text.chars().any(|c| direction_control(&c))
+        && unicode_normalization::is_nfc(text)
+}
+
+/// A text as a device writes it: trimmed, in composed form (NFC), so that what a person typed
+/// passes `is_text` whenever it has something visible in it.
+pub fn written_text(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.trim().nfc().collect()
+}
+
+/// A text shaped like a Danish CPR number (DDMMYY-NNNN, with or without the dash, the first six
+/// digits a day and a month): refused where only a pseudonym or a case number belongs.
+pub fn looks_like_cpr(text: &str) -> bool {
+    let text = text.trim();
+    if !text.is_ascii() {
+        return false;
+    }
+    let digits = match (text.len(), text.as_bytes().get(6)) {
+        (11, Some(b'-')) => format!("{}{}", &text[..6], &text[7..]),
+        (10, _) => text.to_owned(),
+        _ => return false,
+    };
+    let number = |range: std::ops::Range<usize>| digits[range].parse::<u32>().unwrap_or(0);
+    digits.chars().all(|c| c.is_ascii_digit()) && (1..=31).contains(&number(0..2)) && (1..=12).contains(&number(2..4))
+}
+
+fn is_scale_version(version: &str) -> bool {
+    version.len() <= SCALE_VERSION_LEN_MAX
+        && version.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
 
 /// Where a goal stands: the values of its `status` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -299,15 +360,19 @@ impl FieldName {
         }
         let invalid = |expected| Err(FieldError::Invalid { field, expected });
         let text = |max: usize, expected| match value {
-            Value::String(s) if !s.trim().is_empty() && s.chars().count() <= max => Ok(FieldValue::Text(s.clone())),
+            Value::String(s) if is_text(s, max) => Ok(FieldValue::Text(s.clone())),
             _ => invalid(expected),
         };
+        let not_cpr = |checked: Result<FieldValue, FieldError>| match checked {
+            Ok(FieldValue::Text(s)) if looks_like_cpr(&s) => invalid("a pseudonym or case number, never a CPR number"),
+            other => other,
+        };
         match self {
-            FieldName::DisplayName => text(DISPLAY_NAME_LEN_MAX, "a non-empty name of at most 120 characters"),
-            FieldName::Title => text(GOAL_TITLE_LEN_MAX, "a non-empty title of at most 500 characters"),
+            FieldName::DisplayName => not_cpr(text(DISPLAY_NAME_LEN_MAX, "a visible name of at most 120 characters")),
+            FieldName::Title => text(GOAL_TITLE_LEN_MAX, "a visible title of at most 500 characters"),
             FieldName::CaseReference => match value {
                 Value::Null => Ok(FieldValue::Null),
-                _ => text(CASE_REFERENCE_LEN_MAX, "null or a reference of at most 64 characters"),
+                _ => not_cpr(text(CASE_REFERENCE_LEN_MAX, "null or a visible reference of at most 64 characters")),
             },
             FieldName::BirthYear => match value {
                 Value::Null => Ok(FieldValue::Null),
@@ -344,5 +409,59 @@ impl FieldName {
             FieldName::Status => "status",
             FieldName::Deleted => "deleted",
         }
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::a_name("Anna Hansen", true)]
+    #[case::danish("Søren Ærø", true)]
+    #[case::another_script("Юлия", true)]
+    #[case::blank(" \n\t", false)]
+    #[case::zero_width("\u{200B}\u{FEFF}", false)]
+    #[case::direction_marks_only("\u{200F}\u{2066}\u{2069}", false)]
+    #[case::reversed("Anna \u{202E}nessuH", false)]
+    #[case::decomposed("Bo\u{0308}rge", false)]
+    #[case::too_long(&"n".repeat(121), false)]
+    fn a_text_is_visible_composed_and_within_its_limit(#[case] text: &str, #[case] valid: bool) {
+        assert_eq!(is_text(text, DISPLAY_NAME_LEN_MAX), valid, "{text:?}");
+    }
+
+    #[test]
+    fn a_device_writes_what_was_typed_composed_and_trimmed() {
+        assert_eq!(written_text("  Bo\u{0308}rge \n"), "Börge");
+        assert!(is_text(&written_text("  Bo\u{0308}rge \n"), DISPLAY_NAME_LEN_MAX));
+    }
+
+    #[rstest]
+    #[case("010190-1234", true)]
+    #[case("0101901234", true)]
+    #[case(" 010190-1234 ", true)]
+    #[case("SAG-2026-0001", false)]
+    #[case("01019-01234", false)]
+    #[case("010190--1234", false)]
+    #[case("01019012345", false)]
+    #[case("2026000123", false)]
+    #[case("311299-9999", true)]
+    #[case("320190-1234", false)]
+    #[case("æææææ-", false)]
+    fn a_cpr_shaped_text_is_recognised(#[case] text: &str, #[case] cpr: bool) {
+        assert_eq!(looks_like_cpr(text), cpr, "{text:?}");
+    }
+
+    #[rstest]
+    #[case("short-labels-1", true)]
+    #[case("2.0_da", true)]
+    #[case("", false)]
+    #[case("-1", false)]
+    #[case("=HYPERLINK(\"x\")", false)]
+    #[case(&"v".repeat(65), false)]
+    fn a_scale_version_is_a_short_tag(#[case] version: &str, #[case] valid: bool) {
+        assert_eq!(is_scale_version(version), valid, "{version:?}");
     }
 }

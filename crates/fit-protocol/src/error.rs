@@ -74,6 +74,7 @@ error_codes! {
     ResponseNotAnInteger = "response.not_an_integer",
     ResponseOutOfRange = "response.out_of_range",
     ResponseNotAnOption = "response.not_an_option",
+    ResponseInvalidScaleVersion = "response.invalid_scale_version",
     // The administrator's commands.
     AdminConstraint = "admin.constraint",
     DeviceUnknown = "device.unknown",

@@ -6,7 +6,10 @@ pub mod demo;
 pub mod error;
 pub mod sync;
 
-pub use change::{Change, ChangeBody, ChangeError, Checked, Entity, FieldError, FieldName, FieldValue, GoalStatus};
+pub use change::{
+    Change, ChangeBody, ChangeError, Checked, Entity, FieldError, FieldName, FieldValue, GoalStatus, is_text,
+    looks_like_cpr, written_text,
+};
 pub use error::ErrorCode;
 pub use fit_core::response::ResponseContent;
 pub use sync::{

@@ -19,13 +19,24 @@ struct Row<'a> {
     device_id: String,
     recorded_at: String,
     scale: &'a str,
-    scale_version: &'a str,
+    scale_version: std::borrow::Cow<'a, str>,
     marked_by: &'a str,
     not_given_reason: &'a str,
     total: String,
     total_raw: String,
     answers: String,
     supersedes: String,
+}
+
+/// A text cell a spreadsheet will not run: one that starts like a formula (`= + - @`, a tab or a
+/// carriage return) gets a leading apostrophe. The check refuses such scale versions already;
+/// this keeps the export safe for a log written before it did.
+fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 /// Writes the CSV of every response in `changes` to `out`; returns the number of rows.
@@ -85,7 +96,7 @@ pub fn responses_csv(scales: &ScaleSet, changes: &[Change], out: impl Write) -> 
             device_id: change.device.to_string(),
             recorded_at,
             scale: scale.as_str(),
-            scale_version,
+            scale_version: inert(scale_version),
             marked_by,
             not_given_reason: reason,
             total,
@@ -115,5 +126,18 @@ fn reason_text(reason: fit_core::response::NotGivenReason) -> &'static str {
         NotGivenReason::TooUnwell => "too_unwell",
         NotGivenReason::NoTime => "no_time",
         NotGivenReason::Other => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert;
+
+    #[test]
+    fn a_cell_that_starts_like_a_formula_is_made_inert() {
+        for formula in ["=HYPERLINK(\"http://x\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(inert(formula), format!("'{formula}"));
+        }
+        assert_eq!(inert("short-labels-1"), "short-labels-1");
     }
 }

@@ -381,6 +381,10 @@ const errorTexts: Record<Exclude<ErrorCode, 'unknown'>, Text> = {
   'response.not_an_integer': { da: 'Et svar er ikke et helt tal.', en: 'An answer is not a whole number.' },
   'response.out_of_range': { da: 'Et svar ligger uden for skalaen.', en: 'An answer is outside the scale.' },
   'response.not_an_option': { da: 'Et svar er ikke en af mulighederne.', en: 'An answer is not one of the options.' },
+  'response.invalid_scale_version': {
+    da: 'Skemaets version er ikke gyldig.',
+    en: 'The scale version is not valid.',
+  },
   'admin.constraint': { da: 'Det findes allerede, eller det henviser til noget, der ikke findes.', en: 'That exists already, or refers to something that does not.' },
   'device.unknown': { da: 'Enheden findes ikke.', en: 'No such device.' },
   'sync.offline': { da: 'Ingen forbindelse til serveren. Prøv igen, når der er net.', en: 'No connection to the server. Try again when there is a network.' },
