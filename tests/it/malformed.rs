@@ -256,6 +256,11 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
     let mut gap = visit.clone();
     gap["seq"] = json!(next + 2);
     sync("a gap inside the batch", sync_body(json!([visit.clone(), gap])), 422, "batch.sequence_gap");
+    let mut last = visit.clone();
+    last["seq"] = json!(u64::MAX);
+    let mut after_last = serde_json::to_value(w.visit(next, w.citizen)).unwrap();
+    after_last["seq"] = json!(0);
+    sync("a batch that runs past the largest seq", sync_body(json!([last, after_last])), 422, "batch.sequence_gap");
     let many: Vec<Value> = (0..501).map(|i| serde_json::to_value(w.visit(next + i, w.citizen)).unwrap()).collect();
     sync("501 changes in one batch", sync_body(Value::Array(many)), 422, "batch.too_large");
 

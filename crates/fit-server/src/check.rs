@@ -37,7 +37,7 @@ pub fn check_sync_request(
         ));
     }
     for pair in request.push.windows(2) {
-        if pair[1].seq != pair[0].seq + 1 {
+        if pair[0].seq.checked_add(1) != Some(pair[1].seq) {
             return Err(ApiError::invalid(
                 ErrorCode::BatchSequenceGap,
                 format!("change seq {} follows seq {}: a batch is an unbroken run", pair[1].seq, pair[0].seq),

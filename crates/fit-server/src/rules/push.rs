@@ -167,8 +167,10 @@ pub fn plan_push(input: PushInput<'_>) -> Result<PushPlan<'_>, Refusal> {
             }
             continue;
         }
-        if change.seq != last_seq + 1 {
-            return Err(Refusal::SequenceGap { index, expected: last_seq + 1, got: change.seq });
+        // `last_seq` comes from a signed column, so the next one always exists.
+        let expected = last_seq.saturating_add(1);
+        if change.seq != expected {
+            return Err(Refusal::SequenceGap { index, expected, got: change.seq });
         }
         if known.used_ids.contains(&change.id) || !ids.insert(change.id) {
             return Err(Refusal::ReusedId { id: change.id });
