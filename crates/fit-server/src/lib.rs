@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -196,13 +196,14 @@ async fn enroll<S: ServerStore>(
 async fn sync<S: ServerStore>(
     State(state): State<AppState<S>>,
     headers: HeaderMap,
-    request: Result<Json<SyncRequest>, JsonRejection>,
+    request: axum::extract::Request,
 ) -> Result<Json<SyncResponse>, ApiError> {
-    // The version first: a device that must be updated hears so whatever else is wrong.
-    let request = body(request)?;
-    check::check_protocol(request.protocol, state.protocols)?;
+    // The token first: a stranger's body is never decompressed or parsed. Then the version, so
+    // a device that must be updated hears so whatever else is wrong with its request.
     let token = bearer(&headers).ok_or(ApiError::Unauthorized)?;
     let auth = state.store.authenticate(secret_hash(token)).await?;
+    let request = body(Json::<SyncRequest>::from_request(request, &state).await)?;
+    check::check_protocol(request.protocol, state.protocols)?;
     let now = (state.now_ms)();
     let clock = HlcClock::new(Hlc::ZERO, state.max_drift_ms);
     let pull_limit = check::check_sync_request(&request, auth.device, &state.scales, &clock, now, state.protocols)?;

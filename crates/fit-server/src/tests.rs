@@ -90,6 +90,16 @@ fn visit_and_ors(device: DeviceId, citizen: CitizenId, worker: WorkerId, first_s
 }
 
 #[tokio::test]
+async fn a_sync_without_a_valid_token_is_refused_before_its_body_is_read() {
+    let s = server().await;
+    for token in [None, Some("not-a-token")] {
+        let (status, body) = s.call("POST", "/api/v1/sync", token, json!("not a sync request")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["code"], "auth.required");
+    }
+}
+
+#[tokio::test]
 async fn health_answers_with_the_protocol_versions_it_speaks() {
     let s = server().await;
     let (status, body) = s.call("GET", "/api/v1/health", None, Value::Null).await;
