@@ -35,6 +35,10 @@ pub struct Cli {
     /// The longest wait between retries while the server is unreachable.
     #[arg(long, default_value_t = 300)]
     pub sync_retry_max_seconds: u64,
+    /// Sync with an http:// server on another machine (a test network without TLS; never in the
+    /// field). Plain HTTP to this machine is always allowed.
+    #[arg(long)]
+    pub allow_plain_http: bool,
 }
 
 /// Every command the UI may invoke, by name.

@@ -19,7 +19,8 @@ pub const SYNC_STATUS_EVENT: &str = "sync-status";
 /// Opens the app's service over the device directory, with the sync retry of the command line.
 pub fn open(data_dir: &Path, cli: &Cli) -> Result<Arc<App>, AppError> {
     let backoff_max = Duration::from_secs(cli.sync_retry_max_seconds.max(1));
-    Ok(Arc::new(App::open(data_dir, SyncConfig { backoff_max, ..SyncConfig::default() })?))
+    let config = SyncConfig { backoff_max, allow_plain_http: cli.allow_plain_http, ..SyncConfig::default() };
+    Ok(Arc::new(App::open(data_dir, config)?))
 }
 
 /// Runs `action` on a blocking thread: the store does disk I/O and unlocking runs Argon2id,

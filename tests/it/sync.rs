@@ -323,3 +323,25 @@ async fn a_change_no_device_can_apply_stalls_no_device() {
     assert_eq!(visit_ids(&a.device, caseload), visit_ids(&b.device, caseload));
     assert_eq!(visit_ids(&b.device, caseload).len(), 2);
 }
+
+#[tokio::test]
+async fn a_device_sends_nothing_in_plain_http_to_another_machine_and_believes_no_answer_from_it() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let client = client();
+    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    record_visit(&a.device, caseload, 40);
+    // Whatever sits at a plain-HTTP address of another machine could forge `device.revoked`.
+    {
+        let mut device = a.device.lock().unwrap();
+        let store = device.store_mut().unwrap();
+        let (_, token) = store.sync_settings().unwrap().unwrap();
+        store.set_sync_settings("http://fit.kommune.example", &token).unwrap();
+    }
+    let error = client.sync_now(&a.device, |_| {}).await.unwrap_err();
+    assert!(matches!(error, SyncError::Insecure(_)), "{error:?}");
+    assert_eq!(error.code(), fit_protocol::ErrorCode::SyncInsecureUrl);
+    let device = a.device.lock().unwrap();
+    assert!(device.is_unlocked(), "nothing was wiped");
+    assert_eq!(device.sync_counters().unwrap().pending_changes, 3, "the visit waits in the outbox");
+}

@@ -83,6 +83,8 @@ error_codes! {
     SyncBusy = "sync.busy",
     /// An answer that is not what the protocol says (not JSON, or cut short).
     SyncGarbledAnswer = "sync.garbled_answer",
+    /// A server address the device will not send to: plain `http://` to another machine.
+    SyncInsecureUrl = "sync.insecure_url",
     DeviceNotEnrolled = "device.not_enrolled",
     // The device's services.
     DeviceLocked = "device.locked",

@@ -389,6 +389,10 @@ const errorTexts: Record<Exclude<ErrorCode, 'unknown'>, Text> = {
   'device.unknown': { da: 'Enheden findes ikke.', en: 'No such device.' },
   'sync.offline': { da: 'Ingen forbindelse til serveren. Prøv igen, når der er net.', en: 'No connection to the server. Try again when there is a network.' },
   'sync.busy': { da: 'Serveren har travlt; prøver igen senere.', en: 'The server is busy; trying again later.' },
+  'sync.insecure_url': {
+    da: 'Serveren skal nås med https://. Almindelig http:// bruges kun til denne maskine.',
+    en: 'The server must be reached over https://. Plain http:// is only for this machine.',
+  },
   'sync.garbled_answer': { da: 'Serverens svar kunne ikke læses; prøver igen senere.', en: "The server's answer could not be read; trying again later." },
   'device.not_enrolled': { da: 'Enheden er ikke tilmeldt en server.', en: 'This device is not enrolled with a server.' },
   'device.locked': { da: 'Enheden er låst.', en: 'The device is locked.' },

@@ -38,6 +38,9 @@ pub struct SyncConfig {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     pub request_timeout: Duration,
+    /// Send to `http://` servers on other machines too (a test network without TLS; never in
+    /// the field). Plain HTTP to this machine (loopback) is always allowed.
+    pub allow_plain_http: bool,
 }
 
 impl Default for SyncConfig {
@@ -49,6 +52,7 @@ impl Default for SyncConfig {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(5 * 60),
             request_timeout: Duration::from_secs(30),
+            allow_plain_http: false,
         }
     }
 }
@@ -61,6 +65,10 @@ pub enum SyncError {
     /// An answer that is not what the protocol says: a proxy's page, or a body cut short.
     #[error("the server's answer could not be read; trying again later")]
     Garbled(String),
+    /// A server address the device does not send to: a stranger on the path could read the
+    /// data and forge the answers (a revocation among them).
+    #[error("the server must be reached over https:// (plain http:// only on this machine): {0}")]
+    Insecure(String),
     /// This device could not put its own request together.
     #[error("the app could not prepare the sync: {0}")]
     Internal(String),
@@ -93,6 +101,7 @@ impl SyncError {
             SyncError::Offline(_) => ErrorCode::SyncOffline,
             SyncError::Garbled(_) => ErrorCode::SyncGarbledAnswer,
             SyncError::Internal(_) => ErrorCode::AppInternal,
+            SyncError::Insecure(_) => ErrorCode::SyncInsecureUrl,
             SyncError::Busy { .. } => ErrorCode::SyncBusy,
             SyncError::Unsupported { .. } => ErrorCode::ProtocolUnsupported,
             SyncError::Revoked => ErrorCode::DeviceRevoked,
@@ -179,7 +188,7 @@ pub struct SyncClient<T = Http> {
 impl SyncClient {
     /// A client over HTTP.
     pub fn new(config: SyncConfig) -> Result<SyncClient, SyncError> {
-        Ok(SyncClient::over(Http::new(config.request_timeout)?, config))
+        Ok(SyncClient::over(Http::new(config.request_timeout, config.allow_plain_http)?, config))
     }
 }
 

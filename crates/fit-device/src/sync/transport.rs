@@ -80,22 +80,45 @@ pub(crate) fn read_reply<A: DeserializeOwned>(reply: &Reply) -> Result<A, SyncEr
     })
 }
 
-/// The transport over HTTP(S), with a timeout on every request.
+/// The transport over HTTPS, with a timeout on every request. Plain HTTP goes only to this
+/// machine, unless `allow_plain_http` (a test network).
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
+    allow_plain_http: bool,
 }
 
 impl Http {
-    pub fn new(timeout: Duration) -> Result<Http, SyncError> {
+    pub fn new(timeout: Duration, allow_plain_http: bool) -> Result<Http, SyncError> {
         let client =
             reqwest::Client::builder().timeout(timeout).build().map_err(|e| SyncError::Internal(e.to_string()))?;
-        Ok(Http { client })
+        Ok(Http { client, allow_plain_http })
+    }
+}
+
+/// Whether the device sends to `url`: over TLS, or in plain HTTP to this machine (or anywhere
+/// when `allow_plain_http`). Checked before anything is sent, so neither the data nor a token
+/// crosses a network in the clear, and no answer from one (a forged revocation) is believed.
+pub fn check_server_url(url: &str, allow_plain_http: bool) -> Result<(), SyncError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| SyncError::Insecure(format!("not an address: {e}")))?;
+    let host = parsed.host_str().unwrap_or("");
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback || allow_plain_http => Ok(()),
+        "http" => Err(SyncError::Insecure(format!("http://{} is another machine", parsed.host_str().unwrap_or("")))),
+        scheme => Err(SyncError::Insecure(format!("{scheme}:// is not a web address"))),
     }
 }
 
 impl Transport for Http {
     async fn post(&self, post: Post) -> Result<Reply, SyncError> {
+        check_server_url(&post.url, self.allow_plain_http)?;
         let (encoding, body) = post.wire_body()?;
         let mut request =
             self.client.post(&post.url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
@@ -121,5 +144,25 @@ impl Transport for Http {
             Err(e) => return Err(SyncError::Offline(e.without_url().to_string())),
         };
         Ok(Reply { status, retry_after, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_goes_only_to_this_machine() {
+        for url in
+            ["https://fit.kommune.dk/api/v1/sync", "http://127.0.0.1:8080", "http://localhost:3000", "http://[::1]:80"]
+        {
+            assert!(check_server_url(url, false).is_ok(), "{url}");
+        }
+        for url in
+            ["http://fit.kommune.dk", "http://10.0.0.5:8080", "http://127.0.0.1.nip.io", "ftp://fit.kommune.dk", "fit"]
+        {
+            assert!(matches!(check_server_url(url, false), Err(SyncError::Insecure(_))), "{url}");
+        }
+        assert!(check_server_url("http://10.0.0.5:8080", true).is_ok(), "a test network, when allowed");
     }
 }
