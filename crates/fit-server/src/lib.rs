@@ -33,7 +33,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-use store::ServerStore;
+use store::{DeviceAuth, ServerStore};
 
 /// Milliseconds since the Unix epoch; a function so tests can set the server's time.
 pub type NowMs = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -57,6 +57,24 @@ pub struct AppState<S> {
     pub max_drift_ms: u64,
     /// The protocol versions this server accepts: a municipality can retire old app versions.
     pub protocols: VersionRange,
+    /// Requests refused for want of a valid token or enrollment code, since the server started.
+    pub refused: Arc<Refused>,
+}
+
+/// Counts of refused credentials: a rising count is someone guessing.
+#[derive(Debug, Default)]
+pub struct Refused {
+    pub tokens: std::sync::atomic::AtomicU64,
+    pub enrollments: std::sync::atomic::AtomicU64,
+}
+
+impl Refused {
+    /// Counts and logs a refused credential: the code and the path only, never the token, the
+    /// code tried or anything about a person.
+    fn note(&self, what: &std::sync::atomic::AtomicU64, path: &str, error: &ApiError) {
+        let count = what.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        tracing::warn!(path, code = %error.code(), count, "refused credentials");
+    }
 }
 
 impl<S> std::fmt::Debug for AppState<S> {
@@ -74,6 +92,7 @@ impl<S: ServerStore> AppState<S> {
             now_ms: system_now(),
             max_drift_ms: MAX_DRIFT_MS_DEFAULT,
             protocols: VersionRange { min: PROTOCOL_VERSION_MIN, max: PROTOCOL_VERSION },
+            refused: Arc::default(),
         })
     }
 }
@@ -121,8 +140,7 @@ async fn scale_packs<S: ServerStore>(
     State(state): State<AppState<S>>,
     headers: HeaderMap,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    let token = bearer(&headers).ok_or(ApiError::Unauthorized)?;
-    state.store.authenticate(secret_hash(token)).await?;
+    authenticate(&state, &headers, "/api/v1/scale-packs").await?;
     fit_core::pack::BUILT_IN_PACKS
         .iter()
         .map(|(_, text)| serde_json::from_str(text).map_err(|e| ApiError::Internal(e.into())))
@@ -182,7 +200,12 @@ async fn enroll<S: ServerStore>(
     getrandom::fill(&mut secret).map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
     let token = hex::encode(secret);
     let now = (state.now_ms)();
-    let enrolled = state.store.enroll(secret_hash(&request.code), request.device, secret_hash(&token), now).await?;
+    let enrolled = state
+        .store
+        .enroll(secret_hash(&request.code), request.device, secret_hash(&token), now)
+        .await
+        .map_err(ApiError::from)
+        .inspect_err(|error| state.refused.note(&state.refused.enrollments, "/api/v1/enroll", error))?;
     Ok(Json(EnrollResponse {
         protocol: PROTOCOL_VERSION,
         token,
@@ -200,14 +223,27 @@ async fn sync<S: ServerStore>(
 ) -> Result<Json<SyncResponse>, ApiError> {
     // The token first: a stranger's body is never decompressed or parsed. Then the version, so
     // a device that must be updated hears so whatever else is wrong with its request.
-    let token = bearer(&headers).ok_or(ApiError::Unauthorized)?;
-    let auth = state.store.authenticate(secret_hash(token)).await?;
+    let auth = authenticate(&state, &headers, "/api/v1/sync").await?;
     let request = body(Json::<SyncRequest>::from_request(request, &state).await)?;
     check::check_protocol(request.protocol, state.protocols)?;
     let now = (state.now_ms)();
     let clock = HlcClock::new(Hlc::ZERO, state.max_drift_ms);
     let pull_limit = check::check_sync_request(&request, auth.device, &state.scales, &clock, now, state.protocols)?;
     Ok(Json(state.store.sync(auth, request, pull_limit, now).await?))
+}
+
+/// The device a request's bearer token belongs to; a missing, unknown or revoked token is
+/// counted and logged.
+async fn authenticate<S: ServerStore>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<DeviceAuth, ApiError> {
+    let result = match bearer(headers) {
+        Some(token) => state.store.authenticate(secret_hash(token)).await.map_err(ApiError::from),
+        None => Err(ApiError::Unauthorized),
+    };
+    result.inspect_err(|error| state.refused.note(&state.refused.tokens, path, error))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -1,5 +1,7 @@
 //! Router tests without sockets, over a real SQLite store in a temporary directory.
 
+use std::sync::atomic::Ordering;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use fit_core::Hlc;
@@ -90,13 +92,20 @@ fn visit_and_ors(device: DeviceId, citizen: CitizenId, worker: WorkerId, first_s
 }
 
 #[tokio::test]
-async fn a_sync_without_a_valid_token_is_refused_before_its_body_is_read() {
+async fn a_sync_without_a_valid_token_is_refused_before_its_body_is_read_and_counted() {
     let s = server().await;
     for token in [None, Some("not-a-token")] {
         let (status, body) = s.call("POST", "/api/v1/sync", token, json!("not a sync request")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
         assert_eq!(body["code"], "auth.required");
     }
+    let (status, _) = s
+        .call("POST", "/api/v1/enroll", None, json!({"protocol": 1, "code": "guess", "device": id::<DeviceId>()}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = &s.state.refused;
+    let counts = (refused.tokens.load(Ordering::Relaxed), refused.enrollments.load(Ordering::Relaxed));
+    assert_eq!(counts, (2, 1), "every refused credential is counted");
 }
 
 #[tokio::test]
