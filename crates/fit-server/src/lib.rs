@@ -68,13 +68,11 @@ pub struct Refused {
     pub enrollments: std::sync::atomic::AtomicU64,
 }
 
-impl Refused {
-    /// Counts and logs a refused credential: the code and the path only, never the token, the
-    /// code tried or anything about a person.
-    fn note(&self, what: &std::sync::atomic::AtomicU64, path: &str, error: &ApiError) {
-        let count = what.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        tracing::warn!(path, code = %error.code(), count, "refused credentials");
-    }
+/// Counts and logs a refused credential: the code and the path only, never the token, the code
+/// tried or anything about a person.
+fn count_refusal(counter: &std::sync::atomic::AtomicU64, path: &str, error: &ApiError) {
+    let count = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    tracing::warn!(path, code = %error.code(), count, "refused credentials");
 }
 
 impl<S> std::fmt::Debug for AppState<S> {
@@ -205,7 +203,7 @@ async fn enroll<S: ServerStore>(
         .enroll(secret_hash(&request.code), request.device, secret_hash(&token), now)
         .await
         .map_err(ApiError::from)
-        .inspect_err(|error| state.refused.note(&state.refused.enrollments, "/api/v1/enroll", error))?;
+        .inspect_err(|error| count_refusal(&state.refused.enrollments, "/api/v1/enroll", error))?;
     Ok(Json(EnrollResponse {
         protocol: PROTOCOL_VERSION,
         token,
@@ -243,7 +241,7 @@ async fn authenticate<S: ServerStore>(
         Some(token) => state.store.authenticate(secret_hash(token)).await.map_err(ApiError::from),
         None => Err(ApiError::Unauthorized),
     };
-    result.inspect_err(|error| state.refused.note(&state.refused.tokens, path, error))
+    result.inspect_err(|error| count_refusal(&state.refused.tokens, path, error))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -197,10 +197,6 @@ impl<T: Transport> SyncClient<T> {
         SyncClient { transport, config }
     }
 
-    pub fn config(&self) -> &SyncConfig {
-        &self.config
-    }
-
     /// Enrolls an unlocked, set-up device with `server_url` using a one-time code.
     pub async fn enroll(
         &self,
