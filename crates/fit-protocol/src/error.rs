@@ -65,6 +65,17 @@ error_codes! {
     /// The same sequence number or change id sent before with other content.
     ChangeConflict = "change.conflict",
     CitizenOutOfScope = "citizen.out_of_scope",
+    /// A change naming a visit, response or note the server does not hold.
+    ReferenceUnknown = "reference.unknown",
+    /// A change naming another citizen's record or another worker's visit.
+    ReferenceForeign = "reference.foreign",
+    /// A visit started in the name of another worker.
+    VisitWrongWorker = "visit.wrong_worker",
+    /// A time in a change too far from the server's clock to be true (before 2020, or further
+    /// ahead than a wrong device clock explains).
+    ChangeTimeImplausible = "change.time_implausible",
+    /// A pull cursor past the end of the server's log.
+    SyncCursorPastEnd = "sync.cursor_past_end",
     NoteInvalid = "note.invalid",
     FieldInvalid = "field.invalid",
     ResponseUnknownScale = "response.unknown_scale",

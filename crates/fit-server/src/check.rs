@@ -6,7 +6,7 @@ use fit_core::ScaleSet;
 use fit_core::hlc::{HlcClock, HlcError};
 use fit_core::ids::DeviceId;
 use fit_protocol::sync::{PULL_CHANGES_MAX, PUSH_CHANGES_MAX};
-use fit_protocol::{Change, ServerClock, SyncRequest, VersionRange};
+use fit_protocol::{Change, ChangeBody, ServerClock, SyncRequest, VersionRange};
 
 use crate::error::ApiError;
 use fit_protocol::ErrorCode;
@@ -71,5 +71,34 @@ fn check_change(
         };
         ApiError::ClockAhead { message: e.to_string(), clock: ServerClock { server_time_ms: now_ms, max_drift_ms } }
     })?;
-    Ok(())
+    check_times(change, now_ms)
+}
+
+/// The earliest time a change can carry: 2020-01-01 UTC, before any FIT Field device recorded.
+pub const TIME_MIN_MS: u64 = 1_577_836_800_000;
+
+/// How far past the server's clock a time in a change may lie. A device's clock can be wrong
+/// by a year (a clock set in the wrong year); what it recorded is kept with its times as the
+/// device read them, so only times no clock explains are refused.
+pub const TIME_AHEAD_MAX_MS: u64 = 400 * 24 * 60 * 60 * 1000;
+
+/// Every time a change carries (its HLC, its device's clock, the times in its body) lies within
+/// `TIME_MIN_MS` and `TIME_AHEAD_MAX_MS` past `now_ms`.
+fn check_times(change: &Change, now_ms: u64) -> Result<(), ApiError> {
+    let body = match &change.body {
+        ChangeBody::VisitStarted { started_at_ms: at, .. }
+        | ChangeBody::VisitClosed { closed_at_ms: at, .. }
+        | ChangeBody::ResponseRecorded { recorded_at_ms: at, .. }
+        | ChangeBody::NoteWritten { written_at_ms: at, .. } => Some(*at),
+        ChangeBody::FieldSet { .. } => None,
+    };
+    let latest = now_ms.saturating_add(TIME_AHEAD_MAX_MS);
+    let times = [change.hlc.wall_ms, change.device_time_ms].into_iter().chain(body);
+    match times.into_iter().find(|at| !(TIME_MIN_MS..=latest).contains(at)) {
+        None => Ok(()),
+        Some(at) => Err(ApiError::invalid(
+            ErrorCode::ChangeTimeImplausible,
+            format!("the time {at} (ms since 1970) is before 2020 or more than 400 days past the server's clock"),
+        )),
+    }
 }

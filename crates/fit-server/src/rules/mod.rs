@@ -6,6 +6,7 @@
 
 pub mod pull;
 pub mod push;
+pub mod refs;
 
 use fit_core::ids::ChangeId;
 use fit_protocol::ErrorCode;
@@ -33,6 +34,15 @@ pub enum Refusal {
     OutOfScope,
     #[error("change {index}: {value} is too large")]
     OutOfRange { index: usize, value: u64 },
+    /// A change that names a visit, response or note the server does not hold.
+    #[error("change {index}: {what} is not known to the server")]
+    UnknownReference { index: usize, what: String },
+    /// A change that names another citizen's record, or another worker's visit.
+    #[error("change {index}: {what} belongs to another citizen or worker")]
+    ForeignReference { index: usize, what: String },
+    /// A visit started in the name of another worker.
+    #[error("change {index}: a visit is started in the name of the device's own worker")]
+    WrongWorker { index: usize },
     #[error("this enrollment code is not valid")]
     EnrollCodeInvalid,
     #[error("this enrollment code has been used already")]
@@ -52,6 +62,9 @@ impl Refusal {
             Refusal::SequenceGap { .. } => ErrorCode::BatchSequenceGap,
             Refusal::OutOfScope => ErrorCode::CitizenOutOfScope,
             Refusal::OutOfRange { .. } => ErrorCode::RequestOutOfRange,
+            Refusal::UnknownReference { .. } => ErrorCode::ReferenceUnknown,
+            Refusal::ForeignReference { .. } => ErrorCode::ReferenceForeign,
+            Refusal::WrongWorker { .. } => ErrorCode::VisitWrongWorker,
             Refusal::EnrollCodeInvalid => ErrorCode::EnrollCodeInvalid,
             Refusal::EnrollCodeUsed => ErrorCode::EnrollCodeUsed,
             Refusal::EnrollCodeExpired => ErrorCode::EnrollCodeExpired,

@@ -12,10 +12,11 @@ use std::collections::{HashMap, HashSet};
 
 use fit_core::Hlc;
 use fit_core::hlc::{HlcClock, MAX_DRIFT_MS_DEFAULT};
-use fit_core::ids::{ChangeId, CitizenId, DeviceId};
+use fit_core::ids::{ChangeId, CitizenId, DeviceId, WorkerId};
 use fit_core::merge::{FieldWrite, Version, merge_lww};
 use fit_protocol::{Change, ChangeBody, Entity, FieldName, SCHEMA_VERSION};
 
+use super::refs::{self, Record, RecordKey};
 use super::{LOG_INT_MAX, Refusal};
 
 /// One last-writer-wins register, keyed as the store keys it: an entity and one of its fields.
@@ -87,6 +88,8 @@ pub struct Reads {
     pub citizens: Vec<CitizenId>,
     /// The fields they write, each once: the versions held.
     pub fields: Vec<FieldKey>,
+    /// The records they refer to or make, each once: those the server holds.
+    pub records: Vec<RecordKey>,
 }
 
 /// What a backend read for `Reads`.
@@ -102,6 +105,10 @@ pub struct Known {
     pub in_scope: HashSet<CitizenId>,
     /// The versions held by those of `fields` that have one.
     pub held: HashMap<FieldKey, Held>,
+    /// Those of `records` the server holds.
+    pub records: HashMap<RecordKey, Record>,
+    /// Those of `citizens` the worker had but has no longer, and when the last of them left.
+    pub left_at_ms: HashMap<CitizenId, u64>,
 }
 
 /// A pushed batch (checked already for everything that needs no storage) and what is known of it.
@@ -114,7 +121,14 @@ pub struct PushInput<'c> {
     /// The log's next free position.
     pub next_position: u64,
     pub now_ms: u64,
+    /// The worker of the device that pushed the batch.
+    pub worker: WorkerId,
 }
+
+/// How long after a citizen left a worker that worker's changes for the citizen may be stamped
+/// (by HLC or device clock) and still be logged: an hour, for a device clock a little ahead. A
+/// change stamped later is not lost but set aside for the administrator.
+pub const AFTER_MOVE_GRACE_MS: u64 = 60 * 60 * 1000;
 
 /// What to do with an accepted batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +137,38 @@ pub struct PushPlan<'c> {
     pub log: LogPlan<'c>,
     /// The sequence number to acknowledge, and to keep as the device's last.
     pub acknowledged_seq: u64,
+    /// The new changes acknowledged but kept out of the log, for the administrator.
+    pub set_aside: Vec<SetAside<'c>>,
+    /// The records the new changes make (logged or set aside), to add to the records table.
+    pub records: Vec<(RecordKey, Record)>,
+}
+
+/// Why a change is acknowledged (so its device moves on) but kept out of the log: nobody's
+/// device receives it, and the administrator sees it (`fit-server set-aside`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetAsideReason {
+    /// A former worker's change for a citizen recorded (by its HLC or its device's clock) after
+    /// the citizen moved to another worker.
+    AfterMove,
+    /// A change that refers to a record whose change was set aside.
+    FollowsSetAside,
+}
+
+impl SetAsideReason {
+    /// The `reason` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetAsideReason::AfterMove => "after_move",
+            SetAsideReason::FollowsSetAside => "follows_set_aside",
+        }
+    }
+}
+
+/// A change set aside, and why.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SetAside<'c> {
+    pub change: &'c Change,
+    pub reason: SetAsideReason,
 }
 
 /// The fields `changes` write, each once, in the order first written.
@@ -142,27 +188,33 @@ pub fn written_fields<'c>(changes: impl IntoIterator<Item = &'c Change>) -> Vec<
 pub fn reads(batch: &[Change], last_seq: u64) -> Reads {
     let (replayed, new): (Vec<&Change>, Vec<&Change>) = batch.iter().partition(|change| change.seq <= last_seq);
     let mut seen = HashSet::new();
+    let mut seen_records = HashSet::new();
     Reads {
         replayed_seqs: replayed.iter().map(|change| change.seq).collect(),
         new_ids: new.iter().map(|change| change.id).collect(),
         citizens: new.iter().map(|change| change.citizen()).filter(|citizen| seen.insert(*citizen)).collect(),
         fields: written_fields(new.iter().copied()),
+        records: new
+            .iter()
+            .flat_map(|change| refs::keys(&change.body))
+            .filter(|key| seen_records.insert(*key))
+            .collect(),
     }
 }
 
-/// Accepts a batch all or nothing. In order, each change is either the replay of one the log (or
-/// the batch) holds under its sequence number, which must be the same change, or the next in the
-/// device's sequence, under an id not used before, about a citizen in scope. The new ones go to
-/// the log from the next position; the acknowledged sequence is the batch's last.
+/// Accepts a batch all or nothing. In order, each change is either the replay of one the server
+/// holds (or the batch holds) under its sequence number, which must be the same change, or the
+/// next in the device's sequence, under an id not used before, about a citizen in scope, whose
+/// references hold. The new ones go to the log from the next position, except those set aside
+/// (`SetAsideReason`); the acknowledged sequence is the batch's last.
 pub fn plan_push(input: PushInput<'_>) -> Result<PushPlan<'_>, Refusal> {
-    let PushInput { batch, mut last_seq, known, next_position, now_ms } = input;
-    let mut accepted: Vec<&Change> = Vec::new();
+    let PushInput { batch, mut last_seq, mut known, next_position, now_ms, worker } = input;
+    let (mut new, mut accepted, mut set_aside, mut records) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut ids = HashSet::new();
     for (index, change) in batch.iter().enumerate() {
         if change.seq <= last_seq {
-            let earlier =
-                accepted.iter().find(|earlier| earlier.seq == change.seq).copied().or(known.stored.get(&change.seq));
-            if earlier != Some(change) {
+            let earlier = new.iter().find(|earlier: &&&Change| earlier.seq == change.seq).copied();
+            if earlier.or(known.stored.get(&change.seq)) != Some(change) {
                 return Err(Refusal::ChangedReplay { seq: change.seq });
             }
             continue;
@@ -183,10 +235,36 @@ pub fn plan_push(input: PushInput<'_>) -> Result<PushPlan<'_>, Refusal> {
         {
             return Err(Refusal::OutOfRange { index, value });
         }
-        accepted.push(change);
+        let reason = set_aside_reason(change, &known);
+        if reason.is_none() {
+            refs::check(index, change, worker, |key| known.records.get(key).copied())?;
+        }
+        if let Some((key, record)) = refs::made(change, reason.is_some(), |key| known.records.contains_key(key)) {
+            known.records.insert(key, record);
+            records.push((key, record));
+        }
+        match reason {
+            Some(reason) => set_aside.push(SetAside { change, reason }),
+            None => accepted.push(change),
+        }
+        new.push(change);
         last_seq = change.seq;
     }
-    Ok(PushPlan { log: plan_log(accepted, known.held, next_position, now_ms), acknowledged_seq: last_seq })
+    let log = plan_log(accepted, known.held, next_position, now_ms);
+    Ok(PushPlan { log, acknowledged_seq: last_seq, set_aside, records })
+}
+
+/// Why a new change is set aside rather than logged, if it is: a former worker's change for a
+/// citizen recorded after the citizen left them (by the change's HLC or its device's clock, each
+/// allowed `AFTER_MOVE_GRACE_MS`), or one that refers to a set-aside record.
+fn set_aside_reason(change: &Change, known: &Known) -> Option<SetAsideReason> {
+    if let Some(left_at_ms) = known.left_at_ms.get(&change.citizen()) {
+        let bound = left_at_ms.saturating_add(AFTER_MOVE_GRACE_MS);
+        if change.hlc.wall_ms > bound || change.device_time_ms > bound {
+            return Some(SetAsideReason::AfterMove);
+        }
+    }
+    refs::follows_set_aside(change, |key| known.records.get(key).copied()).then_some(SetAsideReason::FollowsSetAside)
 }
 
 /// Plans appending `changes`, in order, from `next_position`. A field write is merged with the

@@ -28,12 +28,16 @@ use tokio_postgres::types::ToSql;
 
 use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, StoreError};
 use crate::rules::pull::{CitizenScan, Departure, Page, PageCut, PageRow};
-use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity};
+use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity, SetAside};
+use crate::rules::refs::{Record, RecordKey};
 use crate::rules::{self, DeviceRow};
 
 /// The migrations, in order, under refinery's names (`V<version>__<name>`).
 const MIGRATIONS: &[(&str, &str)] =
-    &[("V1__initial", include_str!("../../../../migrations/server-postgres/0001_initial.sql"))];
+    &[
+        ("V1__initial", include_str!("../../../../migrations/server-postgres/0001_initial.sql")),
+        ("V3__references", include_str!("../../../../migrations/server-postgres/0003_references.sql")),
+    ];
 
 /// The advisory lock every writing transaction holds (and the migrations, at session level):
 /// "fit_log" in ASCII.
@@ -532,9 +536,12 @@ async fn sync_in(
     let last_seq = to_u64(rules::admit(state)?)?;
 
     let known = read_known(tx, auth, &push::reads(&request.push, last_seq)).await?;
-    let input = PushInput { batch: &request.push, last_seq, known, next_position: next_position(tx).await?, now_ms };
+    let next_position = next_position(tx).await?;
+    let input = PushInput { batch: &request.push, last_seq, known, next_position, now_ms, worker: auth.worker };
     let plan = push::plan_push(input)?;
     write_log(tx, &plan.log).await?;
+    write_records(tx, &plan.records).await?;
+    write_set_aside(tx, &plan.set_aside, now_ms).await?;
     execute(
         tx,
         "UPDATE devices SET last_seq = $1, last_sync_ms = $2 WHERE id = $3",
@@ -573,7 +580,9 @@ fn texts<T: ToString>(values: &[T]) -> Vec<String> {
 async fn read_known(tx: &Transaction<'_>, auth: DeviceAuth, reads: &Reads) -> Result<Known, StoreError> {
     let mut known = Known::default();
     if !reads.replayed_seqs.is_empty() {
-        let sql = "SELECT seq, change FROM change_log WHERE device_id = $1 AND seq = ANY($2)";
+        // A change set aside is the device's as much as a logged one: its replay is the same change.
+        let sql = "SELECT seq, change FROM change_log WHERE device_id = $1 AND seq = ANY($2)
+                   UNION ALL SELECT seq, change FROM set_aside_changes WHERE device_id = $1 AND seq = ANY($2)";
         for row in query(tx, sql, &[&auth.device.to_string(), &sql_all(&reads.replayed_seqs)?]).await? {
             if let Ok(change) = serde_json::from_str(get(&row, 1)?) {
                 known.stored.insert(to_u64(get(&row, 0)?)?, change);
@@ -581,22 +590,109 @@ async fn read_known(tx: &Transaction<'_>, auth: DeviceAuth, reads: &Reads) -> Re
         }
     }
     if !reads.new_ids.is_empty() {
-        let sql = "SELECT change_id FROM change_log WHERE change_id = ANY($1)";
+        let sql = "SELECT change_id FROM change_log WHERE change_id = ANY($1)
+                   UNION SELECT change_id FROM set_aside_changes WHERE change_id = ANY($1)";
         let rows = query(tx, sql, &[&texts(&reads.new_ids)]).await?;
         known.used_ids = rows.iter().map(|row| parse_id(get(row, 0)?)).collect::<Result<_, _>>()?;
     }
-    if !reads.citizens.is_empty() {
-        let rows = query(
+    read_scope(tx, auth, reads, &mut known).await?;
+    known.held = read_held(tx, &reads.fields).await?;
+    known.records = read_records(tx, &reads.records).await?;
+    Ok(known)
+}
+
+/// Which of the batch's citizens the worker has now or had, and when those they had left them.
+async fn read_scope(tx: &Transaction<'_>, auth: DeviceAuth, reads: &Reads, known: &mut Known) -> Result<(), StoreError> {
+    if reads.citizens.is_empty() {
+        return Ok(());
+    }
+    let rows = query(
+        tx,
+        "SELECT c.id,
+                EXISTS (SELECT 1 FROM caseload WHERE citizen_id = c.id AND worker_id = $1),
+                EXISTS (SELECT 1 FROM caseload_events WHERE citizen_id = c.id AND worker_id = $1),
+                (SELECT max(at_ms) FROM caseload_events WHERE citizen_id = c.id AND previous_worker_id = $1)
+           FROM UNNEST($2::text[]) AS c (id)",
+        &[&auth.worker.to_string(), &texts(&reads.citizens)],
+    )
+    .await?;
+    for row in rows {
+        let citizen = parse_id(get(&row, 0)?)?;
+        let (now, had, left): (bool, bool, Option<i64>) = (get(&row, 1)?, get(&row, 2)?, get(&row, 3)?);
+        if now || had {
+            known.in_scope.insert(citizen);
+        }
+        if let (false, true, Some(left)) = (now, had, left) {
+            known.left_at_ms.insert(citizen, to_u64(left)?);
+        }
+    }
+    Ok(())
+}
+
+/// The records of `keys` the server holds, in one query.
+async fn read_records(tx: &Transaction<'_>, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Record>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let kinds: Vec<&str> = keys.iter().map(RecordKey::kind).collect();
+    let rows = query(
+        tx,
+        "SELECT r.kind, r.id, r.citizen_id, r.worker_id, r.set_aside
+           FROM UNNEST($1::text[], $2::text[]) AS k (kind, id)
+           JOIN records r ON r.kind = k.kind AND r.id = k.id",
+        &[&kinds, &keys.iter().map(RecordKey::id).collect::<Vec<_>>()],
+    )
+    .await?;
+    let mut records = HashMap::new();
+    for row in rows {
+        let key = RecordKey::parse(get(&row, 0)?, get(&row, 1)?).ok_or_else(|| internal("a record's key"))?;
+        let worker = get::<Option<&str>>(&row, 3)?.map(parse_id).transpose()?;
+        records.insert(key, Record { citizen: parse_id(get(&row, 2)?)?, worker, set_aside: get(&row, 4)? });
+    }
+    Ok(records)
+}
+
+/// Adds the records a batch made.
+async fn write_records(tx: &Transaction<'_>, records: &[(RecordKey, Record)]) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let kinds: Vec<&str> = records.iter().map(|(key, _)| key.kind()).collect();
+    let ids: Vec<String> = records.iter().map(|(key, _)| key.id()).collect();
+    let citizens: Vec<String> = records.iter().map(|(_, record)| record.citizen.to_string()).collect();
+    let workers: Vec<Option<String>> = records.iter().map(|(_, record)| record.worker.map(|w| w.to_string())).collect();
+    let set_aside: Vec<bool> = records.iter().map(|(_, record)| record.set_aside).collect();
+    execute(
+        tx,
+        "INSERT INTO records (kind, id, citizen_id, worker_id, set_aside)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[])
+         ON CONFLICT DO NOTHING",
+        &[&kinds, &ids, &citizens, &workers, &set_aside],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Keeps the changes set aside, for the administrator.
+async fn write_set_aside(tx: &Transaction<'_>, set_aside: &[SetAside<'_>], now_ms: u64) -> Result<(), StoreError> {
+    for SetAside { change, reason } in set_aside {
+        execute(
             tx,
-            "SELECT citizen_id FROM caseload WHERE worker_id = $1 AND citizen_id = ANY($2)
-             UNION SELECT citizen_id FROM caseload_events WHERE worker_id = $1 AND citizen_id = ANY($2)",
-            &[&auth.worker.to_string(), &texts(&reads.citizens)],
+            "INSERT INTO set_aside_changes (device_id, seq, change_id, citizen_id, reason, received_at_ms, change)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &change.device.to_string(),
+                &sql_u64(change.seq)?,
+                &change.id.to_string(),
+                &change.citizen().to_string(),
+                &reason.as_str(),
+                &sql_u64(now_ms)?,
+                &serde_json::to_string(change)?,
+            ],
         )
         .await?;
-        known.in_scope = rows.iter().map(|row| parse_id(get(row, 0)?)).collect::<Result<_, _>>()?;
     }
-    known.held = read_held(tx, &reads.fields).await?;
-    Ok(known)
+    Ok(())
 }
 
 /// The versions the fields `keys` hold, for those that have one, in one query.

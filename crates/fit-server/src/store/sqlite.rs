@@ -18,11 +18,15 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, StoreError};
 use crate::rules::pull::{CitizenScan, Departure, Page, PageRow, cut_page, merge_citizens};
-use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity};
+use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity, SetAside};
+use crate::rules::refs::{Record, RecordKey};
 use crate::rules::{self, DeviceRow};
 
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
-    Migrations::new(vec![M::up(include_str!("../../../../migrations/server-sqlite/0001_initial.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("../../../../migrations/server-sqlite/0001_initial.sql")),
+        M::up(include_str!("../../../../migrations/server-sqlite/0003_references.sql")),
+    ])
 });
 
 /// Requests applied in one transaction at most: bounds the latency one commit adds to the first.
@@ -411,9 +415,18 @@ fn sync_in(
     let last_seq = to_u64(rules::admit(state)?)?;
 
     let known = read_known(conn, auth, &push::reads(&request.push, last_seq))?;
-    let input = PushInput { batch: &request.push, last_seq, known, next_position: next_position(conn)?, now_ms };
+    let input = PushInput {
+        batch: &request.push,
+        last_seq,
+        known,
+        next_position: next_position(conn)?,
+        now_ms,
+        worker: auth.worker,
+    };
     let plan = push::plan_push(input)?;
     write_log(conn, &plan.log)?;
+    write_records(conn, &plan.records)?;
+    write_set_aside(conn, &plan.set_aside, now_ms)?;
     let values = params![sql_u64(plan.acknowledged_seq)?, sql_u64(now_ms)?, device];
     conn.prepare_cached("UPDATE devices SET last_seq = ?1, last_sync_ms = ?2 WHERE id = ?3")
         .and_then(|mut s| s.execute(values))
@@ -440,10 +453,14 @@ fn next_position(conn: &Connection) -> Result<u64, StoreError> {
 /// Reads what the rules need to plan a batch, as `reads` lists it: a few index lookups each.
 fn read_known(conn: &Connection, auth: DeviceAuth, reads: &Reads) -> Result<Known, StoreError> {
     let device = auth.device.to_string();
-    let worker = auth.worker.to_string();
     let mut known = Known::default();
-    let mut stored =
-        conn.prepare_cached("SELECT change FROM change_log WHERE device_id = ?1 AND seq = ?2").map_err(db)?;
+    // A change set aside is the device's as much as a logged one: its replay is the same change.
+    let mut stored = conn
+        .prepare_cached(
+            "SELECT change FROM change_log WHERE device_id = ?1 AND seq = ?2
+             UNION ALL SELECT change FROM set_aside_changes WHERE device_id = ?1 AND seq = ?2",
+        )
+        .map_err(db)?;
     for seq in &reads.replayed_seqs {
         let text: Option<String> =
             stored.query_row(params![device, sql_u64(*seq)?], |row| row.get(0)).optional().map_err(db)?;
@@ -451,25 +468,104 @@ fn read_known(conn: &Connection, auth: DeviceAuth, reads: &Reads) -> Result<Know
             known.stored.insert(*seq, change);
         }
     }
-    let mut used = conn.prepare_cached("SELECT 1 FROM change_log WHERE change_id = ?1").map_err(db)?;
+    let mut used = conn
+        .prepare_cached(
+            "SELECT 1 FROM change_log WHERE change_id = ?1 UNION ALL SELECT 1 FROM set_aside_changes WHERE change_id = ?1",
+        )
+        .map_err(db)?;
     for id in &reads.new_ids {
         if used.exists([id.to_string()]).map_err(db)? {
             known.used_ids.insert(*id);
         }
     }
+    read_scope(conn, auth, reads, &mut known)?;
+    known.held = read_held(conn, &reads.fields)?;
+    known.records = read_records(conn, &reads.records)?;
+    Ok(known)
+}
+
+/// Which of the batch's citizens the worker has now or had, and when those they had left them.
+fn read_scope(conn: &Connection, auth: DeviceAuth, reads: &Reads, known: &mut Known) -> Result<(), StoreError> {
+    let worker = auth.worker.to_string();
     let mut scope = conn
         .prepare_cached(
-            "SELECT 1 FROM caseload WHERE citizen_id = ?1 AND worker_id = ?2
-             UNION ALL SELECT 1 FROM caseload_events WHERE citizen_id = ?1 AND worker_id = ?2 LIMIT 1",
+            "SELECT EXISTS (SELECT 1 FROM caseload WHERE citizen_id = ?1 AND worker_id = ?2),
+                    EXISTS (SELECT 1 FROM caseload_events WHERE citizen_id = ?1 AND worker_id = ?2),
+                    (SELECT max(at_ms) FROM caseload_events WHERE citizen_id = ?1 AND previous_worker_id = ?2)",
         )
         .map_err(db)?;
     for citizen in &reads.citizens {
-        if scope.exists(params![citizen.to_string(), worker]).map_err(db)? {
+        let (now, had, left): (bool, bool, Option<i64>) = scope
+            .query_row(params![citizen.to_string(), worker], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .map_err(db)?;
+        if now || had {
             known.in_scope.insert(*citizen);
         }
+        if let (false, true, Some(left)) = (now, had, left) {
+            known.left_at_ms.insert(*citizen, to_u64(left)?);
+        }
     }
-    known.held = read_held(conn, &reads.fields)?;
-    Ok(known)
+    Ok(())
+}
+
+/// The records of `keys` the server holds.
+fn read_records(conn: &Connection, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Record>, StoreError> {
+    let mut statement = conn
+        .prepare_cached("SELECT citizen_id, worker_id, set_aside FROM records WHERE kind = ?1 AND id = ?2")
+        .map_err(db)?;
+    let mut records = HashMap::new();
+    for key in keys {
+        let row: Option<(String, Option<String>, bool)> = statement
+            .query_row(params![key.kind(), key.id()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()
+            .map_err(db)?;
+        if let Some((citizen, worker, set_aside)) = row {
+            let worker = worker.as_deref().map(parse_id).transpose()?;
+            records.insert(*key, Record { citizen: parse_id(&citizen)?, worker, set_aside });
+        }
+    }
+    Ok(records)
+}
+
+/// Adds the records a batch made.
+fn write_records(conn: &Connection, records: &[(RecordKey, Record)]) -> Result<(), StoreError> {
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO records (kind, id, citizen_id, worker_id, set_aside) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO NOTHING",
+        )
+        .map_err(db)?;
+    for (key, record) in records {
+        let worker = record.worker.map(|w| w.to_string());
+        insert
+            .execute(params![key.kind(), key.id(), record.citizen.to_string(), worker, record.set_aside])
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Keeps the changes set aside, for the administrator.
+fn write_set_aside(conn: &Connection, set_aside: &[SetAside<'_>], now_ms: u64) -> Result<(), StoreError> {
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO set_aside_changes (device_id, seq, change_id, citizen_id, reason, received_at_ms, change)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(db)?;
+    for SetAside { change, reason } in set_aside {
+        insert
+            .execute(params![
+                change.device.to_string(),
+                sql_u64(change.seq)?,
+                change.id.to_string(),
+                change.citizen().to_string(),
+                reason.as_str(),
+                sql_u64(now_ms)?,
+                serde_json::to_string(change)?
+            ])
+            .map_err(db)?;
+    }
+    Ok(())
 }
 
 /// The versions the fields `keys` hold, for those that have one.

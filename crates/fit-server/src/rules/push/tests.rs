@@ -127,7 +127,7 @@ type Planned = Result<(u64, Vec<(u64, u64)>), Refusal>;
 #[case::an_empty_batch_acknowledges_what_the_server_holds(push(7, vec![], vec![]), Ok((7, vec![])))]
 fn a_pushed_batch(#[case] push: Push, #[case] expected: Planned) {
     let input =
-        PushInput { batch: &push.batch, last_seq: push.last_seq, known: push.known, next_position: 10, now_ms: NOW };
+        PushInput { batch: &push.batch, last_seq: push.last_seq, known: push.known, next_position: 10, now_ms: NOW, worker: id(9) };
     let planned = plan_push(input).map(|plan| {
         assert_eq!(plan.log.next_position, 10 + plan.log.rows.len() as u64);
         (plan.acknowledged_seq, plan.log.rows.iter().map(|row| (row.position, row.change.seq)).collect())
@@ -262,4 +262,165 @@ fn the_servers_own_changes_take_its_next_seqs_and_clock(#[case] now_ms: u64, #[c
     // They merge like any device's writes: two new fields, no conflict.
     let plan = plan_log(&changes, HashMap::new(), 3, now_ms);
     assert_eq!((plan.rows.len(), plan.fields.len(), plan.conflicts.len(), plan.next_position), (2, 2, 0, 5));
+}
+
+mod references {
+    //! What a change refers to must be held, be its citizen's, and (for a visit it adds to or
+    //! closes) its worker's; a former worker's changes stamped after the move are set aside.
+
+    use fit_core::ids::{ResponseId, VisitId, WorkerId};
+    use fit_core::response::{NotGivenReason, ResponseContent};
+    use fit_core::scale::ScaleCode;
+
+    use super::*;
+    use crate::rules::refs::{Record, RecordKey};
+
+    fn me() -> WorkerId {
+        id(9)
+    }
+
+    fn colleague() -> WorkerId {
+        id(8)
+    }
+
+    fn at(seq: u64, at_ms: u64, body: ChangeBody) -> Change {
+        let n = u8::try_from(seq).unwrap();
+        Change {
+            id: id(100 + n),
+            device: device(),
+            seq,
+            hlc: Hlc::new(at_ms, 0),
+            device_time_ms: at_ms,
+            schema_version: SCHEMA_VERSION,
+            body,
+        }
+    }
+
+    fn started(seq: u64, visit: VisitId, worker: WorkerId) -> Change {
+        at(seq, NOW, ChangeBody::VisitStarted { visit, citizen: anna(), worker, started_at_ms: NOW })
+    }
+
+    fn closed(seq: u64, visit: VisitId) -> Change {
+        at(seq, NOW, ChangeBody::VisitClosed { visit, citizen: anna(), closed_at_ms: NOW })
+    }
+
+    fn response(seq: u64, visit: VisitId, supersedes: Option<ResponseId>) -> Change {
+        let body = ChangeBody::ResponseRecorded {
+            response: id(60 + u8::try_from(seq).unwrap()),
+            visit,
+            citizen: anna(),
+            scale: ScaleCode::parse("ors").unwrap(),
+            scale_version: "1".into(),
+            answered: ResponseContent::NotGiven { reason: NotGivenReason::Declined },
+            recorded_at_ms: NOW,
+            supersedes,
+        };
+        at(seq, NOW, body)
+    }
+
+    fn note(seq: u64, at_ms: u64, visit: Option<VisitId>) -> Change {
+        let body = ChangeBody::NoteWritten {
+            note: id(70 + u8::try_from(seq).unwrap()),
+            citizen: anna(),
+            visit,
+            body: "x".into(),
+            written_at_ms: at_ms,
+            supersedes: None,
+        };
+        at(seq, at_ms, body)
+    }
+
+    fn goal_of_anna(seq: u64) -> Change {
+        let entity = Entity::Goal { goal: goal(), citizen: anna() };
+        at(seq, NOW, ChangeBody::FieldSet { entity, field: FieldName::Title, value: json!("x"), base: None })
+    }
+
+    fn record(citizen: CitizenId, worker: Option<WorkerId>) -> Record {
+        Record { citizen, worker, set_aside: false }
+    }
+
+    /// Anna's visit 20 by me, Anna's visit 21 by a colleague, a stranger's visit 22 and response
+    /// 23 and goal 5, Anna's visit 24 set aside.
+    fn known() -> Known {
+        let records = HashMap::from([
+            (RecordKey::Visit(id(20)), record(anna(), Some(me()))),
+            (RecordKey::Visit(id(21)), record(anna(), Some(colleague()))),
+            (RecordKey::Visit(id(22)), record(stranger(), Some(me()))),
+            (RecordKey::Response(id(23)), record(stranger(), None)),
+            (RecordKey::Goal(goal()), record(stranger(), None)),
+            (RecordKey::Visit(id(24)), Record { set_aside: true, ..record(anna(), Some(me())) }),
+        ]);
+        Known { in_scope: HashSet::from([anna()]), records, ..Known::default() }
+    }
+
+    fn moved_at(left_at_ms: u64) -> Known {
+        Known { left_at_ms: HashMap::from([(anna(), left_at_ms)]), ..known() }
+    }
+
+    fn unknown(index: usize, what: RecordKey) -> Refusal {
+        Refusal::UnknownReference { index, what: what.to_string() }
+    }
+
+    fn foreign(index: usize, what: RecordKey) -> Refusal {
+        Refusal::ForeignReference { index, what: what.to_string() }
+    }
+
+    /// The seqs logged and the seqs set aside.
+    type Outcome = Result<(Vec<u64>, Vec<(u64, SetAsideReason)>), Refusal>;
+
+    #[rstest]
+    #[case::my_visit_and_its_response_in_one_batch(
+        vec![started(1, id(30), me()), response(2, id(30), None), closed(3, id(30))], known(),
+        Ok((vec![1, 2, 3], vec![]))
+    )]
+    #[case::a_visit_in_another_workers_name(vec![started(1, id(30), colleague())], known(), Err(Refusal::WrongWorker { index: 0 }))]
+    #[case::closing_a_visit_the_server_never_saw(vec![closed(1, id(30))], known(), Err(unknown(0, RecordKey::Visit(id(30)))))]
+    #[case::closing_a_colleagues_visit(vec![closed(1, id(21))], known(), Err(foreign(0, RecordKey::Visit(id(21)))))]
+    #[case::a_response_in_a_colleagues_visit(vec![response(1, id(21), None)], known(), Err(foreign(0, RecordKey::Visit(id(21)))))]
+    #[case::a_response_in_another_citizens_visit(vec![response(1, id(22), None)], known(), Err(foreign(0, RecordKey::Visit(id(22)))))]
+    #[case::a_response_superseding_another_citizens(
+        vec![response(1, id(20), Some(id(23)))], known(), Err(foreign(0, RecordKey::Response(id(23))))
+    )]
+    #[case::a_response_superseding_one_never_seen(
+        vec![response(1, id(20), Some(id(40)))], known(), Err(unknown(0, RecordKey::Response(id(40))))
+    )]
+    #[case::a_note_on_another_citizens_visit(vec![note(1, NOW, Some(id(22)))], known(), Err(foreign(0, RecordKey::Visit(id(22)))))]
+    #[case::a_goal_of_another_citizen(vec![goal_of_anna(1)], known(), Err(foreign(0, RecordKey::Goal(goal()))))]
+    #[case::restarting_another_citizens_visit(vec![started(1, id(22), me())], known(), Err(foreign(0, RecordKey::Visit(id(22)))))]
+    #[case::a_former_workers_note_from_before_the_move(vec![note(1, NOW - 1, None)], moved_at(NOW), Ok((vec![1], vec![])))]
+    #[case::a_former_workers_note_from_after_the_move_is_set_aside(
+        vec![note(1, NOW + AFTER_MOVE_GRACE_MS + 1, None)], moved_at(NOW),
+        Ok((vec![], vec![(1, SetAsideReason::AfterMove)]))
+    )]
+    #[case::work_on_a_set_aside_visit_is_set_aside(
+        vec![response(1, id(24), None)], known(), Ok((vec![], vec![(1, SetAsideReason::FollowsSetAside)]))
+    )]
+    #[case::a_visit_set_aside_takes_its_response_along(
+        vec![at(1, NOW + 2 * AFTER_MOVE_GRACE_MS, ChangeBody::VisitStarted { visit: id(30), citizen: anna(), worker: me(), started_at_ms: NOW }),
+             response(2, id(30), None)],
+        moved_at(NOW),
+        Ok((vec![], vec![(1, SetAsideReason::AfterMove), (2, SetAsideReason::FollowsSetAside)]))
+    )]
+    fn a_changes_references(#[case] batch: Vec<Change>, #[case] known: Known, #[case] expected: Outcome) {
+        let input = PushInput { batch: &batch, last_seq: 0, known, next_position: 10, now_ms: NOW, worker: me() };
+        let outcome = plan_push(input).map(|plan| {
+            assert_eq!(plan.acknowledged_seq, batch.len() as u64, "every new change is acknowledged");
+            (
+                plan.log.rows.iter().map(|row| row.change.seq).collect(),
+                plan.set_aside.iter().map(|aside| (aside.change.seq, aside.reason)).collect(),
+            )
+        });
+        assert_eq!(outcome, expected);
+    }
+
+    #[test]
+    fn the_records_a_batch_makes_are_each_written_once() {
+        let batch = vec![started(1, id(30), me()), response(2, id(30), None), goal_of_anna(3), goal_of_anna(4)];
+        let known = Known { in_scope: HashSet::from([anna()]), ..Known::default() };
+        let plan = plan_push(PushInput { batch: &batch, last_seq: 0, known, next_position: 1, now_ms: NOW, worker: me() })
+            .unwrap();
+        let keys: Vec<RecordKey> = plan.records.iter().map(|(key, _)| *key).collect();
+        assert_eq!(keys, vec![RecordKey::Visit(id(30)), RecordKey::Response(id(62)), RecordKey::Goal(goal())]);
+        assert_eq!(plan.records[0].1, record(anna(), Some(me())));
+    }
 }
