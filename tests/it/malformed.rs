@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use fit_core::Hlc;
-use fit_core::ids::{CitizenId, DeviceId, VisitId, WorkerId};
-use fit_core::response::{MarkedBy, RawAnswer};
+use fit_core::ids::{CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
+use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer};
 use fit_protocol::sync::BODY_BYTES_MAX;
-use fit_protocol::{Change, ChangeBody, ResponseContent, SCHEMA_VERSION};
+use fit_protocol::{Change, ChangeBody, Entity, FieldName, ResponseContent, SCHEMA_VERSION};
 use fit_server::secret_hash;
 use fit_server::store::sqlite::SqliteStore;
 use fit_server::store::{CitizenProfile, ServerStore};
@@ -71,21 +71,34 @@ struct World {
     worker: WorkerId,
     citizen: CitizenId,
     stranger: CitizenId,
-    /// The changes the device pushed already (seq 1 and 2).
+    /// The changes the device pushed already (seq 1 and 2): a visit and its ORS.
     pushed: Vec<Change>,
+    visit: VisitId,
+    other_worker: WorkerId,
+    /// A visit to this worker's citizen by the other worker (who had the citizen for a while).
+    their_visit: VisitId,
+    /// The other worker's citizen's visit, response and goal.
+    stranger_visit: VisitId,
+    stranger_response: ResponseId,
+    stranger_goal: GoalId,
+}
+
+/// A change of `device` stamped now.
+fn stamped(device: DeviceId, seq: u64, body: ChangeBody) -> Change {
+    Change {
+        id: new_id(),
+        device,
+        seq,
+        hlc: Hlc::new(now_ms(), 0),
+        device_time_ms: now_ms(),
+        schema_version: SCHEMA_VERSION,
+        body,
+    }
 }
 
 impl World {
     fn change(&self, seq: u64, body: ChangeBody) -> Change {
-        Change {
-            id: new_id(),
-            device: self.device,
-            seq,
-            hlc: Hlc::new(now_ms(), 0),
-            device_time_ms: now_ms(),
-            schema_version: SCHEMA_VERSION,
-            body,
-        }
+        stamped(self.device, seq, body)
     }
 
     fn visit(&self, seq: u64, citizen: CitizenId) -> Change {
@@ -446,11 +459,113 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
         "citizen.out_of_scope",
     );
     let mut replay = serde_json::to_value(&w.pushed).unwrap();
-    replay[1]["device_time_ms"] = json!(1);
+    replay[1]["device_time_ms"] = json!(w.pushed[1].device_time_ms + 1);
     sync("a replayed batch with changed content", sync_body(replay), 409, "change.conflict");
     let mut reused = visit.clone();
     reused["id"] = json!(w.pushed[0].id);
     sync("a new change under a used id", one(reused), 409, "change.conflict");
+
+    // References: what a change names must be held, be its citizen's, and (a visit it adds to or
+    // closes) its worker's, or no device could apply it.
+    let body = |body: ChangeBody| one(serde_json::to_value(w.change(next, body)).unwrap());
+    let response_in = |visit: VisitId, citizen: CitizenId, supersedes: Option<ResponseId>| {
+        body(ChangeBody::ResponseRecorded {
+            response: new_id(),
+            visit,
+            citizen,
+            scale: fit_core::ScaleCode::parse("ors").unwrap(),
+            scale_version: "short-labels-1".into(),
+            answered: ResponseContent::NotGiven { reason: NotGivenReason::Declined },
+            recorded_at_ms: now_ms(),
+            supersedes,
+        })
+    };
+    let note_on = |visit: Option<VisitId>, supersedes: Option<NoteId>| {
+        body(ChangeBody::NoteWritten {
+            note: new_id(),
+            citizen: w.citizen,
+            visit,
+            body: "Godt besøg".into(),
+            written_at_ms: now_ms(),
+            supersedes,
+        })
+    };
+    let close = |visit: VisitId| body(ChangeBody::VisitClosed { visit, citizen: w.citizen, closed_at_ms: now_ms() });
+    let start = |visit: VisitId, worker: WorkerId| {
+        body(ChangeBody::VisitStarted { visit, citizen: w.citizen, worker, started_at_ms: now_ms() })
+    };
+    let (unknown, foreign) = ("reference.unknown", "reference.foreign");
+    sync("closing a visit that does not exist", close(new_id()), 422, unknown);
+    sync("closing another worker's visit", close(w.their_visit), 422, foreign);
+    sync("a visit started in another worker's name", start(new_id(), w.other_worker), 422, "visit.wrong_worker");
+    sync("a visit under the id of another citizen's visit", start(w.stranger_visit, w.worker), 422, foreign);
+    sync("a response in a visit that does not exist", response_in(new_id(), w.citizen, None), 422, unknown);
+    sync("a response in another worker's visit", response_in(w.their_visit, w.citizen, None), 422, foreign);
+    sync("a response in another citizen's visit", response_in(w.stranger_visit, w.citizen, None), 422, foreign);
+    sync(
+        "a response superseding another citizen's response",
+        response_in(w.visit, w.citizen, Some(w.stranger_response)),
+        422,
+        foreign,
+    );
+    sync("a response superseding one never sent", response_in(w.visit, w.citizen, Some(new_id())), 422, unknown);
+    sync("a note on another citizen's visit", note_on(Some(w.stranger_visit), None), 422, foreign);
+    sync("a note on a visit that does not exist", note_on(Some(new_id()), None), 422, unknown);
+    sync("a note superseding one never sent", note_on(None, Some(new_id())), 422, unknown);
+    let mut goal = w.change(
+        next,
+        ChangeBody::FieldSet {
+            entity: Entity::Goal { goal: w.stranger_goal, citizen: w.citizen },
+            field: FieldName::Title,
+            value: json!("Overtaget mål"),
+            base: None,
+        },
+    );
+    goal.hlc = Hlc::new(now_ms() + 5 * 3_600_000, 0);
+    sync(
+        "another citizen's goal filed under one's own, 5 h ahead",
+        one(serde_json::to_value(&goal).unwrap()),
+        422,
+        foreign,
+    );
+    let good_then_bad = json!([
+        serde_json::to_value(w.visit(next, w.citizen)).unwrap(),
+        serde_json::to_value(w.change(
+            next + 1,
+            ChangeBody::VisitClosed { visit: new_id(), citizen: w.citizen, closed_at_ms: now_ms() }
+        ))
+        .unwrap(),
+    ]);
+    sync("a good change, then one naming a visit that does not exist", sync_body(good_then_bad), 422, unknown);
+
+    // Times no clock explains.
+    let implausible = "change.time_implausible";
+    sync("a visit started at 2^63", with(&["body", "started_at_ms"], json!(1u64 << 63)), 422, implausible);
+    sync("a visit started at 0", with(&["body", "started_at_ms"], json!(0)), 422, implausible);
+    sync("a visit started in 2019", with(&["body", "started_at_ms"], json!(1_546_300_800_000u64)), 422, implausible);
+    sync(
+        "a visit started two years ahead",
+        with(&["body", "started_at_ms"], json!(now_ms() + 2 * 365 * 86_400_000)),
+        422,
+        implausible,
+    );
+    sync("a device time of 0", with(&["device_time_ms"], json!(0)), 422, implausible);
+    sync("a device time of 2^63 - 1", with(&["device_time_ms"], json!(i64::MAX)), 422, implausible);
+    sync("an HLC at 0", with(&["hlc", "wall_ms"], json!(0)), 422, implausible);
+    let mut closed = serde_json::to_value(w.change(
+        next,
+        ChangeBody::VisitClosed { visit: w.visit, citizen: w.citizen, closed_at_ms: now_ms() },
+    ))
+    .unwrap();
+    closed["body"]["closed_at_ms"] = json!(1);
+    sync("a visit closed in 1970", one(closed), 422, implausible);
+
+    // Cursors the server never gave.
+    let cursor = |cursor: Value| {
+        json!({"protocol": 1, "push": [], "cursor": cursor, "pull_limit": 100}).to_string().into_bytes()
+    };
+    sync("a cursor past the end of the log", cursor(json!(1_000_000)), 422, "sync.cursor_past_end");
+    sync("a cursor at the largest number", cursor(json!(u64::MAX)), 422, "sync.cursor_past_end");
 
     // Encodings.
     let zstd = |headers: &mut Vec<(&'static str, String)>| headers.push(("content-encoding", "zstd".into()));
@@ -577,6 +692,65 @@ async fn send_while_reading(addr: std::net::SocketAddr, case: &Case) -> (u16, Va
     (status, body)
 }
 
+/// The other worker's device records a visit, a response and a goal for its own citizen, and,
+/// while it has `citizen` for a while, a visit to them: what forged references point at.
+async fn other_workers_records<S: ServerStore>(
+    server: &LiveServer<S>,
+    http: &reqwest::Client,
+    other: WorkerId,
+    citizen: CitizenId,
+    worker: WorkerId,
+    stranger: CitizenId,
+) -> (VisitId, VisitId, ResponseId, GoalId) {
+    let code = enrollment_code(&server.store, other, now_ms()).await.unwrap();
+    let device = new_id::<DeviceId>();
+    let enrolled: Value = http
+        .post(format!("{}/api/v1/enroll", server.url()))
+        .json(&json!({"protocol": 1, "code": code, "device": device}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = enrolled["token"].as_str().unwrap().to_owned();
+    server.store.assign(citizen, other, now_ms()).await.unwrap();
+    let (their_visit, stranger_visit, stranger_response, stranger_goal) = (new_id(), new_id(), new_id(), new_id());
+    let bodies = vec![
+        ChangeBody::VisitStarted { visit: their_visit, citizen, worker: other, started_at_ms: now_ms() },
+        ChangeBody::VisitStarted { visit: stranger_visit, citizen: stranger, worker: other, started_at_ms: now_ms() },
+        ChangeBody::ResponseRecorded {
+            response: stranger_response,
+            visit: stranger_visit,
+            citizen: stranger,
+            scale: fit_core::ScaleCode::parse("ors").unwrap(),
+            scale_version: "short-labels-1".into(),
+            answered: ResponseContent::NotGiven { reason: NotGivenReason::Declined },
+            recorded_at_ms: now_ms(),
+            supersedes: None,
+        },
+        ChangeBody::FieldSet {
+            entity: Entity::Goal { goal: stranger_goal, citizen: stranger },
+            field: FieldName::Title,
+            value: json!("Gå en tur hver dag"),
+            base: None,
+        },
+    ];
+    let push: Vec<Change> =
+        bodies.into_iter().zip(1..).map(|(body, seq)| stamped(device, seq, body)).collect();
+    let answer = http
+        .post(format!("{}/api/v1/sync", server.url()))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(sync_body(serde_json::to_value(&push).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    server.store.assign(citizen, worker, now_ms()).await.unwrap();
+    (their_visit, stranger_visit, stranger_response, stranger_goal)
+}
+
 fn fit_zstd(bytes: &[u8]) -> Vec<u8> {
     zstd::bulk::compress(bytes, 19).unwrap()
 }
@@ -626,10 +800,25 @@ async fn every_malformed_request_gets_its_code_and_changes_nothing() {
         .create_enrollment_code(secret_hash(&expired_code), caseload.worker, now_ms() - 7_200_000, now_ms() - 3_600_000)
         .await
         .unwrap();
-    let mut world =
-        World { device, token, worker: caseload.worker, citizen: caseload.citizen, stranger, pushed: Vec::new() };
+    let (their_visit, stranger_visit, stranger_response, stranger_goal) =
+        other_workers_records(&server, &http, other, caseload.citizen, caseload.worker, stranger).await;
+    let mut world = World {
+        device,
+        token,
+        worker: caseload.worker,
+        citizen: caseload.citizen,
+        stranger,
+        pushed: Vec::new(),
+        visit: new_id(),
+        other_worker: other,
+        their_visit,
+        stranger_visit,
+        stranger_response,
+        stranger_goal,
+    };
     let visit = world.visit(1, world.citizen);
     let ChangeBody::VisitStarted { visit: visit_id, .. } = visit.body else { unreachable!() };
+    world.visit = visit_id;
     let answers: Vec<RawAnswer> = ["individually", "interpersonally", "socially", "overall"]
         .iter()
         .map(|i| RawAnswer { item: (*i).into(), value: json!(50) })

@@ -88,6 +88,8 @@ pub struct Report {
     pub responses: usize,
     pub conflicts: usize,
     pub log_changes: usize,
+    /// Changes acknowledged but kept out of the log (a former worker's, stamped after a move).
+    pub set_aside: usize,
     pub caseload_moves: u64,
     pub faults: Faults,
 }
@@ -117,8 +119,8 @@ impl std::fmt::Display for Report {
         let x = &self.faults;
         write!(
             f,
-            "seed {}: {} devices, {} workers, {} citizens; {} writes, {} responses, {} log changes, {} conflicts, \
-             {} moves; {} round trips; faults: {} lost requests, {} lost answers, {} duplicated, {} reordered, \
+            "seed {}: {} devices, {} workers, {} citizens; {} writes, {} responses, {} log changes, {} set aside, \
+             {} conflicts, {} moves; {} round trips; faults: {} lost requests, {} lost answers, {} duplicated, {} reordered, \
              {} restarts, {} crashes in a transaction, {} device crashes, {} clock jumps, {} clock refusals \
              ({} changes stamped again, {} waits for the server's clock)",
             self.seed,
@@ -128,6 +130,7 @@ impl std::fmt::Display for Report {
             self.local_writes,
             self.responses,
             self.log_changes,
+            self.set_aside,
             self.conflicts,
             self.caseload_moves,
             self.round_trips,

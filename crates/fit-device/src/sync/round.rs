@@ -3,6 +3,7 @@
 //! answer, and the commit itself. `SyncClient::sync_now` drives it over its transport; so does
 //! the simulation, over a network with faults, so both run the rounds that ship.
 
+use fit_protocol::ErrorCode;
 use fit_protocol::sync::PROTOCOL_VERSION;
 use fit_protocol::{SyncRequest, SyncResponse};
 
@@ -43,6 +44,8 @@ pub(crate) struct SyncRun {
     /// The batch has been stamped again once in this run: a second refusal means the server's
     /// clock or drift is not what it said, and trying again at once would not help.
     restamped: bool,
+    /// The pull has started again from the beginning of the log once in this run.
+    rewound: bool,
 }
 
 impl SyncRun {
@@ -52,7 +55,7 @@ impl SyncRun {
         let progress = SyncProgress { to_send: device.sync_counters()?.pending_changes, ..SyncProgress::default() };
         let cursor = device.store()?.cursor(CURSOR_STREAM)?;
         let first = request_after(device, &config, 0, cursor)?;
-        Ok((SyncRun { config, progress, round_trips: 0, restamped: false }, first))
+        Ok((SyncRun { config, progress, round_trips: 0, restamped: false, rewound: false }, first))
     }
 
     pub fn progress(&self) -> SyncProgress {
@@ -95,6 +98,13 @@ impl SyncRun {
                 let cursor = device.store()?.cursor(CURSOR_STREAM)?;
                 return Ok(Next::Send(request_after(device, &self.config, 0, cursor)?));
             }
+            // The server's log ends before this device's cursor (it was restored from a backup):
+            // pull from its beginning again. Applying a change the device holds changes nothing,
+            // and what the device pushes is acknowledged by sequence as always.
+            Err(SyncError::Refused { code: ErrorCode::SyncCursorPastEnd, .. }) if !self.rewound => {
+                self.rewound = true;
+                return Ok(Next::Send(request_after(device, &self.config, 0, 0)?));
+            }
             Err(other) => return Err(other),
         };
         // The next round, if there is one, built before this answer is committed: the entries
@@ -127,7 +137,7 @@ fn request_after(
 ) -> Result<Outgoing, SyncError> {
     let store = device.store()?;
     if let Some(reason) = store.sync_blocked()? {
-        return Err(SyncError::Refused { code: fit_protocol::ErrorCode::ProtocolUnsupported, message: reason });
+        return Err(SyncError::Refused { code: ErrorCode::ProtocolUnsupported, message: reason });
     }
     let (url, token) = store.sync_settings()?.ok_or(SyncError::NotEnrolled)?;
     let limit = u32::try_from(config.push_batch_max).unwrap_or(u32::MAX);

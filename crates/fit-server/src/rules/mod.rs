@@ -40,6 +40,8 @@ pub enum Refusal {
     /// A change that names another citizen's record, or another worker's visit.
     #[error("change {index}: {what} belongs to another citizen or worker")]
     ForeignReference { index: usize, what: String },
+    #[error("the cursor {cursor} lies past the end of the server's log ({log_end})")]
+    CursorPastEnd { cursor: u64, log_end: u64 },
     /// A visit started in the name of another worker.
     #[error("change {index}: a visit is started in the name of the device's own worker")]
     WrongWorker { index: usize },
@@ -65,6 +67,7 @@ impl Refusal {
             Refusal::UnknownReference { .. } => ErrorCode::ReferenceUnknown,
             Refusal::ForeignReference { .. } => ErrorCode::ReferenceForeign,
             Refusal::WrongWorker { .. } => ErrorCode::VisitWrongWorker,
+            Refusal::CursorPastEnd { .. } => ErrorCode::SyncCursorPastEnd,
             Refusal::EnrollCodeInvalid => ErrorCode::EnrollCodeInvalid,
             Refusal::EnrollCodeUsed => ErrorCode::EnrollCodeUsed,
             Refusal::EnrollCodeExpired => ErrorCode::EnrollCodeExpired,

@@ -15,6 +15,23 @@ use std::collections::HashSet;
 
 use fit_core::ids::CitizenId;
 
+use super::Refusal;
+
+/// The bytes of change bodies a page holds at most (past its first key): a caseload's history
+/// reaches a device in answers of a few MiB, not one of many.
+pub const PULL_PAGE_BYTES_MAX: usize = 2 * 1024 * 1024;
+
+/// The bytes a row's body adds to a page (a change as logged, in JSON).
+pub trait BodyBytes {
+    fn bytes(&self) -> usize;
+}
+
+impl BodyBytes for String {
+    fn bytes(&self) -> usize {
+        self.len()
+    }
+}
+
 /// A row of a page: its key, its position, and its body when the device is to receive it. A
 /// device is not sent its own changes (it holds them), unless they are back-filled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,33 +97,46 @@ pub struct Cut<B> {
 }
 
 /// Ends a page: rows are offered in (key, position) order until it says stop. It keeps up to
-/// `limit` rows; past them, it drops the rows of the key the limit fell in (they come whole in
-/// the next page), or, when that key is the page's first, keeps every row of it.
+/// `limit` rows and `PULL_PAGE_BYTES_MAX` bytes of bodies; past them, it drops the rows of the
+/// key the limit fell in (they come whole in the next page), or, when that key is the page's
+/// first, keeps every row of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageCut<B> {
     limit: usize,
+    bytes_max: usize,
+    /// The bytes of the bodies kept.
+    bytes: usize,
     rows: Vec<PageRow<B>>,
     more: bool,
     /// The key taken whole: its rows are kept however many there are.
     whole_key: Option<u64>,
 }
 
-impl<B> PageCut<B> {
+impl<B: BodyBytes> PageCut<B> {
     pub fn new(limit: usize) -> PageCut<B> {
+        PageCut::with_bytes(limit, PULL_PAGE_BYTES_MAX)
+    }
+
+    /// A cut at `limit` rows and `bytes_max` bytes of bodies.
+    pub fn with_bytes(limit: usize, bytes_max: usize) -> PageCut<B> {
         // The checks keep the limit at 1 or more; a 0 here would only mean "one".
         let limit = limit.max(1);
-        PageCut { limit, rows: Vec::with_capacity(limit.min(4_096)), more: false, whole_key: None }
+        let rows = Vec::with_capacity(limit.min(4_096));
+        PageCut { limit, bytes_max, bytes: 0, rows, more: false, whole_key: None }
     }
 
     /// Takes the next row; false when the page is complete and no more rows are wanted.
     pub fn offer(&mut self, row: PageRow<B>) -> bool {
+        let size = row.body.as_ref().map_or(0, BodyBytes::bytes);
         if let Some(key) = self.whole_key {
             if row.key != key {
                 return false;
             }
-        } else if self.rows.len() >= self.limit {
+        } else if let Some(last) = self.rows.last()
+            && (self.rows.len() >= self.limit || self.bytes.saturating_add(size) > self.bytes_max)
+        {
             self.more = true;
-            let split_key = self.rows[self.limit - 1].key;
+            let split_key = last.key;
             if row.key != split_key {
                 return false;
             }
@@ -116,6 +146,7 @@ impl<B> PageCut<B> {
             }
             self.whole_key = Some(split_key);
         }
+        self.bytes = self.bytes.saturating_add(size);
         self.rows.push(row);
         true
     }
@@ -133,7 +164,7 @@ impl<B> PageCut<B> {
 
 /// Cuts a page of at most `limit` rows (or one whole key) from `rows`, in (key, position) order,
 /// reading no row past the first one it does not keep.
-pub fn cut_page<B, E>(rows: impl Iterator<Item = Result<PageRow<B>, E>>, limit: usize) -> Result<Cut<B>, E> {
+pub fn cut_page<B: BodyBytes, E>(rows: impl Iterator<Item = Result<PageRow<B>, E>>, limit: usize) -> Result<Cut<B>, E> {
     let mut cut = PageCut::new(limit);
     for row in rows {
         if !cut.offer(row?) {
@@ -169,6 +200,12 @@ impl<B> Page<B> {
         let cursor = next_cursor(cursor, cut.more, cut.rows.last().map(|row| row.key), log_end);
         Page { removed: removed_citizens(departures, cursor), rows: cut.rows, cursor, more: cut.more }
     }
+}
+
+/// A cursor is a position this server gave: one past the end of its log (`log_end`) is refused,
+/// not echoed back, so a device that holds one hears that it does (see docs/protocol.md).
+pub fn check_cursor(cursor: u64, log_end: u64) -> Result<(), Refusal> {
+    if cursor > log_end { Err(Refusal::CursorPastEnd { cursor, log_end }) } else { Ok(()) }
 }
 
 /// With more to come, the cursor moves to the last key sent (a key is never split, so the next

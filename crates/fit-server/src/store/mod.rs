@@ -52,6 +52,15 @@ pub struct Conflict {
     pub loser: String,
 }
 
+/// A change set aside: acknowledged to its device, kept out of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetAsideChange {
+    pub change: Change,
+    /// `SetAsideReason::as_str`.
+    pub reason: String,
+    pub received_at_ms: u64,
+}
+
 /// A citizen's profile as the administrator enters it. The server writes it as its own field
 /// changes, so it reaches devices through the log like any edit and merges with edits made there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +164,9 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
     /// Every change in the log, in order (for exports and for tests that compare stores).
     fn changes(&self) -> impl Future<Output = Result<Vec<Change>, StoreError>> + Send;
     fn conflicts(&self) -> impl Future<Output = Result<Vec<Conflict>, StoreError>> + Send;
+    /// The changes acknowledged but kept out of the log (`rules::push::SetAsideReason`), in the
+    /// order received, for the administrator.
+    fn set_aside(&self) -> impl Future<Output = Result<Vec<SetAsideChange>, StoreError>> + Send;
     /// Records who did what to which record (exports, admin commands). `subject` names no person.
     fn audit(
         &self,

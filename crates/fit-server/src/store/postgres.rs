@@ -26,7 +26,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, StoreError};
+use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, SetAsideChange, StoreError};
 use crate::rules::pull::{CitizenScan, Departure, Page, PageCut, PageRow};
 use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity, SetAside};
 use crate::rules::refs::{Record, RecordKey};
@@ -396,6 +396,26 @@ impl ServerStore for PgStore {
         .await
     }
 
+    async fn set_aside(&self) -> Result<Vec<SetAsideChange>, StoreError> {
+        self.read(|tx| {
+            Box::pin(async move {
+                let sql = "SELECT change, reason, received_at_ms FROM set_aside_changes
+                            ORDER BY received_at_ms, device_id, seq";
+                let rows = query(tx, sql, &[]).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(SetAsideChange {
+                            change: parse_change(get(row, 0)?)?,
+                            reason: get::<String>(row, 1)?,
+                            received_at_ms: to_u64(get(row, 2)?)?,
+                        })
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
     async fn conflicts(&self) -> Result<Vec<Conflict>, StoreError> {
         self.read(|tx| {
             Box::pin(async move {
@@ -535,8 +555,9 @@ async fn sync_in(
         .transpose()?;
     let last_seq = to_u64(rules::admit(state)?)?;
 
-    let known = read_known(tx, auth, &push::reads(&request.push, last_seq)).await?;
     let next_position = next_position(tx).await?;
+    rules::pull::check_cursor(request.cursor, next_position - 1)?;
+    let known = read_known(tx, auth, &push::reads(&request.push, last_seq)).await?;
     let input = PushInput { batch: &request.push, last_seq, known, next_position, now_ms, worker: auth.worker };
     let plan = push::plan_push(input)?;
     write_log(tx, &plan.log).await?;

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, StoreError};
+use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, SetAsideChange, StoreError};
 use crate::rules::pull::{CitizenScan, Departure, Page, PageRow, cut_page, merge_citizens};
 use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity, SetAside};
 use crate::rules::refs::{Record, RecordKey};
@@ -353,6 +353,23 @@ impl ServerStore for SqliteStore {
         .await
     }
 
+    async fn set_aside(&self) -> Result<Vec<SetAsideChange>, StoreError> {
+        self.run(|conn| {
+            let mut statement = conn
+                .prepare("SELECT change, reason, received_at_ms FROM set_aside_changes ORDER BY received_at_ms, device_id, seq")
+                .map_err(db)?;
+            let rows = statement
+                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?)))
+                .map_err(db)?;
+            rows.map(|row| {
+                let (change, reason, received_at_ms) = row.map_err(db)?;
+                Ok(SetAsideChange { change: serde_json::from_str(&change)?, reason, received_at_ms: to_u64(received_at_ms)? })
+            })
+            .collect()
+        })
+        .await
+    }
+
     async fn audit(&self, actor: String, action: String, subject: String, now_ms: u64) -> Result<(), StoreError> {
         self.run(move |conn| {
             conn.execute(
@@ -414,12 +431,14 @@ fn sync_in(
     let state = state.map(|(last_seq, revoked)| DeviceRow { data: last_seq, revoked: revoked.is_some() });
     let last_seq = to_u64(rules::admit(state)?)?;
 
+    let next_position = next_position(conn)?;
+    rules::pull::check_cursor(request.cursor, next_position - 1)?;
     let known = read_known(conn, auth, &push::reads(&request.push, last_seq))?;
     let input = PushInput {
         batch: &request.push,
         last_seq,
         known,
-        next_position: next_position(conn)?,
+        next_position,
         now_ms,
         worker: auth.worker,
     };

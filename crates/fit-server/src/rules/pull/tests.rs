@@ -133,3 +133,37 @@ fn a_page_removes_the_citizens_that_left_up_to_its_cursor() {
     let page = Page::new(cut, 10, 20, &departures());
     assert_eq!((page.cursor, page.removed), (14, vec![citizen(1)]));
 }
+
+impl BodyBytes for () {
+    fn bytes(&self) -> usize {
+        0
+    }
+}
+
+impl BodyBytes for u64 {
+    fn bytes(&self) -> usize {
+        8
+    }
+}
+
+#[test]
+fn a_page_ends_at_its_bytes_as_well_as_its_count_but_never_before_its_first_key() {
+    let body = |n: usize| Some("x".repeat(n));
+    let mut cut = PageCut::with_bytes(100, 10);
+    assert!(cut.offer(PageRow { key: 1, position: 1, body: body(6) }));
+    assert!(cut.offer(PageRow { key: 2, position: 2, body: body(4) }));
+    assert!(!cut.offer(PageRow { key: 3, position: 3, body: body(1) }), "11 bytes would pass 10");
+    let kept = cut.finish();
+    assert_eq!((kept.rows.len(), kept.more), (2, true));
+    // A first key larger than the bound comes whole: a device must be able to get past it.
+    let mut cut = PageCut::with_bytes(100, 10);
+    assert!(cut.offer(PageRow { key: 1, position: 1, body: body(8) }));
+    assert!(cut.offer(PageRow { key: 1, position: 2, body: body(8) }));
+    assert!(!cut.offer(PageRow { key: 2, position: 3, body: body(1) }));
+    assert_eq!(cut.finish().rows.len(), 2);
+    // Rows the device is not sent (its own) weigh nothing.
+    let mut cut = PageCut::<String>::with_bytes(100, 10);
+    for position in 1..=50 {
+        assert!(cut.offer(PageRow { key: position, position, body: None }));
+    }
+}
