@@ -510,6 +510,7 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
     );
     sync("a response superseding one never sent", response_in(w.visit, w.citizen, Some(new_id())), 422, unknown);
     sync("a note on another citizen's visit", note_on(Some(w.stranger_visit), None), 422, foreign);
+    sync("closing another citizen's visit as one's own citizen's", close(w.stranger_visit), 422, foreign);
     sync("a note on a visit that does not exist", note_on(Some(new_id()), None), 422, unknown);
     sync("a note superseding one never sent", note_on(None, Some(new_id())), 422, unknown);
     let mut goal = w.change(
@@ -559,6 +560,12 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
     .unwrap();
     closed["body"]["closed_at_ms"] = json!(1);
     sync("a visit closed in 1970", one(closed), 422, implausible);
+    let mut recorded = serde_json::from_slice::<Value>(&response_in(w.visit, w.citizen, None)).unwrap();
+    recorded["push"][0]["body"]["recorded_at_ms"] = json!(0);
+    sync("a response recorded at 0", recorded.to_string().into_bytes(), 422, implausible);
+    let mut written = serde_json::from_slice::<Value>(&note_on(None, None)).unwrap();
+    written["push"][0]["body"]["written_at_ms"] = json!(now_ms() + 3 * 365 * 86_400_000);
+    sync("a note written three years ahead", written.to_string().into_bytes(), 422, implausible);
 
     // Cursors the server never gave.
     let cursor = |cursor: Value| {
@@ -566,6 +573,22 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
     };
     sync("a cursor past the end of the log", cursor(json!(1_000_000)), 422, "sync.cursor_past_end");
     sync("a cursor at the largest number", cursor(json!(u64::MAX)), 422, "sync.cursor_past_end");
+
+    // Reports of changes a device could not apply.
+    let report = |reports: Value| {
+        json!({"protocol": 1, "push": [], "cursor": 0, "pull_limit": 100, "quarantined": reports})
+            .to_string()
+            .into_bytes()
+    };
+    let many: Vec<Value> =
+        (0..101).map(|_| json!({"change": new_id::<VisitId>(), "code": "reference.unknown"})).collect();
+    sync("101 quarantined changes in one report", report(Value::Array(many)), 422, "batch.too_large");
+    sync(
+        "a quarantine report with its reason in full",
+        report(json!([{"change": new_id::<VisitId>(), "code": "note.invalid", "reason": "Anna's note"}])),
+        400,
+        "request.malformed",
+    );
 
     // Encodings.
     let zstd = |headers: &mut Vec<(&'static str, String)>| headers.push(("content-encoding", "zstd".into()));

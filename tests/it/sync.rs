@@ -306,6 +306,16 @@ async fn a_change_no_device_can_apply_stalls_no_device() {
             written_at_ms: now_ms(),
             supersedes: None,
         },
+        ChangeBody::ResponseRecorded {
+            response: new_id(),
+            visit: new_id(),
+            citizen,
+            scale: fit_core::ScaleCode::parse("ors").unwrap(),
+            scale_version: "short-labels-1".into(),
+            answered: ResponseContent::NotGiven { reason: fit_core::response::NotGivenReason::Declined },
+            recorded_at_ms: now_ms(),
+            supersedes: None,
+        },
     ];
     write_into_log(&dir.path().join("server.db"), citizen, poison);
     let server = LiveServer::start_in(dir, Some(addr), |_| {}).await.unwrap();
@@ -318,10 +328,22 @@ async fn a_change_no_device_can_apply_stalls_no_device() {
         let mut device = device.lock().unwrap();
         assert_eq!(device.sync_counters().unwrap().pending_changes, 0);
         let set_aside = device.store_mut().unwrap().quarantined().unwrap();
-        assert_eq!(set_aside.len(), 3, "each change it cannot apply is set aside, nothing else");
+        assert_eq!(set_aside.len(), 4, "each change it cannot apply is set aside, nothing else");
     }
     assert_eq!(visit_ids(&a.device, caseload), visit_ids(&b.device, caseload));
     assert_eq!(visit_ids(&b.device, caseload).len(), 2);
+
+    // Each device reports what it set aside on its next sync, once; the server audits it.
+    for _ in 0..2 {
+        client.sync_now(&a.device, |_| {}).await.unwrap();
+        client.sync_now(&b.device, |_| {}).await.unwrap();
+    }
+    let dir = server.stop().await;
+    let conn = rusqlite::Connection::open(dir.path().join("server.db")).unwrap();
+    let reported: i64 = conn
+        .query_row("SELECT count(*) FROM audit_log WHERE action = 'quarantined'", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(reported, 8, "four changes from each of two devices, each reported once");
 }
 
 #[tokio::test]

@@ -103,6 +103,7 @@ async fn enrolled_batch<S: ServerStore>(
         push,
         cursor: 0,
         pull_limit: u32::try_from(PULL_CHANGES_MAX).unwrap_or(u32::MAX),
+        quarantined: Vec::new(),
     };
     let json = serde_json::to_vec(&request)?;
     Ok((token, zstd::bulk::compress(&json, 3)?))

@@ -3,7 +3,7 @@
 //! request. Every request states its protocol version; the server answers a version it does not
 //! speak with `protocol.unsupported` and the range it does.
 
-use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
+use fit_core::ids::{ChangeId, CitizenId, DeviceId, TeamId, WorkerId};
 use serde::{Deserialize, Serialize};
 
 use crate::change::Change;
@@ -38,7 +38,23 @@ pub struct SyncRequest {
     pub cursor: u64,
     /// How many changes the device wants at most in this page (capped at `PULL_CHANGES_MAX`).
     pub pull_limit: u32,
+    /// Changes the device pulled and could not apply (set aside in its quarantine), reported once
+    /// so the administrator hears of them; at most `QUARANTINE_REPORT_MAX`. Left out when empty,
+    /// so a device with nothing to report sends what earlier devices sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<QuarantineReport>,
 }
+
+/// A pulled change a device could not apply: its id and the device's code for why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineReport {
+    pub change: ChangeId,
+    pub code: ErrorCode,
+}
+
+/// Most quarantined changes one sync request reports.
+pub const QUARANTINE_REPORT_MAX: usize = 100;
 
 /// One change in the server's log, at its position.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +161,7 @@ mod tests {
             }],
             cursor: 41,
             pull_limit: 500,
+            quarantined: Vec::new(),
         };
         insta::assert_json_snapshot!(request);
         let text = serde_json::to_string(&request).unwrap();

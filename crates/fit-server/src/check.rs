@@ -5,7 +5,7 @@
 use fit_core::ScaleSet;
 use fit_core::hlc::{HlcClock, HlcError};
 use fit_core::ids::DeviceId;
-use fit_protocol::sync::{PULL_CHANGES_MAX, PUSH_CHANGES_MAX};
+use fit_protocol::sync::{PULL_CHANGES_MAX, PUSH_CHANGES_MAX, QUARANTINE_REPORT_MAX};
 use fit_protocol::{Change, ChangeBody, ServerClock, SyncRequest, VersionRange};
 
 use crate::error::ApiError;
@@ -34,6 +34,12 @@ pub fn check_sync_request(
         return Err(ApiError::invalid(
             ErrorCode::BatchTooLarge,
             format!("at most {PUSH_CHANGES_MAX} changes per batch"),
+        ));
+    }
+    if request.quarantined.len() > QUARANTINE_REPORT_MAX {
+        return Err(ApiError::invalid(
+            ErrorCode::BatchTooLarge,
+            format!("at most {QUARANTINE_REPORT_MAX} quarantined changes per report"),
         ));
     }
     for pair in request.push.windows(2) {

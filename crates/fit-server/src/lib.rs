@@ -21,6 +21,7 @@ use fit_core::ScaleSet;
 use fit_core::hlc::{Hlc, HlcClock, MAX_DRIFT_MS_DEFAULT};
 use fit_core::ids::check_v7;
 use fit_protocol::sync::{
+    QuarantineReport,
     BODY_BYTES_MAX, BODY_DECOMPRESSED_BYTES_MAX, ENROLLMENT_CODE_LEN_MAX, PROTOCOL_VERSION, PROTOCOL_VERSION_MIN,
 };
 use fit_protocol::{EnrollRequest, EnrollResponse, ErrorCode, SyncRequest, SyncResponse, VersionRange};
@@ -227,7 +228,29 @@ async fn sync<S: ServerStore>(
     let now = (state.now_ms)();
     let clock = HlcClock::new(Hlc::ZERO, state.max_drift_ms);
     let pull_limit = check::check_sync_request(&request, auth.device, &state.scales, &clock, now, state.protocols)?;
-    Ok(Json(state.store.sync(auth, request, pull_limit, now).await?))
+    let reports = request.quarantined.clone();
+    let response = state.store.sync(auth, request, pull_limit, now).await?;
+    report_quarantine(&state, auth, &reports, now).await?;
+    Ok(Json(response))
+}
+
+/// Changes a device pulled and could not apply reach the administrator: each in the audit log
+/// (the device, the change id and the device's code; no content), and a warning in the log.
+async fn report_quarantine<S: ServerStore>(
+    state: &AppState<S>,
+    auth: DeviceAuth,
+    reports: &[QuarantineReport],
+    now_ms: u64,
+) -> Result<(), ApiError> {
+    if reports.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(device = %auth.device, changes = reports.len(), "a device could not apply pulled changes");
+    for report in reports {
+        let subject = format!("change {}: {}", report.change, report.code.as_str());
+        state.store.audit(format!("device {}", auth.device), "quarantined".into(), subject, now_ms).await?;
+    }
+    Ok(())
 }
 
 /// The device a request's bearer token belongs to; a missing, unknown or revoked token is

@@ -15,6 +15,7 @@ pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
         M::up(include_str!("../../../migrations/device/0001_initial.sql")),
         M::up(include_str!("../../../migrations/device/0002_quarantine.sql")),
+        M::up(include_str!("../../../migrations/device/0003_quarantine_reported.sql")),
     ])
 });
 

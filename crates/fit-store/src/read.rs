@@ -7,6 +7,7 @@ use fit_core::ids::{CitizenId, GoalId, NoteId, VisitId, WorkerId};
 use fit_core::interpret::AgeBand;
 use fit_core::response::{Answer, ResponseValue, Total, ValidResponse};
 use fit_core::scale::ScaleCode;
+use fit_protocol::sync::QuarantineReport;
 use fit_protocol::{Change, ChangeBody, ErrorCode, GoalStatus};
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -160,6 +161,25 @@ impl Store {
             let code = serde_json::from_value(serde_json::Value::String(code)).unwrap_or(ErrorCode::Unknown);
             let at_ms = u64::try_from(at_ms).map_err(|_| StoreError::Damaged("quarantine time".into()))?;
             out.push(QuarantinedChange { change, code, reason, at_ms });
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` quarantined changes not yet reported to the server: their ids and codes.
+    pub fn quarantine_unreported(&self, limit: usize) -> Result<Vec<QuarantineReport>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT change_id, code FROM quarantine WHERE reported_at_ms IS NULL
+              ORDER BY quarantined_at_ms, rowid LIMIT ?1",
+        )?;
+        let rows = statement.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, code) = row?;
+            let change = id.parse().map_err(|_| StoreError::Damaged("quarantine change id".into()))?;
+            let code = serde_json::from_value(serde_json::Value::String(code)).unwrap_or(ErrorCode::Unknown);
+            out.push(QuarantineReport { change, code });
         }
         Ok(out)
     }

@@ -189,6 +189,20 @@ impl Store {
     }
 
     /// Notes that the server no longer speaks this app's protocol (`None` clears it).
+    /// Marks quarantined changes as reported to the server (at `now_ms`).
+    pub fn set_quarantine_reported(&mut self, changes: &[ChangeId], now_ms: u64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for change in changes {
+            exec(
+                &tx,
+                "UPDATE quarantine SET reported_at_ms = ?1 WHERE change_id = ?2 AND reported_at_ms IS NULL",
+                params![sql_u64(now_ms)?, change.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn set_sync_blocked(&mut self, reason: Option<&str>) -> Result<(), StoreError> {
         match reason {
             Some(reason) => set_meta(&self.conn, "sync_blocked", reason),

@@ -4,7 +4,8 @@
 //! the simulation, over a network with faults, so both run the rounds that ship.
 
 use fit_protocol::ErrorCode;
-use fit_protocol::sync::PROTOCOL_VERSION;
+use fit_core::ids::ChangeId;
+use fit_protocol::sync::{PROTOCOL_VERSION, QUARANTINE_REPORT_MAX};
 use fit_protocol::{SyncRequest, SyncResponse};
 
 use super::{CURSOR_STREAM, SyncConfig, SyncError, SyncProgress};
@@ -46,6 +47,9 @@ pub(crate) struct SyncRun {
     restamped: bool,
     /// The pull has started again from the beginning of the log once in this run.
     rewound: bool,
+    /// The quarantined changes the first request reports: marked reported once an answer to it
+    /// commits (a run that fails reports them again next time).
+    reporting: Vec<ChangeId>,
 }
 
 impl SyncRun {
@@ -54,8 +58,11 @@ impl SyncRun {
     pub fn start(device: &Device, config: SyncConfig) -> Result<(SyncRun, Outgoing), SyncError> {
         let progress = SyncProgress { to_send: device.sync_counters()?.pending_changes, ..SyncProgress::default() };
         let cursor = device.store()?.cursor(CURSOR_STREAM)?;
-        let first = request_after(device, &config, 0, cursor)?;
-        Ok((SyncRun { config, progress, round_trips: 0, restamped: false, rewound: false }, first))
+        let mut first = request_after(device, &config, 0, cursor)?;
+        first.request.quarantined = device.store()?.quarantine_unreported(QUARANTINE_REPORT_MAX)?;
+        let reporting = first.request.quarantined.iter().map(|report| report.change).collect();
+        let run = SyncRun { config, progress, round_trips: 0, restamped: false, rewound: false, reporting };
+        Ok((run, first))
     }
 
     pub fn progress(&self) -> SyncProgress {
@@ -95,6 +102,8 @@ impl SyncRun {
                     return Err(SyncError::ClockAhead(server));
                 }
                 self.progress.restamped += restamped as u64;
+                // The request sent again carries no report: it waits for the next run.
+                self.reporting.clear();
                 let cursor = device.store()?.cursor(CURSOR_STREAM)?;
                 return Ok(Next::Send(request_after(device, &self.config, 0, cursor)?));
             }
@@ -103,6 +112,7 @@ impl SyncRun {
             // and what the device pushes is acknowledged by sequence as always.
             Err(SyncError::Refused { code: ErrorCode::SyncCursorPastEnd, .. }) if !self.rewound => {
                 self.rewound = true;
+                self.reporting.clear();
                 return Ok(Next::Send(request_after(device, &self.config, 0, 0)?));
             }
             Err(other) => return Err(other),
@@ -122,6 +132,10 @@ impl SyncRun {
     /// Commits an answer (see `Device::finish_sync`) and counts it.
     pub fn commit(&mut self, device: &mut Device, pushed: u64, response: &SyncResponse) -> Result<(), SyncError> {
         device.finish_sync(response)?;
+        if !self.reporting.is_empty() {
+            let reported = std::mem::take(&mut self.reporting);
+            device.store_mut()?.set_quarantine_reported(&reported, response.server_time_ms)?;
+        }
         self.progress.sent += pushed.min(response.acknowledged_seq);
         self.progress.received += response.changes.len() as u64;
         Ok(())
@@ -145,6 +159,6 @@ fn request_after(
     Ok(Outgoing {
         url,
         token,
-        request: SyncRequest { protocol: PROTOCOL_VERSION, push, cursor, pull_limit: config.pull_limit },
+        request: SyncRequest { protocol: PROTOCOL_VERSION, push, cursor, pull_limit: config.pull_limit, quarantined: vec![] },
     })
 }
