@@ -67,6 +67,9 @@ enum Command {
     },
     /// List enrolled devices.
     Devices,
+    /// List the changes acknowledged but kept out of the log (a former worker's, recorded after
+    /// the citizen moved): when, why, the device, the citizen and the kind; no content.
+    SetAside,
     /// Revoke a device: it gets `device.revoked` and wipes itself at its next sync.
     Revoke { device: DeviceId },
     /// Export every response as CSV (to a file, or to standard output).
@@ -137,6 +140,21 @@ async fn run<S: ServerStore>(store: S, command: Command) -> anyhow::Result<()> {
             for d in store.devices().await? {
                 let state = if d.revoked_at_ms.is_some() { "revoked" } else { "active" };
                 writeln!(out, "{}\t{}\t{state}\tlast seq {}", d.device, d.worker, d.last_seq)?;
+            }
+        }
+        Command::SetAside => {
+            for aside in store.set_aside().await? {
+                let change = &aside.change;
+                let kind = fit_server::store::kind(&change.body);
+                writeln!(
+                    out,
+                    "{}\t{}\tdevice {} seq {}\tcitizen {}\t{kind}",
+                    aside.received_at_ms,
+                    aside.reason,
+                    change.device,
+                    change.seq,
+                    change.citizen()
+                )?;
             }
         }
         Command::Revoke { device } => store.revoke(device, now()).await?,

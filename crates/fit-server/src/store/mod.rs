@@ -178,7 +178,7 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
 }
 
 /// The `kind` column of the change log: the body's type, as on the wire.
-pub(crate) fn kind(body: &ChangeBody) -> &'static str {
+pub fn kind(body: &ChangeBody) -> &'static str {
     match body {
         ChangeBody::VisitStarted { .. } => "visit_started",
         ChangeBody::VisitClosed { .. } => "visit_closed",
