@@ -340,9 +340,8 @@ async fn a_change_no_device_can_apply_stalls_no_device() {
     }
     let dir = server.stop().await;
     let conn = rusqlite::Connection::open(dir.path().join("server.db")).unwrap();
-    let reported: i64 = conn
-        .query_row("SELECT count(*) FROM audit_log WHERE action = 'quarantined'", [], |row| row.get(0))
-        .unwrap();
+    let reported: i64 =
+        conn.query_row("SELECT count(*) FROM audit_log WHERE action = 'quarantined'", [], |row| row.get(0)).unwrap();
     assert_eq!(reported, 8, "four changes from each of two devices, each reported once");
 }
 

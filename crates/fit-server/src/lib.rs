@@ -21,8 +21,8 @@ use fit_core::ScaleSet;
 use fit_core::hlc::{Hlc, HlcClock, MAX_DRIFT_MS_DEFAULT};
 use fit_core::ids::check_v7;
 use fit_protocol::sync::{
-    QuarantineReport,
     BODY_BYTES_MAX, BODY_DECOMPRESSED_BYTES_MAX, ENROLLMENT_CODE_LEN_MAX, PROTOCOL_VERSION, PROTOCOL_VERSION_MIN,
+    QuarantineReport,
 };
 use fit_protocol::{EnrollRequest, EnrollResponse, ErrorCode, SyncRequest, SyncResponse, VersionRange};
 use serde::Serialize;

@@ -227,8 +227,13 @@ async fn seed_demo<S: ServerStore>(
     let changes =
         demo_visits(DemoSpec { citizens, visits_per_citizen: visits, seed: 7, start_ms }, worker, device, &ids);
     for batch in changes.chunks(PUSH_CHANGES_MAX) {
-        let request =
-            SyncRequest { protocol: PROTOCOL_VERSION, push: batch.to_vec(), cursor: 0, pull_limit: 1, quarantined: vec![] };
+        let request = SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            push: batch.to_vec(),
+            cursor: 0,
+            pull_limit: 1,
+            quarantined: vec![],
+        };
         store.sync(auth, request, 1, now()).await?;
     }
     store.revoke(device, now()).await?;

@@ -3,8 +3,8 @@
 //! answer, and the commit itself. `SyncClient::sync_now` drives it over its transport; so does
 //! the simulation, over a network with faults, so both run the rounds that ship.
 
-use fit_protocol::ErrorCode;
 use fit_core::ids::ChangeId;
+use fit_protocol::ErrorCode;
 use fit_protocol::sync::{PROTOCOL_VERSION, QUARANTINE_REPORT_MAX};
 use fit_protocol::{SyncRequest, SyncResponse};
 
@@ -159,6 +159,12 @@ fn request_after(
     Ok(Outgoing {
         url,
         token,
-        request: SyncRequest { protocol: PROTOCOL_VERSION, push, cursor, pull_limit: config.pull_limit, quarantined: vec![] },
+        request: SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            push,
+            cursor,
+            pull_limit: config.pull_limit,
+            quarantined: vec![],
+        },
     })
 }

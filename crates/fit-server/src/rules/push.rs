@@ -254,6 +254,21 @@ pub fn plan_push(input: PushInput<'_>) -> Result<PushPlan<'_>, Refusal> {
     Ok(PushPlan { log, acknowledged_seq: last_seq, set_aside, records })
 }
 
+/// A citizen assigned back to a worker who had them: the changes that worker's devices made while
+/// the citizen was away, set aside then, join the log now, in `changes`' order, before the
+/// assignment's position, so the worker's every device receives them with the citizen's history
+/// (its own devices included: they are back-filled). What to log, and the records no longer set
+/// aside.
+pub fn plan_release<'c>(
+    changes: &'c [Change],
+    held: HashMap<FieldKey, Held>,
+    next_position: u64,
+    now_ms: u64,
+) -> (LogPlan<'c>, Vec<RecordKey>) {
+    let records = changes.iter().filter_map(|change| refs::made(change, false, |_| false)).map(|(key, _)| key);
+    (plan_log(changes, held, next_position, now_ms), records.collect())
+}
+
 /// Why a new change is set aside rather than logged, if it is: a former worker's change for a
 /// citizen recorded after the citizen left them (by the change's HLC or its device's clock, each
 /// allowed `AFTER_MOVE_GRACE_MS`), or one that refers to a set-aside record.

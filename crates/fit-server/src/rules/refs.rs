@@ -1,5 +1,5 @@
 //! What a change refers to, and whether those references hold: a response belongs to a visit of
-//! its own citizen that its worker started, a correction supersedes a record of the same citizen,
+//! its own citizen, a correction supersedes a record of the same citizen,
 //! a goal stays with the citizen it was made for, and a worker starts visits in their own name.
 //! A device refuses to apply a change whose references do not hold (it would stall on it), so the
 //! server refuses such a change before it reaches the log.
@@ -73,7 +73,9 @@ pub struct Record {
 /// The records `body` refers to or makes, each once: what a backend reads for it.
 pub fn keys(body: &ChangeBody) -> Vec<RecordKey> {
     let mut keys = match body {
-        ChangeBody::VisitStarted { visit, .. } | ChangeBody::VisitClosed { visit, .. } => vec![RecordKey::Visit(*visit)],
+        ChangeBody::VisitStarted { visit, .. } | ChangeBody::VisitClosed { visit, .. } => {
+            vec![RecordKey::Visit(*visit)]
+        }
         ChangeBody::ResponseRecorded { response, visit, supersedes, .. } => {
             let mut keys = vec![RecordKey::Response(*response), RecordKey::Visit(*visit)];
             keys.extend(supersedes.map(RecordKey::Response));
@@ -120,12 +122,11 @@ pub fn check(
     record: impl Fn(&RecordKey) -> Option<Record>,
 ) -> Result<(), Refusal> {
     let citizen = change.citizen();
-    // The record must exist and be this citizen's (and, for a visit, this worker's when asked).
-    let owned = |key: RecordKey, by_worker: bool| match record(&key) {
+    // The record must exist and be this citizen's. A visit another worker started is one a device
+    // holds when the citizen moved to its worker (back-fill), and may be closed or added to.
+    let owned = |key: RecordKey| match record(&key) {
         None => Err(Refusal::UnknownReference { index, what: key.to_string() }),
-        Some(held) if held.citizen != citizen || (by_worker && held.worker != Some(worker)) => {
-            Err(Refusal::ForeignReference { index, what: key.to_string() })
-        }
+        Some(held) if held.citizen != citizen => Err(Refusal::ForeignReference { index, what: key.to_string() }),
         Some(_) => Ok(()),
     };
     // A record this change makes may exist already only as the same citizen's (a goal edited
@@ -146,16 +147,16 @@ pub fn check(
                 _ => Ok(()),
             }
         }
-        ChangeBody::VisitClosed { visit, .. } => owned(RecordKey::Visit(*visit), true),
+        ChangeBody::VisitClosed { visit, .. } => owned(RecordKey::Visit(*visit)),
         ChangeBody::ResponseRecorded { response, visit, supersedes, .. } => {
             fresh_or_own(RecordKey::Response(*response))?;
-            owned(RecordKey::Visit(*visit), true)?;
-            supersedes.map_or(Ok(()), |earlier| owned(RecordKey::Response(earlier), false))
+            owned(RecordKey::Visit(*visit))?;
+            supersedes.map_or(Ok(()), |earlier| owned(RecordKey::Response(earlier)))
         }
         ChangeBody::NoteWritten { note, visit, supersedes, .. } => {
             fresh_or_own(RecordKey::Note(*note))?;
-            visit.map_or(Ok(()), |visit| owned(RecordKey::Visit(visit), false))?;
-            supersedes.map_or(Ok(()), |earlier| owned(RecordKey::Note(earlier), false))
+            visit.map_or(Ok(()), |visit| owned(RecordKey::Visit(visit)))?;
+            supersedes.map_or(Ok(()), |earlier| owned(RecordKey::Note(earlier)))
         }
         ChangeBody::FieldSet { entity: Entity::Goal { goal, .. }, .. } => fresh_or_own(RecordKey::Goal(*goal)),
         ChangeBody::FieldSet { entity: Entity::Citizen { .. }, .. } => Ok(()),

@@ -33,11 +33,10 @@ use crate::rules::refs::{Record, RecordKey};
 use crate::rules::{self, DeviceRow};
 
 /// The migrations, in order, under refinery's names (`V<version>__<name>`).
-const MIGRATIONS: &[(&str, &str)] =
-    &[
-        ("V1__initial", include_str!("../../../../migrations/server-postgres/0001_initial.sql")),
-        ("V3__references", include_str!("../../../../migrations/server-postgres/0003_references.sql")),
-    ];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("V1__initial", include_str!("../../../../migrations/server-postgres/0001_initial.sql")),
+    ("V3__references", include_str!("../../../../migrations/server-postgres/0003_references.sql")),
+];
 
 /// The advisory lock every writing transaction holds (and the migrations, at session level):
 /// "fit_log" in ASCII.
@@ -515,6 +514,7 @@ async fn assign_in(tx: &Transaction<'_>, citizen: CitizenId, worker: WorkerId, n
     if !rules::assignment_moves(previous.as_deref(), &worker) {
         return Ok(());
     }
+    release_set_aside(tx, &citizen, &worker, now_ms).await?;
     let position = sql_u64(next_position(tx).await?)?;
     let now = sql_u64(now_ms)?;
     insert(
@@ -623,7 +623,12 @@ async fn read_known(tx: &Transaction<'_>, auth: DeviceAuth, reads: &Reads) -> Re
 }
 
 /// Which of the batch's citizens the worker has now or had, and when those they had left them.
-async fn read_scope(tx: &Transaction<'_>, auth: DeviceAuth, reads: &Reads, known: &mut Known) -> Result<(), StoreError> {
+async fn read_scope(
+    tx: &Transaction<'_>,
+    auth: DeviceAuth,
+    reads: &Reads,
+    known: &mut Known,
+) -> Result<(), StoreError> {
     if reads.citizens.is_empty() {
         return Ok(());
     }
@@ -689,6 +694,40 @@ async fn write_records(tx: &Transaction<'_>, records: &[(RecordKey, Record)]) ->
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[])
          ON CONFLICT DO NOTHING",
         &[&kinds, &ids, &citizens, &workers, &set_aside],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Logs the changes `worker`'s devices had set aside for `citizen` (`push::plan_release`).
+async fn release_set_aside(tx: &Transaction<'_>, citizen: &str, worker: &str, now_ms: u64) -> Result<(), StoreError> {
+    let rows = query(
+        tx,
+        "SELECT s.change FROM set_aside_changes s JOIN devices d ON d.id = s.device_id
+          WHERE s.citizen_id = $1 AND d.worker_id = $2 ORDER BY s.device_id, s.seq",
+        &[&citizen, &worker],
+    )
+    .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let changes = rows.iter().map(|row| parse_change(get(row, 0)?)).collect::<Result<Vec<Change>, _>>()?;
+    let held = read_held(tx, &push::written_fields(&changes)).await?;
+    let (plan, records) = push::plan_release(&changes, held, next_position(tx).await?, now_ms);
+    write_log(tx, &plan).await?;
+    execute(
+        tx,
+        "DELETE FROM set_aside_changes WHERE change_id = ANY($1)",
+        &[&texts(&changes.iter().map(|c| c.id).collect::<Vec<_>>())],
+    )
+    .await?;
+    let kinds: Vec<&str> = records.iter().map(RecordKey::kind).collect();
+    let ids: Vec<String> = records.iter().map(RecordKey::id).collect();
+    execute(
+        tx,
+        "UPDATE records r SET set_aside = false FROM UNNEST($1::text[], $2::text[]) AS k (kind, id)
+          WHERE r.kind = k.kind AND r.id = k.id",
+        &[&kinds, &ids],
     )
     .await?;
     Ok(())

@@ -265,6 +265,7 @@ impl ServerStore for SqliteStore {
             if !rules::assignment_moves(previous.as_deref(), &worker.to_string()) {
                 return Ok(());
             }
+            release_set_aside(conn, citizen, worker, now_ms)?;
             let position = sql_u64(next_position(conn)?)?;
             insert(
                 conn,
@@ -434,14 +435,7 @@ fn sync_in(
     let next_position = next_position(conn)?;
     rules::pull::check_cursor(request.cursor, next_position - 1)?;
     let known = read_known(conn, auth, &push::reads(&request.push, last_seq))?;
-    let input = PushInput {
-        batch: &request.push,
-        last_seq,
-        known,
-        next_position,
-        now_ms,
-        worker: auth.worker,
-    };
+    let input = PushInput { batch: &request.push, last_seq, known, next_position, now_ms, worker: auth.worker };
     let plan = push::plan_push(input)?;
     write_log(conn, &plan.log)?;
     write_records(conn, &plan.records)?;
@@ -558,6 +552,35 @@ fn write_records(conn: &Connection, records: &[(RecordKey, Record)]) -> Result<(
         let worker = record.worker.map(|w| w.to_string());
         insert
             .execute(params![key.kind(), key.id(), record.citizen.to_string(), worker, record.set_aside])
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Logs the changes `worker`'s devices had set aside for `citizen` (`push::plan_release`).
+fn release_set_aside(conn: &Connection, citizen: CitizenId, worker: WorkerId, now_ms: u64) -> Result<(), StoreError> {
+    let texts: Vec<String> = conn
+        .prepare_cached(
+            "SELECT s.change FROM set_aside_changes s JOIN devices d ON d.id = s.device_id
+              WHERE s.citizen_id = ?1 AND d.worker_id = ?2 ORDER BY s.device_id, s.seq",
+        )
+        .and_then(|mut s| s.query_map(params![citizen.to_string(), worker.to_string()], |row| row.get(0))?.collect())
+        .map_err(db)?;
+    if texts.is_empty() {
+        return Ok(());
+    }
+    let changes = texts.iter().map(|text| serde_json::from_str(text)).collect::<Result<Vec<Change>, _>>()?;
+    let held = read_held(conn, &push::written_fields(&changes))?;
+    let (plan, records) = push::plan_release(&changes, held, next_position(conn)?, now_ms);
+    write_log(conn, &plan)?;
+    for change in &changes {
+        conn.prepare_cached("DELETE FROM set_aside_changes WHERE change_id = ?1")
+            .and_then(|mut s| s.execute([change.id.to_string()]))
+            .map_err(db)?;
+    }
+    for key in records {
+        conn.prepare_cached("UPDATE records SET set_aside = 0 WHERE kind = ?1 AND id = ?2")
+            .and_then(|mut s| s.execute(params![key.kind(), key.id()]))
             .map_err(db)?;
     }
     Ok(())
