@@ -1,5 +1,7 @@
 //! The commands the UI invokes: one line each over the app's service (`fit_device::app::App`),
-//! `{code, message}` on failure. Argument names are snake_case on both sides.
+//! `{code, message}` on failure. Argument names are snake_case on both sides. A PIN is held in
+//! a `Zeroizing` string from here on, so the app's own copy is erased once the command is done
+//! (the web view's and the IPC layer's copies are beyond its reach).
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use fit_device::app::{App, AppError, AppStatus, CitizenAnswer, CitizenMode, Sync
 use fit_device::settings::AppSettings;
 use fit_device::{CaseloadLine, CitizenPage};
 use tauri::{Runtime, State, WebviewWindow};
+use zeroize::Zeroizing;
 
 use crate::shell::blocking;
 
@@ -23,6 +26,7 @@ pub async fn get_status(app: AppState<'_>) -> Answer<AppStatus> {
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn set_up_device(app: AppState<'_>, pin: String) -> Answer<()> {
+    let pin = Zeroizing::new(pin);
     blocking(&app, move |a| a.set_up(&pin)).await
 }
 
@@ -33,6 +37,7 @@ pub async fn enroll_device(app: AppState<'_>, server_url: String, code: String) 
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn unlock_app(app: AppState<'_>, pin: String) -> Answer<()> {
+    let pin = Zeroizing::new(pin);
     blocking(&app, move |a| a.unlock(&pin)).await
 }
 
@@ -47,6 +52,7 @@ pub async fn lock_app(app: AppState<'_>) -> Answer<()> {
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn change_pin(app: AppState<'_>, old_pin: String, new_pin: String) -> Answer<()> {
+    let (old_pin, new_pin) = (Zeroizing::new(old_pin), Zeroizing::new(new_pin));
     blocking(&app, move |a| a.change_pin(&old_pin, &new_pin)).await
 }
 
@@ -119,6 +125,7 @@ pub async fn record_citizen_answer(app: AppState<'_>, answer: CitizenAnswer) -> 
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn leave_citizen_mode<R: Runtime>(window: WebviewWindow<R>, app: AppState<'_>, pin: String) -> Answer<()> {
+    let pin = Zeroizing::new(pin);
     blocking(&app, move |a| a.leave_citizen_mode(&pin)).await.inspect(|()| fullscreen(&window, false))
 }
 

@@ -9,6 +9,7 @@ mod conformance;
 mod e2e;
 mod malformed;
 mod postgres;
+mod postgres_tls;
 mod scale_packs;
 mod store_crash;
 mod sync;

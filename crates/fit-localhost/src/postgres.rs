@@ -5,6 +5,9 @@
 //! PostgreSQL refuses to run as root. When the tests run as root (CI here), initdb and pg_ctl run
 //! as the `postgres` user that Debian's package creates (`runuser -u postgres --`), and the
 //! temporary directory is handed to that user; as any other user they run as that user.
+//!
+//! `start_with_tls` starts one that speaks TLS on TCP with the certificate given and refuses
+//! plain TCP; the tests' own set-up (`create_database`) goes through the unix socket.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,13 @@ use anyhow::{Context, bail};
 const SUPERUSER: &str = "postgres";
 /// The OS user that runs PostgreSQL when the tests run as root.
 const OS_USER_FOR_ROOT: &str = "postgres";
+
+/// The certificate (chain) and private key, both PEM, a TLS cluster serves.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
 
 /// A running cluster. Dropping it stops the server and removes its files.
 #[derive(Debug)]
@@ -52,6 +62,15 @@ impl TempCluster {
     /// Starts a new cluster; `durable` keeps PostgreSQL's own fsync and synchronous commit on
     /// (for benchmarks that must compare durable stores), else they are off.
     pub fn start_with(durable: bool) -> anyhow::Result<TempCluster> {
+        TempCluster::start_cluster(durable, None)
+    }
+
+    /// Starts a new cluster that accepts TCP connections over TLS only, serving `tls`.
+    pub fn start_with_tls(tls: &ServerTls) -> anyhow::Result<TempCluster> {
+        TempCluster::start_cluster(false, Some(tls))
+    }
+
+    fn start_cluster(durable: bool, tls: Option<&ServerTls>) -> anyhow::Result<TempCluster> {
         let bin = find_bin_dir().context(
             "PostgreSQL's initdb was not found in /usr/lib/postgresql/*/bin or on PATH; \
              install it (Debian/Ubuntu: apt-get install postgresql, or run scripts/install-deps.sh)",
@@ -65,12 +84,7 @@ impl TempCluster {
             .tempdir_in(&parent)
             .with_context(|| format!("cannot make a temporary directory in {}", parent.display()))?;
         if let Some(user) = &run_as {
-            let uid = id_of(user, "-u").with_context(|| {
-                format!("the tests run as root and PostgreSQL refuses root: the user `{user}` is needed to run it")
-            })?;
-            let gid = id_of(user, "-g")?;
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
-                .with_context(|| format!("cannot hand {} to the user {user}", dir.path().display()))?;
+            hand_over(dir.path(), user)?;
         }
         let data = dir.path().join("data");
         let mut initdb = command(&bin, "initdb", run_as.as_deref(), dir.path());
@@ -85,13 +99,17 @@ impl TempCluster {
             "--no-sync",
         ]);
         check(&mut initdb, "initdb")?;
+        let extra = match tls {
+            Some(tls) => set_up_tls(dir.path(), &data, tls, run_as.as_deref())?,
+            None => String::new(),
+        };
 
         // A free port: what the system gives for :0, released just before the server binds it.
         // Another process may take it in between; then the start fails and is tried again.
         let mut last_error = None;
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-            match start_server(&bin, &data, port, run_as.as_deref(), dir.path(), durable) {
+            match start_server(&bin, &data, port, run_as.as_deref(), dir.path(), durable, &extra) {
                 Ok(()) => return Ok(TempCluster { bin, port, data, run_as, dir }),
                 Err(error) => last_error = Some(error),
             }
@@ -121,7 +139,11 @@ impl TempCluster {
         if !valid {
             bail!("database name {name:?}: use 1–63 lower-case letters, digits and _");
         }
-        let (client, connection) = tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls)
+        // Through the unix socket, which a TLS cluster accepts without TLS.
+        let mut admin = tokio_postgres::Config::new();
+        admin.host_path(self.dir.path()).port(self.port).user(SUPERUSER).dbname("postgres");
+        let (client, connection) = admin
+            .connect(tokio_postgres::NoTls)
             .await
             .with_context(|| format!("cannot connect to the test cluster on port {}", self.port))?;
         let connection = tokio::spawn(connection);
@@ -157,6 +179,7 @@ fn start_server(
     run_as: Option<&str>,
     dir: &Path,
     durable: bool,
+    extra: &str,
 ) -> anyhow::Result<()> {
     // Settings for a throwaway cluster: no fsync unless `durable` (nothing a test writes must
     // survive a power cut), the socket in the temporary directory, TCP on loopback only, room
@@ -164,7 +187,7 @@ fn start_server(
     let durability = if durable { "" } else { "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" };
     let options = format!(
         "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} {durability} \
-         -c max_connections=300",
+         -c max_connections=300 {extra}",
         dir.display()
     );
     let log = dir.join("server.log");
@@ -181,6 +204,33 @@ fn start_server(
         let log = std::fs::read_to_string(&log).unwrap_or_default();
         error.context(format!("PostgreSQL did not start on port {port}; its log:\n{log}"))
     })
+}
+
+/// Hands `path` to the OS user `user` (who runs PostgreSQL when the tests run as root).
+fn hand_over(path: &Path, user: &str) -> anyhow::Result<()> {
+    let uid = id_of(user, "-u").with_context(|| {
+        format!("the tests run as root and PostgreSQL refuses root: the user `{user}` is needed to run it")
+    })?;
+    let gid = id_of(user, "-g")?;
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+        .with_context(|| format!("cannot hand {} to the user {user}", path.display()))
+}
+
+/// Writes the certificate and key (the key readable by the server's user only, as PostgreSQL
+/// demands), and lets TCP in over TLS only; returns the server options that turn TLS on.
+fn set_up_tls(dir: &Path, data: &Path, tls: &ServerTls, run_as: Option<&str>) -> anyhow::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    std::fs::write(&cert, &tls.cert_pem).context("cannot write the test cluster's certificate")?;
+    std::fs::write(&key, &tls.key_pem).context("cannot write the test cluster's key")?;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+    if let Some(user) = run_as {
+        hand_over(&cert, user)?;
+        hand_over(&key, user)?;
+    }
+    let hba = "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n";
+    std::fs::write(data.join("pg_hba.conf"), hba).context("cannot write the test cluster's pg_hba.conf")?;
+    Ok(format!("-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}", cert.display(), key.display()))
 }
 
 /// The newest `/usr/lib/postgresql/<version>/bin` with an initdb (Debian and Ubuntu), else the

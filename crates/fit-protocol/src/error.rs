@@ -115,6 +115,7 @@ error_codes! {
     StoreDatabase = "store.database",
     StoreInvalid = "store.invalid",
     StoreNotFound = "store.not_found",
+    StoreRolledBack = "store.rolled_back",
     PinTooShort = "pin.too_short",
     PinWrong = "pin.wrong",
     PinTooSoon = "pin.too_soon",

@@ -66,6 +66,7 @@ impl StoreError {
             StoreError::Key(KeyError::WrongPin { .. }) => ErrorCode::PinWrong,
             StoreError::Key(KeyError::TooSoon { .. }) => ErrorCode::PinTooSoon,
             StoreError::Key(KeyError::Wiped) => ErrorCode::StoreWiped,
+            StoreError::Key(KeyError::RolledBack { .. }) => ErrorCode::StoreRolledBack,
             StoreError::Key(KeyError::Damaged(_)) | StoreError::Damaged(_) => ErrorCode::StoreDamaged,
             StoreError::Key(KeyError::Io(_)) => ErrorCode::StoreIo,
             StoreError::WrongKey => ErrorCode::StoreWrongKey,

@@ -416,6 +416,7 @@ const errorTexts: Record<Exclude<ErrorCode, 'unknown'>, Text> = {
   'store.database': { da: 'Enhedens database havde et problem. Intet er gemt.', en: "The device's database had a problem. Nothing was saved." },
   'store.invalid': { da: 'Det kan ikke gemmes på enheden.', en: 'That cannot be saved on the device.' },
   'store.not_found': { da: 'Det findes ikke på enheden.', en: 'That is not on the device.' },
+  'store.rolled_back': { da: 'Nøglefilen er ældre end enhedens tæller af PIN-forsøg: en fil er lagt tilbage fra en kopi. PIN-koden prøves ikke, og forsøget tæller som forkert.', en: "The key file is older than this device's count of PIN attempts: a file was put back from a copy. The PIN is not tried, and the attempt counts as a wrong one." },
   'pin.too_short': { da: 'PIN-koden skal have mindst 6 tegn.', en: 'The PIN needs at least 6 characters.' },
   'pin.wrong': { da: 'Forkert PIN-kode.', en: 'Wrong PIN.' },
   'pin.too_soon': { da: 'For mange forkerte forsøg. Vent lidt, og prøv igen.', en: 'Too many wrong tries. Wait a moment and try again.' },

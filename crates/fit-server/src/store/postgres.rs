@@ -22,7 +22,6 @@ use fit_core::Hlc;
 use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
 use fit_core::merge::Version;
 use fit_protocol::{Change, ChangeBody, ErrorCode, SyncRequest, SyncResponse};
-use tokio_postgres::NoTls;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -31,6 +30,9 @@ use crate::rules::pull::{CitizenScan, Departure, Page, PageCut, PageRow};
 use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity, SetAside};
 use crate::rules::refs::{Record, RecordKey};
 use crate::rules::{self, DeviceRow};
+
+mod tls;
+use tls::SslMode;
 
 /// The migrations, in order, under refinery's names (`V<version>__<name>`).
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -64,16 +66,17 @@ impl std::fmt::Debug for PgStore {
 type TxFuture<'t, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 't>>;
 
 impl PgStore {
-    /// Connects to the database at `url` (`postgres://user:password@host:port/name`), brings its
-    /// schema to the latest migration, and makes the pool.
+    /// Connects to the database at `url` (`postgres://user:password@host:port/name`, with
+    /// `?sslmode=…&sslrootcert=…` as libpq reads them, see `tls`), brings its schema to the latest
+    /// migration, and makes the pool.
     pub async fn connect(url: &str) -> anyhow::Result<PgStore> {
-        let mut config: tokio_postgres::Config = url.parse().context("the PostgreSQL URL is not valid")?;
+        let tls::Connection { mut config, tls, mode } = tls::connection(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         config.application_name("fit-server");
-        migrate(&config).await?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        migrate(&config, tls.clone(), mode).await?;
+        let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
@@ -117,11 +120,16 @@ impl PgStore {
 /// Applies the migrations on a connection of its own, holding the write lock for the session,
 /// so two servers starting on one database migrate one after the other and no write runs meanwhile.
 /// Closing the connection releases the lock, also when a migration fails.
-async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
+async fn migrate(
+    config: &tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    mode: SslMode,
+) -> anyhow::Result<()> {
     let mut config = config.clone();
     // Quiet: refinery's `CREATE TABLE IF NOT EXISTS` would log a notice at every start.
     config.options("-c client_min_messages=warning");
-    let (mut client, connection) = config.connect(NoTls).await.context("cannot connect to PostgreSQL")?;
+    let (mut client, connection) =
+        config.connect(tls).await.with_context(|| format!("cannot connect to PostgreSQL (sslmode={mode})"))?;
     let connection = tokio::spawn(connection);
     client.execute("SELECT pg_advisory_lock($1)", &[&WRITE_LOCK]).await.context("cannot take the migration lock")?;
     let migrations = MIGRATIONS
