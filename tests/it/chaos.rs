@@ -69,6 +69,9 @@ impl ServerProcess {
             .arg("--database")
             .arg(&self.database)
             .args(["serve", "--listen", &self.addr.to_string()])
+            // 24 tablets on one address, enrolling and syncing in a burst: no per-address or
+            // per-token rate limits (their own test has them).
+            .args(["--enroll-per-ip", "0", "--sync-per-ip", "0", "--sync-per-token", "0"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)

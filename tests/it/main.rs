@@ -10,5 +10,6 @@ mod e2e;
 mod malformed;
 mod postgres;
 mod scale_packs;
+mod serve;
 mod store_crash;
 mod sync;
