@@ -147,6 +147,8 @@ pub async fn serve_with<S: ServerStore>(
             drop(stream);
             continue;
         };
+        // Answers are small and one per request: sent at once, not held back for more to write.
+        let _ = stream.set_nodelay(true);
         let watcher = graceful.watcher();
         let (router, tls, header_timeout) = (router.clone(), tls.clone(), config.header_timeout);
         tokio::spawn(async move {
@@ -310,5 +312,49 @@ fn address_key(ip: IpAddr) -> IpAddr {
             let bits = u128::from(v6) & !((1u128 << 64) - 1);
             IpAddr::V6(bits.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_and_a_mapped_ipv4_as_itself() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(other));
+        let mapped: IpAddr = "::ffff:10.0.0.7".parse().unwrap();
+        assert_eq!(address_key(mapped), "10.0.0.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn past_the_allowance_a_key_is_told_when_to_come_back() {
+        let limiter = governor::RateLimiter::dashmap(Quota::per_minute(NonZeroU32::new(2).unwrap()));
+        let key: IpAddr = "10.0.0.7".parse().unwrap();
+        assert!(admit(Some(&limiter), &key).is_ok());
+        assert!(admit(Some(&limiter), &key).is_ok());
+        match admit(Some(&limiter), &key) {
+            // One request every 30 s comes back: the wait is up to 30 s, in whole seconds.
+            Err(ApiError::RateLimited { retry_after_s }) => assert!((1..=30).contains(&retry_after_s)),
+            other => panic!("expected a rate limit, got {other:?}"),
+        }
+        let other: IpAddr = "10.0.0.8".parse().unwrap();
+        assert!(admit(Some(&limiter), &other).is_ok(), "another address has its own allowance");
+        assert!(admit(None::<&DefaultKeyedRateLimiter<IpAddr>>, &key).is_ok(), "a limit turned off");
+    }
+
+    #[test]
+    fn unreadable_tls_files_are_refused_with_the_file_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, "not a certificate").unwrap();
+        std::fs::write(&key, "not a key").unwrap();
+        let error = tls_acceptor(&cert, &key).err().unwrap();
+        assert!(format!("{error:#}").contains("cert.pem"), "{error:#}");
+        let missing = tls_acceptor(&dir.path().join("none.pem"), &key).err().unwrap();
+        assert!(format!("{missing:#}").contains("none.pem"), "{missing:#}");
     }
 }
