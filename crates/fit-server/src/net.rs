@@ -147,25 +147,37 @@ pub async fn serve_with<S: ServerStore>(
             drop(stream);
             continue;
         };
-        // Answers are small and one per request: sent at once, not held back for more to write.
-        let _ = stream.set_nodelay(true);
-        let watcher = graceful.watcher();
-        let (router, tls, header_timeout) = (router.clone(), tls.clone(), config.header_timeout);
-        tokio::spawn(async move {
-            let _permit = permit;
-            match tls {
-                None => connection(stream, peer, router, header_timeout, watcher).await,
-                Some(tls) => match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => connection(stream, peer, router, header_timeout, watcher).await,
-                    // A failed or stalled handshake (plain HTTP to the TLS port, a scanner) ends here.
-                    Ok(Err(_)) | Err(_) => {}
-                },
-            }
-        });
+        let accepted = Accepted { stream, peer, router: router.clone(), tls: tls.clone(), watcher: graceful.watcher() };
+        tokio::spawn(accepted.serve(config.header_timeout, permit));
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// A connection taken under the cap, with what it is served with.
+struct Accepted {
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    tls: Option<TlsAcceptor>,
+    watcher: hyper_util::server::graceful::Watcher,
+}
+
+impl Accepted {
+    /// Serves the connection to its end; `_permit` holds its place under the cap until then.
+    async fn serve(self, header_timeout: Duration, _permit: tokio::sync::OwnedSemaphorePermit) {
+        let Accepted { stream, peer, router, tls, watcher } = self;
+        // Answers are small and one per request: sent at once, not held back for more to write.
+        let _ = stream.set_nodelay(true);
+        let Some(tls) = tls else {
+            return connection(stream, peer, router, header_timeout, watcher).await;
+        };
+        // A failed or stalled handshake (plain HTTP to the TLS port, a scanner) ends here.
+        if let Ok(Ok(stream)) = tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+            connection(stream, peer, router, header_timeout, watcher).await;
+        }
+    }
 }
 
 /// An accept that failed: out of descriptors, wait a moment for some to close instead of spinning.
