@@ -70,8 +70,17 @@ impl ServerProcess {
             .arg(&self.database)
             .args(["serve", "--listen", &self.addr.to_string()])
             // 24 tablets on one address, enrolling and syncing in a burst: no per-address or
-            // per-token rate limits (their own test has them).
-            .args(["--enroll-per-ip", "0", "--sync-per-ip", "0", "--sync-per-token", "0"])
+            // per-token limits (their own tests have them).
+            .args([
+                "--enroll-per-ip",
+                "0",
+                "--sync-per-ip",
+                "0",
+                "--sync-per-token",
+                "0",
+                "--max-connections-per-ip",
+                "0",
+            ])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)

@@ -1,6 +1,7 @@
 //! The server's network shell on loopback, with short limits set for each test: headers or a
 //! body trickled in are cut within a bound while health checks go on being answered; a flood of
-//! idle connections is shed and the server recovers; wrong enrollment codes from one address
+//! idle connections is shed and the server recovers, and one address cannot take every
+//! connection; wrong enrollment codes from one address
 //! and syncs with one token are rate-limited with 429 and Retry-After, which the device engine
 //! reads; requests over the cap get 503 with Retry-After; and a real device enrolls and syncs
 //! over TLS with a pinned self-signed certificate, while plain HTTP to the TLS port fails cleanly.
@@ -152,6 +153,36 @@ async fn a_flood_of_idle_connections_is_shed_and_health_answers_within_a_bound()
     let started = Instant::now();
     assert!(health_answers(&server.url()).await, "health did not answer after the flood");
     assert!(started.elapsed() < BOUND);
+}
+
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    const PER_ADDRESS: usize = 8;
+    // A long header timeout: health must be answered while the flood's connections are held.
+    let net = NetConfig {
+        max_connections_per_ip: PER_ADDRESS,
+        header_timeout: Duration::from_secs(60),
+        ..NetConfig::generous()
+    };
+    let (server, shed) = server_with(net).await;
+    let mut idle = Vec::new();
+    for _ in 0..40 {
+        idle.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    let deadline = Instant::now() + BOUND;
+    while shed.connections.load(std::sync::atomic::Ordering::Relaxed) < 32 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(shed.connections.load(std::sync::atomic::Ordering::Relaxed), 32, "all past the address's cap");
+    // Another client (127.0.0.2 is this machine too) is served at once.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .timeout(BOUND)
+        .build()
+        .unwrap();
+    let answer = other.get(format!("{}/api/v1/health", server.url())).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    drop(idle);
 }
 
 #[tokio::test]

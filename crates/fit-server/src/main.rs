@@ -103,6 +103,9 @@ struct ServeArgs {
     /// Open connections at most; the excess are closed at once. Keep it under the file limit.
     #[arg(long, default_value_t = NetConfig::default().max_connections)]
     max_connections: usize,
+    /// Open connections from one address at most (0: no limit; behind a proxy all come from it).
+    #[arg(long, default_value_t = NetConfig::default().max_connections_per_ip)]
+    max_connections_per_ip: usize,
     /// Requests under way at most; the excess get 503 server.busy.
     #[arg(long, default_value_t = NetConfig::default().max_in_flight)]
     max_in_flight: usize,
@@ -123,6 +126,7 @@ impl ServeArgs {
             header_timeout: Duration::from_secs(self.header_timeout),
             request_timeout: Duration::from_secs(self.request_timeout),
             max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
             max_in_flight: self.max_in_flight,
             enroll_per_ip: self.enroll_per_ip,
             sync_per_ip: self.sync_per_ip,

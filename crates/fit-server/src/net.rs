@@ -1,7 +1,7 @@
 //! The network shell around `app`: the server's own accept loop over HTTP/1.1, optionally behind
 //! TLS (rustls), with what keeps slow and hostile clients from starving the devices of a
-//! municipality: a cap on open connections (the excess closed at once, so the process never runs
-//! out of file descriptors), a header-read timeout (which also closes a kept-alive connection
+//! municipality: a cap on open connections, in all and per address (the excess closed at once,
+//! so the process never runs out of file descriptors and one client cannot take them all), a header-read timeout (which also closes a kept-alive connection
 //! left idle), a deadline for a whole request with its body, a cap on requests under way (`503
 //! server.busy`), and per-address and per-token rate limits on enroll and sync (`429
 //! rate.limited`). In process (fit-sim) the router runs without this shell.
@@ -45,6 +45,9 @@ pub struct NetConfig {
     pub request_timeout: Duration,
     /// Open connections; the excess are closed as soon as they are accepted.
     pub max_connections: usize,
+    /// Open connections from one address (an IPv6 /64 as one), so one client cannot take them
+    /// all; 0 turns it off (behind a proxy, whose connections all come from one address).
+    pub max_connections_per_ip: usize,
     /// Requests under way; the excess get `503 server.busy` with Retry-After.
     pub max_in_flight: usize,
     /// Enrollments a minute from one address (an IPv6 /64 counts as one).
@@ -61,6 +64,7 @@ impl Default for NetConfig {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             max_connections: 512,
+            max_connections_per_ip: 64,
             max_in_flight: 128,
             enroll_per_ip: 10,
             sync_per_ip: 600,
@@ -75,6 +79,7 @@ impl NetConfig {
     pub fn generous() -> NetConfig {
         NetConfig {
             max_connections: 4096,
+            max_connections_per_ip: 0,
             max_in_flight: 4096,
             enroll_per_ip: 0,
             sync_per_ip: 0,
@@ -128,6 +133,7 @@ pub async fn serve_with<S: ServerStore>(
     let shed = state.shed.clone();
     let router = shell(app(state), &config, shed.clone());
     let connections = Arc::new(Semaphore::new(config.max_connections));
+    let per_address = Arc::new(PerAddress::new(config.max_connections_per_ip));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -141,14 +147,15 @@ pub async fn serve_with<S: ServerStore>(
             },
             () = &mut shutdown => break,
         };
-        let Ok(permit) = connections.clone().try_acquire_owned() else {
+        let place = per_address.take(peer.ip());
+        let (Ok(permit), Some(place)) = (connections.clone().try_acquire_owned(), place) else {
             // Closed now, unanswered: holding it would spend a descriptor on a client we cannot serve.
             shed.connections.fetch_add(1, Ordering::Relaxed);
             drop(stream);
             continue;
         };
         let accepted = Accepted { stream, peer, router: router.clone(), tls: tls.clone(), watcher: graceful.watcher() };
-        tokio::spawn(accepted.serve(config.header_timeout, permit));
+        tokio::spawn(accepted.serve(config.header_timeout, (permit, place)));
     }
     drop(listener);
     graceful.shutdown().await;
@@ -165,8 +172,8 @@ struct Accepted {
 }
 
 impl Accepted {
-    /// Serves the connection to its end; `_permit` holds its place under the cap until then.
-    async fn serve(self, header_timeout: Duration, _permit: tokio::sync::OwnedSemaphorePermit) {
+    /// Serves the connection to its end; `_places` hold its places under the caps until then.
+    async fn serve(self, header_timeout: Duration, _places: (tokio::sync::OwnedSemaphorePermit, Place)) {
         let Accepted { stream, peer, router, tls, watcher } = self;
         // Answers are small and one per request: sent at once, not held back for more to write.
         let _ = stream.set_nodelay(true);
@@ -176,6 +183,51 @@ impl Accepted {
         // A failed or stalled handshake (plain HTTP to the TLS port, a scanner) ends here.
         if let Ok(Ok(stream)) = tokio::time::timeout(header_timeout, tls.accept(stream)).await {
             connection(stream, peer, router, header_timeout, watcher).await;
+        }
+    }
+}
+
+/// Open connections per address, for the per-address cap.
+struct PerAddress {
+    max: usize,
+    open: std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>,
+}
+
+/// A connection's place under its address's cap, given back when dropped.
+struct Place {
+    key: Option<IpAddr>,
+    of: Arc<PerAddress>,
+}
+
+impl PerAddress {
+    fn new(max: usize) -> PerAddress {
+        PerAddress { max, open: std::sync::Mutex::default() }
+    }
+
+    /// A place for one more connection from `ip`, or `None` when its address has all it may.
+    fn take(self: &Arc<PerAddress>, ip: IpAddr) -> Option<Place> {
+        if self.max == 0 {
+            return Some(Place { key: None, of: self.clone() });
+        }
+        let key = address_key(ip);
+        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.entry(key).or_insert(0);
+        (*count < self.max).then(|| {
+            *count += 1;
+            Place { key: Some(key), of: self.clone() }
+        })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let Some(key) = self.key else { return };
+        let mut open = self.of.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&key);
+            }
         }
     }
 }
