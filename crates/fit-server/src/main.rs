@@ -137,6 +137,7 @@ impl ServeArgs {
 
 /// Serves until Ctrl-C or SIGTERM, over TLS when a certificate and key are given.
 async fn run_serve<S: ServerStore>(store: S, args: ServeArgs) -> anyhow::Result<()> {
+    args.net().check()?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(net::tls_acceptor(cert, key)?),
         _ => None,

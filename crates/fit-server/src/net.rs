@@ -89,6 +89,17 @@ impl NetConfig {
     }
 }
 
+impl NetConfig {
+    /// Refuses a configuration that would refuse everything: a zero timeout or cap.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.header_timeout.is_zero(), "the header timeout must be at least a second");
+        anyhow::ensure!(!self.request_timeout.is_zero(), "the request timeout must be at least a second");
+        anyhow::ensure!(self.max_connections > 0, "at least one connection must be allowed");
+        anyhow::ensure!(self.max_in_flight > 0, "at least one request under way must be allowed");
+        Ok(())
+    }
+}
+
 /// What the shell refused since the server started: rising counts are an overload or an attack.
 #[derive(Debug, Default)]
 pub struct Shed {
@@ -333,14 +344,15 @@ impl RateLimits {
         }
     }
 
-    /// Whether `request` is within its limits: enroll by address; sync by address, then by
-    /// token (hashed: the limiter keeps no token). Other paths and requests with no known peer
+    /// Whether `request` is within its limits: enroll by address; sync and scale packs by
+    /// address, then by token (hashed: the limiter keeps no token). Other paths and requests with no known peer
     /// (in process) are not limited here.
     fn check(&self, request: &Request) -> Result<(), ApiError> {
         let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| address_key(info.0.ip()));
         match request.uri().path() {
             "/api/v1/enroll" => peer.map_or(Ok(()), |ip| admit(self.enroll_per_ip.as_ref(), &ip)),
-            "/api/v1/sync" => {
+            // Scale packs are fetched with the device's token too, and share sync's allowance.
+            "/api/v1/sync" | "/api/v1/scale-packs" => {
                 peer.map_or(Ok(()), |ip| admit(self.sync_per_ip.as_ref(), &ip))?;
                 match bearer(request.headers()) {
                     Some(token) => admit(self.sync_per_token.as_ref(), &Sha256::digest(token.as_bytes()).into()),

@@ -178,4 +178,18 @@ mod tests {
         }
         assert!(check_server_url("http://10.0.0.5:8080", true).is_ok(), "a test network, when allowed");
     }
+
+    #[test]
+    fn a_server_that_sheds_load_is_tried_again_after_its_retry_after() {
+        for (status, code) in [(429, "rate.limited"), (503, "server.busy"), (408, "request.timeout"), (502, "")] {
+            let body = format!(r#"{{"code":"{code}","message":"later"}}"#).into_bytes();
+            let reply = Reply { status, retry_after: Some(Duration::from_secs(6)), body };
+            match read_reply::<serde_json::Value>(&reply) {
+                Err(SyncError::Busy { retry_after }) => {
+                    assert_eq!(retry_after, Some(Duration::from_secs(6)), "{status}")
+                }
+                other => panic!("{status}: expected busy, got {other:?}"),
+            }
+        }
+    }
 }
