@@ -69,6 +69,18 @@ impl ServerProcess {
             .arg("--database")
             .arg(&self.database)
             .args(["serve", "--listen", &self.addr.to_string()])
+            // 24 tablets on one address, enrolling and syncing in a burst: no per-address or
+            // per-token limits (their own tests have them).
+            .args([
+                "--enroll-per-ip",
+                "0",
+                "--sync-per-ip",
+                "0",
+                "--sync-per-token",
+                "0",
+                "--max-connections-per-ip",
+                "0",
+            ])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)

@@ -11,5 +11,6 @@ mod malformed;
 mod postgres;
 mod postgres_tls;
 mod scale_packs;
+mod serve;
 mod store_crash;
 mod sync;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use fit_server::AppState;
+use fit_server::net::{NetConfig, TlsAcceptor};
 use fit_server::store::ServerStore;
 use fit_server::store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
@@ -52,13 +53,28 @@ impl<S: ServerStore> LiveServer<S> {
         addr: Option<SocketAddr>,
         configure: impl FnOnce(&mut AppState<S>),
     ) -> anyhow::Result<LiveServer<S>> {
+        LiveServer::start_tls(store, keep, addr, None, configure).await
+    }
+
+    /// `start_with`, over TLS when `tls` is given (the address is then `https://localhost:port`).
+    pub async fn start_tls(
+        store: S,
+        keep: Option<tempfile::TempDir>,
+        addr: Option<SocketAddr>,
+        tls: Option<TlsAcceptor>,
+        configure: impl FnOnce(&mut AppState<S>),
+    ) -> anyhow::Result<LiveServer<S>> {
         let mut state = AppState::new(store.clone())?;
+        // Tests and benchmarks drive many devices from 127.0.0.1: limits they would trip are off
+        // unless `configure` sets them (the timeouts stay).
+        state.net = NetConfig::generous();
         configure(&mut state);
         let listener = TcpListener::bind(addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))).await?;
         let addr = listener.local_addr()?;
         let shutdown = Arc::new(Notify::new());
         let stop = shutdown.clone();
-        let task = tokio::spawn(fit_server::serve(listener, state, async move { stop.notified().await }));
+        let task =
+            tokio::spawn(fit_server::net::serve_with(listener, state, tls, async move { stop.notified().await }));
         Ok(LiveServer { addr, store, shutdown, task: Some(task), dir: keep })
     }
 

@@ -48,6 +48,12 @@ error_codes! {
     AuthRequired = "auth.required",
     DeviceRevoked = "device.revoked",
     ServerInternal = "server.internal",
+    /// The server is at its limit of requests under way: try again after Retry-After.
+    ServerBusy = "server.busy",
+    /// Too many requests from one address or one device: try again after Retry-After.
+    RateLimited = "rate.limited",
+    /// A request (its body included) that did not arrive in time.
+    RequestTimeout = "request.timeout",
     // Enrollment.
     EnrollCodeInvalid = "enroll.code_invalid",
     EnrollCodeUsed = "enroll.code_used",

@@ -3,11 +3,14 @@
 //! body: details go to the log, without personal data.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fit_protocol::{ChangeError, ErrorBody, ErrorCode, ServerClock, VersionRange};
 
 use crate::store::StoreError;
+
+/// The Retry-After of a `503 server.busy`: a moment, since a slot frees as soon as a request ends.
+const BUSY_RETRY_AFTER_S: u64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -36,6 +39,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("this citizen is not in the caseload of this device's worker")]
     OutOfScope,
+    #[error("the server is busy; try again in a moment")]
+    Busy,
+    #[error("too many requests; try again in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    #[error("the request did not arrive in time")]
+    Timeout,
     #[error("the server had a problem; try again later")]
     Internal(#[source] anyhow::Error),
 }
@@ -69,6 +78,9 @@ impl ApiError {
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::OutOfScope => StatusCode::FORBIDDEN,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,6 +99,9 @@ impl ApiError {
             ApiError::TooLarge => ErrorCode::RequestTooLarge,
             ApiError::UnsupportedEncoding => ErrorCode::RequestEncodingUnsupported,
             ApiError::OutOfScope => ErrorCode::CitizenOutOfScope,
+            ApiError::Busy => ErrorCode::ServerBusy,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Timeout => ErrorCode::RequestTimeout,
             ApiError::Internal(_) => ErrorCode::ServerInternal,
         }
     }
@@ -128,7 +143,17 @@ impl IntoResponse for ApiError {
             ApiError::ClockAhead { clock, .. } => Some(*clock),
             _ => None,
         };
+        // When to come back: the device's backoff waits at least this long.
+        let retry_after_s = match &self {
+            ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
+            ApiError::Busy => Some(BUSY_RETRY_AFTER_S),
+            _ => None,
+        };
         let body = ErrorBody { code: self.code(), message: self.to_string(), supported, clock };
-        (self.status_code(), Json(body)).into_response()
+        let mut response = (self.status_code(), Json(body)).into_response();
+        if let Some(seconds) = retry_after_s {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

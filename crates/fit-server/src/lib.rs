@@ -5,6 +5,7 @@
 pub mod check;
 mod error;
 pub mod export;
+pub mod net;
 pub mod rules;
 pub mod store;
 
@@ -60,6 +61,10 @@ pub struct AppState<S> {
     pub protocols: VersionRange,
     /// Requests refused for want of a valid token or enrollment code, since the server started.
     pub refused: Arc<Refused>,
+    /// Timeouts and limits of the network shell (`serve`); not used in process.
+    pub net: net::NetConfig,
+    /// What the network shell shed, since the server started.
+    pub shed: Arc<net::Shed>,
 }
 
 /// Counts of refused credentials: a rising count is someone guessing.
@@ -92,6 +97,8 @@ impl<S: ServerStore> AppState<S> {
             max_drift_ms: MAX_DRIFT_MS_DEFAULT,
             protocols: VersionRange { min: PROTOCOL_VERSION_MIN, max: PROTOCOL_VERSION },
             refused: Arc::default(),
+            net: net::NetConfig::default(),
+            shed: Arc::default(),
         })
     }
 }
@@ -147,13 +154,14 @@ async fn scale_packs<S: ServerStore>(
         .map(Json)
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then finishes the requests under way.
+/// Serves `app` in plain HTTP on `listener`, with the timeouts and limits of `state.net`, until
+/// `shutdown` completes, then finishes the requests under way (`net::serve_with` for TLS).
 pub async fn serve<S: ServerStore>(
     listener: TcpListener,
     state: AppState<S>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    net::serve_with(listener, state, None, shutdown).await
 }
 
 /// SHA-256 in hex: tokens and enrollment codes are stored only like this.

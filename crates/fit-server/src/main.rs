@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -13,10 +14,11 @@ use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
 use fit_protocol::demo::{DemoSpec, WEEK_MS, demo_visits};
 use fit_protocol::sync::PUSH_CHANGES_MAX;
 use fit_protocol::{PROTOCOL_VERSION, SyncRequest};
+use fit_server::net::{self, NetConfig};
 use fit_server::store::postgres::PgStore;
 use fit_server::store::sqlite::SqliteStore;
 use fit_server::store::{CitizenProfile, ServerStore};
-use fit_server::{AppState, NowMs, export, secret_hash, serve, system_now};
+use fit_server::{AppState, NowMs, export, secret_hash, system_now};
 use tokio::net::TcpListener;
 
 #[derive(Debug, Parser)]
@@ -31,12 +33,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the sync API.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-    },
+    /// Serve the sync API: over TLS with --tls-cert and --tls-key, else plain HTTP (on this
+    /// machine, or behind a proxy that terminates TLS).
+    Serve(ServeArgs),
     /// Create a team; prints its id.
     CreateTeam { name: String },
     /// Create a worker in a team; prints its id.
@@ -87,6 +86,76 @@ enum Command {
     },
 }
 
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The server's certificate chain (PEM); with --tls-key, the server speaks HTTPS itself.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of the certificate (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Seconds for a request's headers (and for an idle kept-alive connection, and a TLS handshake).
+    #[arg(long, default_value_t = NetConfig::default().header_timeout.as_secs())]
+    header_timeout: u64,
+    /// Seconds for a whole request, its body included.
+    #[arg(long, default_value_t = NetConfig::default().request_timeout.as_secs())]
+    request_timeout: u64,
+    /// Open connections at most; the excess are closed at once. Keep it under the file limit.
+    #[arg(long, default_value_t = NetConfig::default().max_connections)]
+    max_connections: usize,
+    /// Open connections from one address at most (0: no limit; behind a proxy all come from it).
+    #[arg(long, default_value_t = NetConfig::default().max_connections_per_ip)]
+    max_connections_per_ip: usize,
+    /// Requests under way at most; the excess get 503 server.busy.
+    #[arg(long, default_value_t = NetConfig::default().max_in_flight)]
+    max_in_flight: usize,
+    /// Enrollments a minute from one address (0: no limit).
+    #[arg(long, default_value_t = NetConfig::default().enroll_per_ip)]
+    enroll_per_ip: u32,
+    /// Syncs a minute from one address (0: no limit; behind a proxy every request comes from it).
+    #[arg(long, default_value_t = NetConfig::default().sync_per_ip)]
+    sync_per_ip: u32,
+    /// Syncs a minute with one device token (0: no limit).
+    #[arg(long, default_value_t = NetConfig::default().sync_per_token)]
+    sync_per_token: u32,
+}
+
+impl ServeArgs {
+    fn net(&self) -> NetConfig {
+        NetConfig {
+            header_timeout: Duration::from_secs(self.header_timeout),
+            request_timeout: Duration::from_secs(self.request_timeout),
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            max_in_flight: self.max_in_flight,
+            enroll_per_ip: self.enroll_per_ip,
+            sync_per_ip: self.sync_per_ip,
+            sync_per_token: self.sync_per_token,
+        }
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM, over TLS when a certificate and key are given.
+async fn run_serve<S: ServerStore>(store: S, args: ServeArgs) -> anyhow::Result<()> {
+    args.net().check()?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(net::tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    let listen = args.listen;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %listener.local_addr()?, scheme, "serving");
+    let mut state = AppState::new(store)?;
+    state.net = args.net();
+    net::serve_with(listener, state, tls, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -109,12 +178,7 @@ async fn run<S: ServerStore>(store: S, command: Command) -> anyhow::Result<()> {
     let new_id = uuid::Uuid::now_v7;
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Serve { listen } => {
-            let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-            tracing::info!(address = %listener.local_addr()?, "serving");
-            serve(listener, AppState::new(store)?, shutdown_signal()).await?;
-            tracing::info!("stopped");
-        }
+        Command::Serve(args) => run_serve(store, args).await?,
         Command::CreateTeam { name } => {
             let team = TeamId::from(new_id());
             store.create_team(team, name).await?;

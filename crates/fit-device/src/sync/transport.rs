@@ -75,13 +75,15 @@ pub(crate) fn read_reply<A: DeserializeOwned>(reply: &Reply) -> Result<A, SyncEr
             let range = error.as_ref().and_then(|e| e.supported);
             SyncError::Unsupported { min: range.map_or(0, |r| r.min), max: range.map_or(0, |r| r.max) }
         }
-        (429 | 500..=599, _) => SyncError::Busy { retry_after: reply.retry_after },
+        // A request that timed out on a slow link, a limit, a busy or failing server: later.
+        (408 | 429 | 500..=599, _) => SyncError::Busy { retry_after: reply.retry_after },
         _ => SyncError::Refused { code, message: message.to_owned() },
     })
 }
 
 /// The transport over HTTPS, with a timeout on every request. Plain HTTP goes only to this
-/// machine, unless `allow_plain_http` (a test network).
+/// machine, unless `allow_plain_http` (a test network). With a pinned certificate, the server
+/// must present exactly that one: no other certificate authority is trusted.
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
@@ -90,8 +92,19 @@ pub struct Http {
 
 impl Http {
     pub fn new(timeout: Duration, allow_plain_http: bool) -> Result<Http, SyncError> {
-        let client =
-            reqwest::Client::builder().timeout(timeout).build().map_err(|e| SyncError::Internal(e.to_string()))?;
+        Http::build(reqwest::Client::builder().timeout(timeout), allow_plain_http)
+    }
+
+    /// A transport that trusts only `certificate_pem` (the server's own certificate, or a
+    /// municipality's private CA): a certificate from any public CA for the same name is refused.
+    pub fn pinned(timeout: Duration, allow_plain_http: bool, certificate_pem: &[u8]) -> Result<Http, SyncError> {
+        let certificate = reqwest::Certificate::from_pem(certificate_pem)
+            .map_err(|e| SyncError::Insecure(format!("the pinned certificate cannot be read: {e}")))?;
+        Http::build(reqwest::Client::builder().timeout(timeout).tls_certs_only([certificate]), allow_plain_http)
+    }
+
+    fn build(builder: reqwest::ClientBuilder, allow_plain_http: bool) -> Result<Http, SyncError> {
+        let client = builder.build().map_err(|e| SyncError::Internal(e.to_string()))?;
         Ok(Http { client, allow_plain_http })
     }
 }
@@ -164,5 +177,19 @@ mod tests {
             assert!(matches!(check_server_url(url, false), Err(SyncError::Insecure(_))), "{url}");
         }
         assert!(check_server_url("http://10.0.0.5:8080", true).is_ok(), "a test network, when allowed");
+    }
+
+    #[test]
+    fn a_server_that_sheds_load_is_tried_again_after_its_retry_after() {
+        for (status, code) in [(429, "rate.limited"), (503, "server.busy"), (408, "request.timeout"), (502, "")] {
+            let body = format!(r#"{{"code":"{code}","message":"later"}}"#).into_bytes();
+            let reply = Reply { status, retry_after: Some(Duration::from_secs(6)), body };
+            match read_reply::<serde_json::Value>(&reply) {
+                Err(SyncError::Busy { retry_after }) => {
+                    assert_eq!(retry_after, Some(Duration::from_secs(6)), "{status}")
+                }
+                other => panic!("{status}: expected busy, got {other:?}"),
+            }
+        }
     }
 }
