@@ -36,6 +36,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("this citizen is not in the caseload of this device's worker")]
     OutOfScope,
+    /// The device's worker has been deactivated (see `rules::admit`).
+    #[error("{0}")]
+    WorkerDeactivated(String),
     #[error("the server had a problem; try again later")]
     Internal(#[source] anyhow::Error),
 }
@@ -68,7 +71,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::OutOfScope => StatusCode::FORBIDDEN,
+            ApiError::OutOfScope | ApiError::WorkerDeactivated(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,6 +90,7 @@ impl ApiError {
             ApiError::TooLarge => ErrorCode::RequestTooLarge,
             ApiError::UnsupportedEncoding => ErrorCode::RequestEncodingUnsupported,
             ApiError::OutOfScope => ErrorCode::CitizenOutOfScope,
+            ApiError::WorkerDeactivated(_) => ErrorCode::WorkerDeactivated,
             ApiError::Internal(_) => ErrorCode::ServerInternal,
         }
     }
@@ -108,6 +112,7 @@ impl From<StoreError> for ApiError {
                 ErrorCode::DeviceRevoked => ApiError::Revoked,
                 ErrorCode::ChangeConflict => ApiError::Conflict(message),
                 ErrorCode::CitizenOutOfScope => ApiError::OutOfScope,
+                ErrorCode::WorkerDeactivated => ApiError::WorkerDeactivated(message),
                 code => ApiError::Invalid { code, message },
             },
             StoreError::Fault(source) => ApiError::Internal(source),
