@@ -593,10 +593,26 @@ fn admin_cases(w: &World, cases: &mut Vec<Case>) {
     cases.extend([
         Case { code: "enroll.code_revoked", ..enroll("a revoked code", &a.revoked_code) },
         Case { code: "enroll.code_expired", ..enroll("an expired code, for another new device", "expired-code") },
-        Case { status: 403, code: "worker.deactivated", ..enroll("a code of a deactivated worker", &a.deactivated_code) },
-        Case { status: 403, code: "worker.deactivated", ..sync("a deactivated worker's sync", &a.deactivated_token, json!([])) },
-        Case { status: 403, code: "worker.deactivated", ..sync("a deactivated worker's push", &a.deactivated_token, visit.clone()) },
-        Case { status: 403, code: "worker.deactivated", ..packs("a deactivated worker's scale packs", &a.deactivated_token) },
+        Case {
+            status: 403,
+            code: "worker.deactivated",
+            ..enroll("a code of a deactivated worker", &a.deactivated_code)
+        },
+        Case {
+            status: 403,
+            code: "worker.deactivated",
+            ..sync("a deactivated worker's sync", &a.deactivated_token, json!([]))
+        },
+        Case {
+            status: 403,
+            code: "worker.deactivated",
+            ..sync("a deactivated worker's push", &a.deactivated_token, visit.clone())
+        },
+        Case {
+            status: 403,
+            code: "worker.deactivated",
+            ..packs("a deactivated worker's scale packs", &a.deactivated_token)
+        },
         sync("a token past its grace period", &a.retired_token, json!([])),
         sync("a token past its grace period, pushing", &a.retired_token, visit),
         packs("a token past its grace period, for the scale packs", &a.retired_token),

@@ -68,11 +68,7 @@ pub fn presented(tokens: &Tokens, hash: &str, now_ms: u64) -> Option<Presented> 
 
 /// The device a token belongs to and which of its tokens it is: a token that is none of the
 /// device's (a replaced one past its grace period included) is unknown; then `admit` decides.
-pub fn admit_token<T>(
-    row: Option<(DeviceRow<T>, Tokens)>,
-    hash: &str,
-    now_ms: u64,
-) -> Result<(T, Presented), Refusal> {
+pub fn admit_token<T>(row: Option<(DeviceRow<T>, Tokens)>, hash: &str, now_ms: u64) -> Result<(T, Presented), Refusal> {
     let (row, tokens) = row.ok_or(Refusal::UnknownDevice)?;
     let presented = presented(&tokens, hash, now_ms).ok_or(Refusal::UnknownDevice)?;
     Ok((admit(Some(row))?, presented))

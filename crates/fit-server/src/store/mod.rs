@@ -211,11 +211,8 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         expires_at_ms: u64,
     ) -> impl Future<Output = Result<uuid::Uuid, StoreError>> + Send;
     /// Revokes a code: it enrolls nothing from now on (`enroll.code_revoked`).
-    fn revoke_enrollment_code(
-        &self,
-        code: CodeRef,
-        now_ms: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn revoke_enrollment_code(&self, code: CodeRef, now_ms: u64)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
     fn enrollment_codes(&self) -> impl Future<Output = Result<Vec<CodeInfo>, StoreError>> + Send;
     /// Deactivates a worker (their devices are refused with `worker.deactivated` and no code
     /// enrolls for them) or makes them active again.
@@ -241,6 +238,10 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         now_ms: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// A device's row as `authenticate` reads it in either backend: (device id, worker id, since when
+/// its token is current) with whether it is served, and its tokens.
+pub(crate) type AuthRow = (crate::rules::DeviceRow<(String, String, i64)>, crate::rules::token::Tokens);
 
 pub(crate) fn no_such_code() -> StoreError {
     StoreError::refused(ErrorCode::EnrollCodeInvalid, "no such enrollment code")

@@ -27,8 +27,8 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{
-    AuditEntry, CitizenProfile, CodeInfo, CodeRef, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, StoreError,
-    TokenUse,
+    AuditEntry, AuthRow, CitizenProfile, CodeInfo, CodeRef, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore,
+    StoreError, TokenUse,
 };
 use crate::rules::pull::{CitizenScan, Departure, Page, PageCut, PageRow};
 use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity};
@@ -244,7 +244,12 @@ impl ServerStore for PgStore {
         self.write(move |tx| Box::pin(enroll_in(tx, code_hash, device, token_hash, now_ms))).await
     }
 
-    async fn authenticate(&self, token_hash: String, now_ms: u64, policy: TokenPolicy) -> Result<DeviceAuth, StoreError> {
+    async fn authenticate(
+        &self,
+        token_hash: String,
+        now_ms: u64,
+        policy: TokenPolicy,
+    ) -> Result<DeviceAuth, StoreError> {
         let hash = token_hash.clone();
         let (device, worker, since, presented) = self
             .read(move |tx| {
@@ -707,7 +712,7 @@ async fn sync_in(
 }
 
 /// A device's row as `authenticate` reads it: who it is, whether it is served, and its tokens.
-fn auth_row(row: &Row) -> Result<(DeviceRow<(String, String, i64)>, Tokens), StoreError> {
+fn auth_row(row: &Row) -> Result<AuthRow, StoreError> {
     let device_row = DeviceRow {
         data: (get(row, 0)?, get(row, 1)?, get(row, 8)?),
         revoked: get::<Option<i64>>(row, 2)?.is_some(),

@@ -17,8 +17,8 @@ use rusqlite_migration::{M, Migrations};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AuditEntry, CitizenProfile, CodeInfo, CodeRef, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, StoreError,
-    TokenUse,
+    AuditEntry, AuthRow, CitizenProfile, CodeInfo, CodeRef, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore,
+    StoreError, TokenUse,
 };
 use crate::rules::pull::{CitizenScan, Departure, Page, PageRow, cut_page, merge_citizens};
 use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity};
@@ -196,7 +196,12 @@ impl ServerStore for SqliteStore {
         .await
     }
 
-    async fn authenticate(&self, token_hash: String, now_ms: u64, policy: TokenPolicy) -> Result<DeviceAuth, StoreError> {
+    async fn authenticate(
+        &self,
+        token_hash: String,
+        now_ms: u64,
+        policy: TokenPolicy,
+    ) -> Result<DeviceAuth, StoreError> {
         self.run(move |conn| {
             let row = conn
                 .query_row(
@@ -338,7 +343,9 @@ impl ServerStore for SqliteStore {
     ) -> Result<uuid::Uuid, StoreError> {
         self.run(move |conn| {
             let deactivated: Option<Option<i64>> = conn
-                .query_row("SELECT deactivated_at_ms FROM workers WHERE id = ?1", [worker.to_string()], |row| row.get(0))
+                .query_row("SELECT deactivated_at_ms FROM workers WHERE id = ?1", [worker.to_string()], |row| {
+                    row.get(0)
+                })
                 .optional()
                 .map_err(db)?;
             rules::admit_code(now_ms, expires_at_ms, deactivated.flatten().is_some())?;
@@ -360,9 +367,8 @@ impl ServerStore for SqliteStore {
                 CodeRef::Id(id) => ("id", id.to_string()),
                 CodeRef::Hash(hash) => ("code_hash", hash),
             };
-            let sql = format!(
-                "UPDATE enrollment_codes SET revoked_at_ms = coalesce(revoked_at_ms, ?1) WHERE {column} = ?2"
-            );
+            let sql =
+                format!("UPDATE enrollment_codes SET revoked_at_ms = coalesce(revoked_at_ms, ?1) WHERE {column} = ?2");
             let changed = conn.execute(&sql, params![sql_u64(now_ms)?, key]).map_err(db)?;
             if changed == 0 { Err(super::no_such_code()) } else { Ok(()) }
         })
@@ -426,9 +432,7 @@ impl ServerStore for SqliteStore {
             let mut statement =
                 conn.prepare("SELECT actor, action, subject, at_ms FROM audit_log ORDER BY id").map_err(db)?;
             let rows = statement
-                .query_map([], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?, row.get::<_, i64>(3)?))
-                })
+                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?, row.get::<_, i64>(3)?)))
                 .map_err(db)?;
             rows.map(|row| {
                 let (actor, action, subject, at_ms) = row.map_err(db)?;
@@ -522,8 +526,6 @@ impl ServerStore for SqliteStore {
     }
 }
 
-type AuthRow = (DeviceRow<(String, String, i64)>, Tokens);
-
 /// A device's row as `authenticate` reads it: who it is, whether it is served, and its tokens.
 fn auth_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuthRow> {
     let device_row = DeviceRow {
@@ -544,7 +546,13 @@ fn auth_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuthRow> {
 /// The device's next token becomes its current one; the one it replaces is kept through the
 /// grace period (`rules::token`). Only if `next_hash` is still the next token: two requests with
 /// it promote once.
-fn promote(conn: &Connection, device: &str, next_hash: &str, now_ms: u64, policy: &TokenPolicy) -> Result<(), StoreError> {
+fn promote(
+    conn: &Connection,
+    device: &str,
+    next_hash: &str,
+    now_ms: u64,
+    policy: &TokenPolicy,
+) -> Result<(), StoreError> {
     let until = sql_u64(token::previous_until(now_ms, policy))?;
     conn.execute(
         "UPDATE devices SET previous_token_hash = token_hash, previous_token_until_ms = ?1, token_hash = next_token_hash,
