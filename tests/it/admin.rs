@@ -261,3 +261,42 @@ async fn a_device_rotates_its_token_through_a_lost_answer() {
     assert_eq!(device.lock().unwrap().sync_counters().unwrap().pending_changes, 0);
     client.sync_now(&device, |_| {}).await.unwrap();
 }
+
+/// A real device of a worker who is deactivated: sync is refused with its own code, the device
+/// keeps its data and its pending visit (nothing is erased), and once the worker is active again
+/// the visit arrives.
+#[tokio::test]
+async fn a_deactivated_workers_device_keeps_its_work_until_the_worker_is_back() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = DeviceConfig {
+        unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
+        ..DeviceConfig::new(dir.path())
+    };
+    let mut device = Device::open(config, Arc::new(SystemClock)).unwrap();
+    device.set_up("975310").unwrap();
+    let device = Mutex::new(device);
+    let client = SyncClient::new(SyncConfig::default()).unwrap();
+    let code = fit_tests::server::enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
+    client.enroll(&device, &server.url(), &code).await.unwrap();
+    client.sync_now(&device, |_| {}).await.unwrap();
+    let visit = device.lock().unwrap().start_visit(caseload.citizen).unwrap();
+    device.lock().unwrap().close_visit(visit).unwrap();
+    let pending = || device.lock().unwrap().sync_counters().unwrap().pending_changes;
+    assert_eq!(pending(), 2);
+
+    server.store.set_worker_active(caseload.worker, false, now_ms()).await.unwrap();
+    let refused = client.sync_now(&device, |_| {}).await.unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::WorkerDeactivated, "{refused}");
+    assert!(!refused.is_transient(), "a person must act; the device does not hammer the server");
+    assert!(device.lock().unwrap().is_set_up(), "nothing is erased");
+    assert_eq!(pending(), 2, "the visit waits on the device");
+    assert_eq!(device.lock().unwrap().caseload_overview().unwrap().len(), 1, "the caseload is still there");
+
+    server.store.set_worker_active(caseload.worker, true, now_ms()).await.unwrap();
+    client.sync_now(&device, |_| {}).await.unwrap();
+    assert_eq!(pending(), 0);
+    let held = server.store.changes().await.unwrap().iter().filter(|c| c.citizen() == caseload.citizen).count();
+    assert_eq!(held, 4, "the profile's two changes and the visit's two");
+}
