@@ -347,6 +347,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_what_can_be_a_bearer_token_is_stored_as_one() {
+        assert!(is_token(&"ab12".repeat(16)));
+        assert!(!is_token(""), "an empty token would lock the device out");
+        assert!(!is_token("two words"));
+        assert!(!is_token("line\nbreak"));
+        assert!(!is_token(&"a".repeat(257)));
+    }
+
+    #[test]
     fn backoff_doubles_with_jitter_up_to_its_maximum() {
         let config = SyncConfig::default();
         assert_eq!(backoff_delay(&config, 1, 1.0), Duration::from_secs(1));

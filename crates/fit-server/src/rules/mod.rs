@@ -226,6 +226,30 @@ mod tests {
     }
 
     #[test]
+    fn a_pull_is_audited_by_counts_and_citizen_ids_only() {
+        let id = |n: u8| uuid::Builder::from_unix_timestamp_millis(1_795_392_000_000, &[n; 10]).into_uuid();
+        let (device, worker) = (id(1).into(), id(2).into());
+        let (anna, bo): (fit_core::ids::CitizenId, fit_core::ids::CitizenId) = (id(3).into(), id(4).into());
+        let mut changes = fit_protocol::demo::visit_with_ors(device, bo, worker, (1, 1_795_392_000_000), 60);
+        changes.extend(fit_protocol::demo::visit_with_ors(device, anna, worker, (3, 1_795_392_000_000), 70));
+        let logged = changes.into_iter().enumerate();
+        let mut response = SyncResponse {
+            protocol: 1,
+            acknowledged_seq: 0,
+            changes: logged.map(|(i, change)| fit_protocol::LoggedChange { position: i as u64 + 1, change }).collect(),
+            cursor: 4,
+            more: false,
+            removed_citizens: Vec::new(),
+            server_time_ms: 0,
+            new_token: None,
+        };
+        let (first, second) = if anna.to_string() < bo.to_string() { (anna, bo) } else { (bo, anna) };
+        assert_eq!(pull_audit(&response), Some(format!("4 changes about 2 citizens: {first},{second}")));
+        response.changes.clear();
+        assert_eq!(pull_audit(&response), None, "an empty page leaves no line");
+    }
+
+    #[test]
     fn assigning_a_citizen_to_the_worker_who_has_it_moves_nothing() {
         assert!(!assignment_moves(Some("w1"), "w1"));
         assert!(assignment_moves(Some("w1"), "w2"));
