@@ -47,6 +47,9 @@ fn codes_and_workers_are_administered_and_every_command_is_audited() {
     let db = dir.path().join("server.db");
     let team = ok(&db, &["create-team", "Team Nord"]);
     let worker = ok(&db, &["create-worker", &team, "Karen Hansen"]);
+    let citizen = ok(&db, &["create-citizen", &team, "--name", "Anna K.", "--case-reference", "SAG-77"]);
+    ok(&db, &["assign", &citizen, &worker]);
+    assert!(refused(&db, &["revoke", &uuid_like()]).contains("no such device"));
 
     for hours in ["0", "169"] {
         let said = refused(&db, &["enrollment-code", &worker, "--valid-hours", hours]);
@@ -78,6 +81,8 @@ fn codes_and_workers_are_administered_and_every_command_is_audited() {
         [
             "create-team",
             "create-worker",
+            "create-citizen",
+            "assign",
             "enrollment-code",
             "codes",
             "revoke-code",
@@ -93,9 +98,11 @@ fn codes_and_workers_are_administered_and_every_command_is_audited() {
     for secret in [&first, &second, &third] {
         assert!(!audit.contains(secret.as_str()), "no code in the audit log:\n{audit}");
     }
-    assert!(!audit.contains("Karen") && !audit.contains("Team Nord"), "no name in the audit log:\n{audit}");
-    assert!(audit.contains(&format!("worker {worker}")), "{audit}");
-    assert!(ok(&db, &["audit"]).lines().last().unwrap().ends_with("\t11 rows"), "reading the log is logged too");
+    for personal in ["Karen", "Team Nord", "Anna", "SAG-77"] {
+        assert!(!audit.contains(personal), "no name or reference in the audit log:\n{audit}");
+    }
+    assert!(audit.contains(&format!("citizen {citizen} to worker {worker}")), "{audit}");
+    assert!(ok(&db, &["audit"]).lines().last().unwrap().ends_with("\t13 rows"), "reading the log is logged too");
 }
 
 fn uuid_like() -> String {
