@@ -1,5 +1,5 @@
 -- Administration: revocable enrollment codes with an id the administrator can name, workers who
--- can be deactivated, device tokens that rotate, and the audit log read in order.
+-- can be deactivated, and device tokens that rotate.
 -- Append-only: add a file, never edit a shipped one. Its twin is server-sqlite/0002_administration.sql.
 
 -- An enrollment code's id (printed when it is made, listed by `codes`): the code itself is shown
