@@ -4,6 +4,7 @@
 // Test helpers outside #[test] functions unwrap too: a panic is a failed test with a location.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod chaos;
 mod conformance;
 mod e2e;

@@ -5,13 +5,14 @@
 use std::path::Path;
 
 use fit_core::Hlc;
-use fit_core::ids::{CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
+use fit_core::ids::{CitizenId, DeviceId, GoalId, NoteId, ResponseId, TeamId, VisitId, WorkerId};
 use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer};
 use fit_protocol::sync::BODY_BYTES_MAX;
 use fit_protocol::{Change, ChangeBody, Entity, FieldName, ResponseContent, SCHEMA_VERSION};
+use fit_server::rules::token::TokenPolicy;
 use fit_server::secret_hash;
 use fit_server::store::sqlite::SqliteStore;
-use fit_server::store::{CitizenProfile, ServerStore};
+use fit_server::store::{CitizenProfile, CodeRef, ServerStore};
 use fit_tests::app::now_ms;
 use fit_tests::server::{LiveServer, create_caseload, enrollment_code, new_id};
 use serde_json::{Value, json};
@@ -81,6 +82,16 @@ struct World {
     stranger_visit: VisitId,
     stranger_response: ResponseId,
     stranger_goal: GoalId,
+    admin: Admin,
+}
+
+/// What the administrator's cases need: a revoked code, a deactivated worker's device and code,
+/// and a token replaced by rotation whose grace period is over.
+struct Admin {
+    revoked_code: String,
+    deactivated_token: String,
+    deactivated_code: String,
+    retired_token: String,
 }
 
 /// A change of `device` stamped now.
@@ -679,7 +690,104 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
     ] {
         cases.push(Case { name: name.into(), method, path, headers: Vec::new(), body: Vec::new(), status, code });
     }
+    admin_cases(w, &mut cases);
     cases
+}
+
+/// The administrator's cases: revoked and expired codes, a deactivated worker, a retired token.
+fn admin_cases(w: &World, cases: &mut Vec<Case>) {
+    let a = &w.admin;
+    let enroll = |name: &str, code: &str| Case {
+        name: name.into(),
+        method: "POST",
+        path: "/api/v1/enroll",
+        headers: Vec::new(),
+        body: json!({"protocol": 1, "code": code, "device": new_id::<DeviceId>()}).to_string().into_bytes(),
+        status: 422,
+        code: "",
+    };
+    let sync = |name: &str, token: &str, push: Value| Case {
+        name: name.into(),
+        method: "POST",
+        path: "/api/v1/sync",
+        headers: vec![("authorization", format!("Bearer {token}"))],
+        body: sync_body(push),
+        status: 401,
+        code: "auth.required",
+    };
+    let packs = |name: &str, token: &str| Case {
+        name: name.into(),
+        method: "GET",
+        path: "/api/v1/scale-packs",
+        headers: vec![("authorization", format!("Bearer {token}"))],
+        body: Vec::new(),
+        status: 401,
+        code: "auth.required",
+    };
+    let visit = serde_json::to_value(vec![w.visit(1, w.citizen)]).unwrap();
+    cases.extend([
+        Case { code: "enroll.code_revoked", ..enroll("a revoked code", &a.revoked_code) },
+        Case { code: "enroll.code_expired", ..enroll("an expired code, for another new device", "expired-code") },
+        Case {
+            status: 403,
+            code: "worker.deactivated",
+            ..enroll("a code of a deactivated worker", &a.deactivated_code)
+        },
+        Case {
+            status: 403,
+            code: "worker.deactivated",
+            ..sync("a deactivated worker's sync", &a.deactivated_token, json!([]))
+        },
+        Case {
+            status: 403,
+            code: "worker.deactivated",
+            ..sync("a deactivated worker's push", &a.deactivated_token, visit.clone())
+        },
+        Case {
+            status: 403,
+            code: "worker.deactivated",
+            ..packs("a deactivated worker's scale packs", &a.deactivated_token)
+        },
+        sync("a token past its grace period", &a.retired_token, json!([])),
+        sync("a token past its grace period, pushing", &a.retired_token, visit),
+        packs("a token past its grace period, for the scale packs", &a.retired_token),
+    ]);
+}
+
+/// Sets up the administrator's cases: a revoked code; a second worker with an enrolled device
+/// and an unused code, then deactivated; a device whose enrollment token was rotated away and
+/// whose grace period is over.
+async fn admin_world(server: &LiveServer<SqliteStore>, url: &str, team: TeamId, worker: WorkerId) -> Admin {
+    let http = reqwest::Client::new();
+    let enroll = |code: String| {
+        let request = json!({"protocol": 1, "code": code, "device": new_id::<DeviceId>()});
+        let answer = http.post(format!("{url}/api/v1/enroll")).json(&request).send();
+        async move { answer.await.unwrap().json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned() }
+    };
+    let sync = |token: String| {
+        let answer = http
+            .post(format!("{url}/api/v1/sync"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(sync_body(json!([])))
+            .send();
+        async move { answer.await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let store = &server.store;
+    let revoked_code = enrollment_code(store, worker, now_ms()).await.unwrap();
+    store.revoke_enrollment_code(CodeRef::Hash(secret_hash(&revoked_code)), now_ms()).await.unwrap();
+
+    let leaver: WorkerId = new_id();
+    store.create_worker(leaver, team, "Leaver".into()).await.unwrap();
+    let deactivated_token = enroll(enrollment_code(store, leaver, now_ms()).await.unwrap()).await;
+    let deactivated_code = enrollment_code(store, leaver, now_ms()).await.unwrap();
+    store.set_worker_active(leaver, false, now_ms()).await.unwrap();
+
+    let retired_token = enroll(enrollment_code(store, worker, now_ms()).await.unwrap()).await;
+    let next = sync(retired_token.clone()).await["new_token"].as_str().unwrap().to_owned();
+    assert_eq!(sync(next).await["code"], Value::Null, "the new token works");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    Admin { revoked_code, deactivated_token, deactivated_code, retired_token }
 }
 
 /// POSTs `case` over a plain TCP connection, writing the body in the background, and reads the
@@ -779,7 +887,10 @@ async fn every_malformed_request_gets_its_code_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("server.db");
     let store = SqliteStore::open(&database).unwrap();
-    let server = LiveServer::start_with(store, None, None, |_| {}).await.unwrap();
+    // Tokens rotate at every sync and a replaced one dies a millisecond after its successor is
+    // used, so the corpus holds a token past its grace period.
+    let tokens = TokenPolicy { rotate_after_ms: 0, grace_ms: 1 };
+    let server = LiveServer::start_with(store, None, None, move |state| state.tokens = tokens).await.unwrap();
     let http = reqwest::Client::new();
     let url = server.url();
 
@@ -821,6 +932,7 @@ async fn every_malformed_request_gets_its_code_and_changes_nothing() {
         .unwrap();
     let (their_visit, stranger_visit, stranger_response, stranger_goal) =
         other_workers_records(&server, &http, other, caseload.citizen, caseload.worker, stranger).await;
+    let admin = admin_world(&server, &url, caseload.team, caseload.worker).await;
     let mut world = World {
         device,
         token,
@@ -834,6 +946,7 @@ async fn every_malformed_request_gets_its_code_and_changes_nothing() {
         stranger_visit,
         stranger_response,
         stranger_goal,
+        admin,
     };
     let visit = world.visit(1, world.citizen);
     let ChangeBody::VisitStarted { visit: visit_id, .. } = visit.body else { unreachable!() };

@@ -58,6 +58,7 @@ error_codes! {
     EnrollCodeInvalid = "enroll.code_invalid",
     EnrollCodeUsed = "enroll.code_used",
     EnrollCodeExpired = "enroll.code_expired",
+    EnrollCodeRevoked = "enroll.code_revoked",
     EnrollDeviceExists = "enroll.device_exists",
     EnrollDeviceInvalid = "enroll.device_invalid",
     // A pushed batch and its changes.
@@ -95,6 +96,11 @@ error_codes! {
     // The administrator's commands.
     AdminConstraint = "admin.constraint",
     DeviceUnknown = "device.unknown",
+    /// An enrollment code valid for less than an hour or more than a week.
+    AdminCodeValidity = "admin.code_validity",
+    WorkerUnknown = "worker.unknown",
+    /// The device's worker has been deactivated: sync stops, the device keeps its data.
+    WorkerDeactivated = "worker.deactivated",
     // The device's sync engine.
     SyncOffline = "sync.offline",
     SyncBusy = "sync.busy",

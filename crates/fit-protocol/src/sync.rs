@@ -81,6 +81,12 @@ pub struct SyncResponse {
     pub removed_citizens: Vec<CitizenId>,
     /// The server's clock, so a device can tell how far off its own is.
     pub server_time_ms: u64,
+    /// A new device token, when the one this request used is due to be replaced: the device
+    /// stores it before it commits this answer and sends it from the next request on. The old
+    /// token works until the new one is first used, and for a grace period after. Absent most of
+    /// the time; a device that does not know the field keeps its token, which keeps working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_token: Option<String>,
 }
 
 /// A device trades a one-time enrollment code for a device token.

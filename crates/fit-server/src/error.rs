@@ -45,6 +45,9 @@ pub enum ApiError {
     RateLimited { retry_after_s: u64 },
     #[error("the request did not arrive in time")]
     Timeout,
+    /// The device's worker has been deactivated (see `rules::admit`).
+    #[error("{0}")]
+    WorkerDeactivated(String),
     #[error("the server had a problem; try again later")]
     Internal(#[source] anyhow::Error),
 }
@@ -77,7 +80,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::OutOfScope => StatusCode::FORBIDDEN,
+            ApiError::OutOfScope | ApiError::WorkerDeactivated(_) => StatusCode::FORBIDDEN,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -102,6 +105,7 @@ impl ApiError {
             ApiError::Busy => ErrorCode::ServerBusy,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Timeout => ErrorCode::RequestTimeout,
+            ApiError::WorkerDeactivated(_) => ErrorCode::WorkerDeactivated,
             ApiError::Internal(_) => ErrorCode::ServerInternal,
         }
     }
@@ -123,6 +127,7 @@ impl From<StoreError> for ApiError {
                 ErrorCode::DeviceRevoked => ApiError::Revoked,
                 ErrorCode::ChangeConflict => ApiError::Conflict(message),
                 ErrorCode::CitizenOutOfScope => ApiError::OutOfScope,
+                ErrorCode::WorkerDeactivated => ApiError::WorkerDeactivated(message),
                 code => ApiError::Invalid { code, message },
             },
             StoreError::Fault(source) => ApiError::Internal(source),

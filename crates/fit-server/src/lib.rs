@@ -65,6 +65,8 @@ pub struct AppState<S> {
     pub net: net::NetConfig,
     /// What the network shell shed, since the server started.
     pub shed: Arc<net::Shed>,
+    /// How often device tokens rotate and how long a replaced one still works.
+    pub tokens: rules::token::TokenPolicy,
 }
 
 /// Counts of refused credentials: a rising count is someone guessing.
@@ -99,6 +101,7 @@ impl<S: ServerStore> AppState<S> {
             refused: Arc::default(),
             net: net::NetConfig::default(),
             shed: Arc::default(),
+            tokens: rules::token::TokenPolicy::default(),
         })
     }
 }
@@ -237,8 +240,11 @@ async fn sync<S: ServerStore>(
     let clock = HlcClock::new(Hlc::ZERO, state.max_drift_ms);
     let pull_limit = check::check_sync_request(&request, auth.device, &state.scales, &clock, now, state.protocols)?;
     let reports = request.quarantined.clone();
-    let response = state.store.sync(auth, request, pull_limit, now).await?;
+    let mut response = state.store.sync(auth, request, pull_limit, now).await?;
     report_quarantine(&state, auth, &reports, now).await?;
+    if rules::token::rotation_due(auth.token.presented, auth.token.current_since_ms, now, &state.tokens) {
+        response.new_token = next_token(&state, &headers, auth).await;
+    }
     Ok(Json(response))
 }
 
@@ -261,6 +267,24 @@ async fn report_quarantine<S: ServerStore>(
     Ok(())
 }
 
+/// The device's next token, issued once and sent again with every answer to the old token until
+/// the new one is used (`rules::token`). A failure here costs only the rotation, which the next
+/// sync tries again: the answer goes out without it.
+async fn next_token<S: ServerStore>(state: &AppState<S>, headers: &HeaderMap, auth: DeviceAuth) -> Option<String> {
+    let token = bearer(headers)?;
+    let mut salt = [0u8; 32];
+    getrandom::fill(&mut salt).ok()?;
+    let fresh_salt = hex::encode(salt);
+    let fresh_hash = secret_hash(&rules::token::next_token(&fresh_salt, token));
+    match state.store.rotate_token(auth.device, secret_hash(token), fresh_salt, fresh_hash).await {
+        Ok(salt) => salt.map(|salt| rules::token::next_token(&salt, token)),
+        Err(error) => {
+            tracing::warn!(code = %ApiError::from(error).code(), "a device token was not rotated");
+            None
+        }
+    }
+}
+
 /// The device a request's bearer token belongs to; a missing, unknown or revoked token is
 /// counted and logged.
 async fn authenticate<S: ServerStore>(
@@ -269,7 +293,10 @@ async fn authenticate<S: ServerStore>(
     path: &str,
 ) -> Result<DeviceAuth, ApiError> {
     let result = match bearer(headers) {
-        Some(token) => state.store.authenticate(secret_hash(token)).await.map_err(ApiError::from),
+        Some(token) => {
+            let now = (state.now_ms)();
+            state.store.authenticate(secret_hash(token), now, state.tokens).await.map_err(ApiError::from)
+        }
         None => Err(ApiError::Unauthorized),
     };
     result.inspect_err(|error| count_refusal(&state.refused.tokens, path, error))

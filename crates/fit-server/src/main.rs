@@ -15,10 +15,11 @@ use fit_protocol::demo::{DemoSpec, WEEK_MS, demo_visits};
 use fit_protocol::sync::PUSH_CHANGES_MAX;
 use fit_protocol::{PROTOCOL_VERSION, SyncRequest};
 use fit_server::net::{self, NetConfig};
+use fit_server::rules::token::TokenPolicy;
 use fit_server::store::postgres::PgStore;
 use fit_server::store::sqlite::SqliteStore;
-use fit_server::store::{CitizenProfile, ServerStore};
-use fit_server::{AppState, NowMs, export, secret_hash, system_now};
+use fit_server::store::{CitizenProfile, CodeInfo, CodeRef, ServerStore, StoreError};
+use fit_server::{AppState, NowMs, export, rules, secret_hash, system_now};
 use tokio::net::TcpListener;
 
 #[derive(Debug, Parser)]
@@ -57,13 +58,17 @@ enum Command {
     },
     /// Put a citizen in a worker's caseload (moving it from any other).
     Assign { citizen: CitizenId, worker: WorkerId },
-    /// Create a one-time enrollment code for a worker; prints the code.
+    /// Create a one-time enrollment code for a worker; prints the code (and its id on stderr).
     EnrollmentCode {
         worker: WorkerId,
-        /// Hours the code stays valid.
+        /// Hours the code stays valid: 1 to 168 (a week).
         #[arg(long, default_value_t = 72)]
         valid_hours: u64,
     },
+    /// List enrollment codes: id, worker, created, expires, state (never the code itself).
+    Codes,
+    /// Revoke an enrollment code, named by its id or by the code: it enrolls nothing from then on.
+    RevokeCode { code: String },
     /// List enrolled devices.
     Devices,
     /// List the changes acknowledged but kept out of the log (a former worker's, recorded after
@@ -71,6 +76,13 @@ enum Command {
     SetAside,
     /// Revoke a device: it gets `device.revoked` and wipes itself at its next sync.
     Revoke { device: DeviceId },
+    /// Deactivate a worker: their devices stop syncing (`worker.deactivated`; their unsynced work
+    /// stays on them) and no enrollment code can be made for them.
+    DeactivateWorker { worker: WorkerId },
+    /// Make a deactivated worker active again: their devices sync again, pending work included.
+    ReactivateWorker { worker: WorkerId },
+    /// List the audit log: time (ms), actor, action, subject (ids only).
+    Audit,
     /// Export every response as CSV (to a file, or to standard output).
     ExportCsv {
         #[arg(long)]
@@ -175,39 +187,68 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run<S: ServerStore>(store: S, command: Command) -> anyhow::Result<()> {
     let now = system_now();
-    let new_id = uuid::Uuid::now_v7;
     let mut out = std::io::stdout().lock();
+    if let Command::Serve(args) = command {
+        return run_serve(store, args).await;
+    }
+    let action = action_name(&command);
+    let subject = match command {
+        Command::Codes | Command::Devices | Command::SetAside | Command::Audit => {
+            list(&store, &command, &mut out).await?
+        }
+        command => change(&store, command, &now, &mut out).await?,
+    };
+    // Every administrator's command leaves a line, with ids and counts only.
+    store.audit("admin".into(), action.into(), subject, now()).await?;
+    Ok(())
+}
+
+/// The audit log's name for a command: its name on the command line.
+fn action_name(command: &Command) -> &'static str {
     match command {
-        Command::Serve(args) => run_serve(store, args).await?,
-        Command::CreateTeam { name } => {
-            let team = TeamId::from(new_id());
-            store.create_team(team, name).await?;
-            writeln!(out, "{team}")?;
-        }
-        Command::CreateWorker { team, name } => {
-            let worker = WorkerId::from(new_id());
-            store.create_worker(worker, team, name).await?;
-            writeln!(out, "{worker}")?;
-        }
-        Command::CreateCitizen { team, name, age_band, birth_year, case_reference } => {
-            let citizen = CitizenId::from(new_id());
-            let profile = CitizenProfile { display_name: name, birth_year, age_band, case_reference };
-            store.create_citizen(citizen, team, profile, now()).await?;
-            writeln!(out, "{citizen}")?;
-        }
-        Command::Assign { citizen, worker } => store.assign(citizen, worker, now()).await?,
-        Command::EnrollmentCode { worker, valid_hours } => {
-            let code = enrollment_code(&store, worker, valid_hours, &now).await?;
-            writeln!(out, "{code}")?;
+        Command::Serve { .. } => "serve",
+        Command::CreateTeam { .. } => "create-team",
+        Command::CreateWorker { .. } => "create-worker",
+        Command::CreateCitizen { .. } => "create-citizen",
+        Command::Assign { .. } => "assign",
+        Command::EnrollmentCode { .. } => "enrollment-code",
+        Command::Codes => "codes",
+        Command::RevokeCode { .. } => "revoke-code",
+        Command::Devices => "devices",
+        Command::SetAside => "set-aside",
+        Command::Revoke { .. } => "revoke",
+        Command::DeactivateWorker { .. } => "deactivate-worker",
+        Command::ReactivateWorker { .. } => "reactivate-worker",
+        Command::Audit => "audit",
+        Command::ExportCsv { .. } => "export-csv",
+        Command::Demo { .. } => "demo",
+    }
+}
+
+/// The commands that only read; returns what the audit log says they showed.
+async fn list<S: ServerStore>(store: &S, command: &Command, out: &mut impl Write) -> anyhow::Result<String> {
+    let shown = match command {
+        Command::Codes => {
+            let codes = store.enrollment_codes().await?;
+            let now = system_now()();
+            for c in &codes {
+                let id = c.id.map_or_else(|| "-".to_owned(), |id| id.to_string());
+                let state = code_state(c, now);
+                writeln!(out, "{id}\t{}\t{}\t{}\t{state}", c.worker, c.created_at_ms, c.expires_at_ms)?;
+            }
+            codes.len()
         }
         Command::Devices => {
-            for d in store.devices().await? {
+            let devices = store.devices().await?;
+            for d in &devices {
                 let state = if d.revoked_at_ms.is_some() { "revoked" } else { "active" };
                 writeln!(out, "{}\t{}\t{state}\tlast seq {}", d.device, d.worker, d.last_seq)?;
             }
+            devices.len()
         }
         Command::SetAside => {
-            for aside in store.set_aside().await? {
+            let set_aside = store.set_aside().await?;
+            for aside in &set_aside {
                 let change = &aside.change;
                 let kind = fit_server::store::kind(&change.body);
                 writeln!(
@@ -220,8 +261,104 @@ async fn run<S: ServerStore>(store: S, command: Command) -> anyhow::Result<()> {
                     change.citizen()
                 )?;
             }
+            set_aside.len()
         }
-        Command::Revoke { device } => store.revoke(device, now()).await?,
+        _ => {
+            let entries = store.audit_log().await?;
+            for e in &entries {
+                writeln!(out, "{}\t{}\t{}\t{}", e.at_ms, e.actor, e.action, e.subject)?;
+            }
+            entries.len()
+        }
+    };
+    Ok(format!("{shown} rows"))
+}
+
+fn code_state(code: &CodeInfo, now_ms: u64) -> &'static str {
+    if code.revoked_at_ms.is_some() {
+        "revoked"
+    } else if code.used_at_ms.is_some() {
+        "used"
+    } else if code.expires_at_ms <= now_ms {
+        "expired"
+    } else {
+        "unused"
+    }
+}
+
+/// The commands that change something; returns the ids the audit log names.
+async fn change<S: ServerStore>(
+    store: &S,
+    command: Command,
+    now: &NowMs,
+    out: &mut impl Write,
+) -> anyhow::Result<String> {
+    let new_id = uuid::Uuid::now_v7;
+    Ok(match command {
+        Command::CreateTeam { name } => {
+            let team = TeamId::from(new_id());
+            store.create_team(team, name).await?;
+            writeln!(out, "{team}")?;
+            format!("team {team}")
+        }
+        Command::CreateWorker { team, name } => {
+            let worker = WorkerId::from(new_id());
+            store.create_worker(worker, team, name).await?;
+            writeln!(out, "{worker}")?;
+            format!("worker {worker} in team {team}")
+        }
+        Command::CreateCitizen { team, name, age_band, birth_year, case_reference } => {
+            let citizen = CitizenId::from(new_id());
+            let profile = CitizenProfile { display_name: name, birth_year, age_band, case_reference };
+            store.create_citizen(citizen, team, profile, now()).await?;
+            writeln!(out, "{citizen}")?;
+            format!("citizen {citizen} in team {team}")
+        }
+        Command::Assign { citizen, worker } => {
+            store.assign(citizen, worker, now()).await?;
+            format!("citizen {citizen} to worker {worker}")
+        }
+        Command::EnrollmentCode { worker, valid_hours } => {
+            let (code, id) = enrollment_code(store, worker, valid_hours, now).await?;
+            writeln!(out, "{code}")?;
+            eprintln!("code id {id}");
+            format!("code {id} for worker {worker}, {valid_hours} h")
+        }
+        Command::RevokeCode { code } => {
+            let named = match uuid::Uuid::parse_str(&code) {
+                Ok(id) => CodeRef::Id(id),
+                Err(_) => CodeRef::Hash(secret_hash(code.trim())),
+            };
+            let subject = match &named {
+                CodeRef::Id(id) => format!("code {id}"),
+                CodeRef::Hash(_) => "a code named by itself".to_owned(),
+            };
+            store.revoke_enrollment_code(named, now()).await?;
+            subject
+        }
+        other => change_more(store, other, now, out).await?,
+    })
+}
+
+async fn change_more<S: ServerStore>(
+    store: &S,
+    command: Command,
+    now: &NowMs,
+    out: &mut impl Write,
+) -> anyhow::Result<String> {
+    Ok(match command {
+        Command::Revoke { device } => {
+            store.revoke(device, now()).await?;
+            format!("device {device}")
+        }
+        Command::DeactivateWorker { worker } => {
+            store.set_worker_active(worker, false, now()).await?;
+            format!("worker {worker}")
+        }
+        Command::ReactivateWorker { worker } => {
+            store.set_worker_active(worker, true, now()).await?;
+            format!("worker {worker}")
+        }
         Command::ExportCsv { out: file } => {
             let changes = store.changes().await?;
             let scales = ScaleSet::built_in()?;
@@ -231,31 +368,34 @@ async fn run<S: ServerStore>(store: S, command: Command) -> anyhow::Result<()> {
                         std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
                     export::responses_csv(&scales, &changes, std::io::BufWriter::new(file))?
                 }
-                None => export::responses_csv(&scales, &changes, &mut out)?,
+                None => export::responses_csv(&scales, &changes, out)?,
             };
-            store.audit("admin".into(), "export_csv".into(), format!("{rows} responses"), now()).await?;
             tracing::info!(rows, "exported responses");
+            format!("{rows} responses")
         }
         Command::Demo { citizens, visits } => {
-            let (code, worker) = seed_demo(&store, citizens, visits, &now).await?;
+            let (code, worker) = seed_demo(store, citizens, visits, now).await?;
             writeln!(out, "{}", serde_json::json!({ "code": code, "worker": worker }))?;
+            format!("{citizens} citizens, {visits} visits each")
         }
-    }
-    Ok(())
+        _ => anyhow::bail!("not a command that changes anything"),
+    })
 }
 
+/// A new code for `worker`, valid for `valid_hours` (1 to a week: `rules::code_expiry`), and its id.
 async fn enrollment_code<S: ServerStore>(
     store: &S,
     worker: WorkerId,
     valid_hours: u64,
     now: &NowMs,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, uuid::Uuid)> {
     let mut secret = [0u8; 10];
     getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let code = hex::encode(secret);
-    let expires = now().saturating_add(valid_hours.saturating_mul(3_600_000));
-    store.create_enrollment_code(secret_hash(&code), worker, now(), expires).await?;
-    Ok(code)
+    let created = now();
+    let expires = rules::code_expiry(created, valid_hours).map_err(StoreError::from)?;
+    let id = store.create_enrollment_code(secret_hash(&code), worker, created, expires).await?;
+    Ok((code, id))
 }
 
 /// A demo caseload entered the way real data is: citizens from the admin commands, visits
@@ -284,9 +424,9 @@ async fn seed_demo<S: ServerStore>(
     }
     // The demo device that recorded the history, enrolled like any other.
     let device = DeviceId::from(uuid::Uuid::now_v7());
-    let code = enrollment_code(store, worker, 1, now).await?;
+    let (code, _) = enrollment_code(store, worker, 1, now).await?;
     store.enroll(secret_hash(&code), device, secret_hash(&code), now()).await?;
-    let auth = store.authenticate(secret_hash(&code)).await?;
+    let auth = store.authenticate(secret_hash(&code), now(), TokenPolicy::default()).await?;
     let start_ms = now().saturating_sub(visits as u64 * WEEK_MS);
     let changes =
         demo_visits(DemoSpec { citizens, visits_per_citizen: visits, seed: 7, start_ms }, worker, device, &ids);
@@ -301,7 +441,7 @@ async fn seed_demo<S: ServerStore>(
         store.sync(auth, request, 1, now()).await?;
     }
     store.revoke(device, now()).await?;
-    Ok((enrollment_code(store, worker, 72, now).await?, worker_name))
+    Ok((enrollment_code(store, worker, 72, now).await?.0, worker_name))
 }
 
 /// Ctrl-C or SIGTERM: stop taking requests and finish the ones under way.

@@ -112,6 +112,8 @@ pub struct Faults {
     /// Times a device, its clock put right, had to wait (at most an hour) for the server's clock
     /// to pass changes less than the re-stamp margin too far ahead.
     pub waited_for_server_clock: u64,
+    /// Answers that carried a rotated device token (heard or not).
+    pub tokens_sent: u64,
 }
 
 impl std::fmt::Display for Report {
@@ -122,7 +124,7 @@ impl std::fmt::Display for Report {
             "seed {}: {} devices, {} workers, {} citizens; {} writes, {} responses, {} log changes, {} set aside, \
              {} conflicts, {} moves; {} round trips; faults: {} lost requests, {} lost answers, {} duplicated, {} reordered, \
              {} restarts, {} crashes in a transaction, {} device crashes, {} clock jumps, {} clock refusals \
-             ({} changes stamped again, {} waits for the server's clock)",
+             ({} changes stamped again, {} waits for the server's clock); {} answers with a new token",
             self.seed,
             self.devices,
             self.workers,
@@ -144,7 +146,8 @@ impl std::fmt::Display for Report {
             x.clock_jumps,
             x.clock_refusals,
             x.restamped,
-            x.waited_for_server_clock
+            x.waited_for_server_clock,
+            x.tokens_sent
         )
     }
 }

@@ -67,5 +67,7 @@ fn main() -> ExitCode {
         results.len() - failed,
         started.elapsed().as_secs_f64()
     );
+    let tokens: u64 = results.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.faults.tokens_sent).sum();
+    println!("fit-sim: {tokens} answers carried a rotated device token");
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

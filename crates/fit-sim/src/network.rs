@@ -137,6 +137,7 @@ impl Network {
                     last.seq, response.acknowledged_seq
                 ));
             }
+            self.faults.tokens_sent += u64::from(response.new_token.is_some());
             return Ok(());
         }
         let error: ErrorBody = serde_json::from_slice(&answer.body)

@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use fit_device::sync::{Post, Reply};
 use fit_server::AppState;
+use fit_server::rules::token::TokenPolicy;
 use fit_server::store::sqlite::SqliteStore;
 use tower::ServiceExt;
 
@@ -31,6 +32,12 @@ pub(crate) struct SimServer {
     now_ms: Arc<AtomicU64>,
 }
 
+/// Tokens rotate every half hour of simulated time, so every run rotates them many times under
+/// its faults (lost answers, late and doubled requests, crashes). The interval stays above the
+/// longest a request is delayed (`network::IN_FLIGHT_MAX_MS`), as the real one (a week) is far
+/// above a client's timeout: a request with a token two rotations old is never under way.
+const TOKENS: TokenPolicy = TokenPolicy { rotate_after_ms: 30 * 60 * 1000, grace_ms: 60 * 60 * 1000 };
+
 impl SimServer {
     pub fn start(dir: PathBuf, now_ms: Arc<AtomicU64>) -> SimResult<SimServer> {
         let mut server = SimServer { dir, generation: 0, store: None, router: None, now_ms };
@@ -47,6 +54,7 @@ impl SimServer {
         let mut state = AppState::new(store.clone()).map_err(|e| format!("server state: {e:#}"))?;
         let now = self.now_ms.clone();
         state.now_ms = Arc::new(move || now.load(Ordering::SeqCst));
+        state.tokens = TOKENS;
         self.router = Some(fit_server::app(state));
         self.store = Some(store);
         Ok(())

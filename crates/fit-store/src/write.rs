@@ -188,6 +188,13 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the device token with the one the server issued in a sync answer (token
+    /// rotation), encrypted with the rest. Committed before the answer's page, so the device never
+    /// counts a round done while it still holds a token the server is retiring.
+    pub fn set_device_token(&mut self, token: &str) -> Result<(), StoreError> {
+        set_meta(&self.conn, "device_token", token)
+    }
+
     /// Notes that the server no longer speaks this app's protocol (`None` clears it).
     /// Marks quarantined changes as reported to the server (at `now_ms`).
     pub fn set_quarantine_reported(&mut self, changes: &[ChangeId], now_ms: u64) -> Result<(), StoreError> {

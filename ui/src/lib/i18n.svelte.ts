@@ -364,6 +364,7 @@ const errorTexts: Record<Exclude<ErrorCode, 'unknown'>, Text> = {
   'enroll.code_invalid': { da: 'Tilmeldingskoden er ikke gyldig.', en: 'The enrollment code is not valid.' },
   'enroll.code_used': { da: 'Tilmeldingskoden er allerede brugt. Bed om en ny.', en: 'The enrollment code has been used. Ask for a new one.' },
   'enroll.code_expired': { da: 'Tilmeldingskoden er udløbet. Bed om en ny.', en: 'The enrollment code has expired. Ask for a new one.' },
+  'enroll.code_revoked': { da: 'Tilmeldingskoden er trukket tilbage. Bed om en ny.', en: 'The enrollment code has been revoked. Ask for a new one.' },
   'enroll.device_exists': { da: 'Enheden er allerede tilmeldt.', en: 'This device is enrolled already.' },
   'enroll.device_invalid': { da: 'Enhedens id kan ikke bruges. Geninstaller appen.', en: "The device's id cannot be used. Reinstall the app." },
   'batch.too_large': { da: 'Der blev sendt for mange ændringer på én gang.', en: 'Too many changes were sent at once.' },
@@ -395,6 +396,9 @@ const errorTexts: Record<Exclude<ErrorCode, 'unknown'>, Text> = {
   },
   'admin.constraint': { da: 'Det findes allerede, eller det henviser til noget, der ikke findes.', en: 'That exists already, or refers to something that does not.' },
   'device.unknown': { da: 'Enheden findes ikke.', en: 'No such device.' },
+  'admin.code_validity': { da: 'En tilmeldingskode gælder fra 1 time til en uge.', en: 'An enrollment code is valid for 1 hour to a week.' },
+  'worker.unknown': { da: 'Medarbejderen findes ikke.', en: 'No such worker.' },
+  'worker.deactivated': { da: 'Din adgang er deaktiveret, så enheden synkroniserer ikke længere. Dit arbejde er gemt på enheden; kontakt administratoren.', en: 'Your access has been deactivated, so this device no longer syncs. Your work is kept on the device; contact the administrator.' },
   'sync.offline': { da: 'Ingen forbindelse til serveren. Prøv igen, når der er net.', en: 'No connection to the server. Try again when there is a network.' },
   'sync.busy': { da: 'Serveren har travlt; prøver igen senere.', en: 'The server is busy; trying again later.' },
   'sync.insecure_url': {

@@ -148,11 +148,17 @@ fn lock(device: &Mutex<Device>) -> MutexGuard<'_, Device> {
 }
 
 impl Device {
-    /// Commits a sync answer: acknowledged entries leave the outbox, the page and cursor apply.
+    /// Commits a sync answer: a new device token first (requests built from now on send it),
+    /// then the acknowledged entries leave the outbox and the page and cursor apply.
     fn finish_sync(&mut self, response: &SyncResponse) -> Result<(), DeviceError> {
         let now = self.clock.now_ms();
         let changes: Vec<_> = response.changes.iter().map(|c| c.change.clone()).collect();
         let store = self.store.as_mut().ok_or(DeviceError::Locked)?;
+        // A token that could not be a token is not stored: the old one keeps working, and a
+        // faulty answer must not lock the device out.
+        if let Some(token) = response.new_token.as_deref().filter(|t| is_token(t)) {
+            store.set_device_token(token)?;
+        }
         let page = SyncPage {
             acknowledged_seq: Some(response.acknowledged_seq),
             changes: &changes,
@@ -176,6 +182,12 @@ impl Device {
         self.store = None;
         fit_store::keys::wipe(&self.paths).map_err(|e| DeviceError::Unavailable(e.to_string()))
     }
+}
+
+/// Whether a token from the server looks like one: what a bearer header can carry, not empty,
+/// not absurdly long.
+fn is_token(token: &str) -> bool {
+    (1..=256).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Runs sync for a device over a transport (HTTP unless told otherwise).
@@ -333,6 +345,15 @@ pub async fn run_background<T: Transport>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_can_be_a_bearer_token_is_stored_as_one() {
+        assert!(is_token(&"ab12".repeat(16)));
+        assert!(!is_token(""), "an empty token would lock the device out");
+        assert!(!is_token("two words"));
+        assert!(!is_token("line\nbreak"));
+        assert!(!is_token(&"a".repeat(257)));
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_its_maximum() {

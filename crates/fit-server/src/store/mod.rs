@@ -15,12 +15,51 @@ use fit_protocol::{
 
 pub use self::error::StoreError;
 use crate::rules::pull::Page;
+use crate::rules::token::{Presented, TokenPolicy};
 
-/// The device a request was authenticated as.
+/// The device a request was authenticated as, and which of its tokens it presented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceAuth {
     pub device: DeviceId,
     pub worker: WorkerId,
+    pub token: TokenUse,
+}
+
+/// Which token a request presented, and since when the device's current token has been in use
+/// (what `rules::token::rotation_due` decides on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenUse {
+    pub presented: Presented,
+    pub current_since_ms: u64,
+}
+
+/// An enrollment code, named by its id or by the code itself (as its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRef {
+    Id(uuid::Uuid),
+    Hash(String),
+}
+
+/// An enrollment code as the administrator sees it (never the code: only its hash is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeInfo {
+    /// None for a code made before codes had ids.
+    pub id: Option<uuid::Uuid>,
+    pub worker: WorkerId,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+    pub used_at_ms: Option<u64>,
+    pub revoked_at_ms: Option<u64>,
+}
+
+/// One line of the audit log: who (an administrator, or a device's id), did what, to what
+/// (ids only), when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub at_ms: u64,
 }
 
 /// What enrollment tells a new device about its worker.
@@ -116,8 +155,27 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         now_ms: u64,
     ) -> impl Future<Output = Result<Enrolled, StoreError>> + Send;
 
-    /// The device a token (by hash) belongs to; an unknown token or a revoked device is refused.
-    fn authenticate(&self, token_hash: String) -> impl Future<Output = Result<DeviceAuth, StoreError>> + Send;
+    /// The device a token (by hash) belongs to; an unknown token, a replaced one past its grace
+    /// period, a revoked device or a deactivated worker's is refused. The first use of a device's
+    /// next token makes it the current one (`rules::token`).
+    fn authenticate(
+        &self,
+        token_hash: String,
+        now_ms: u64,
+        policy: TokenPolicy,
+    ) -> impl Future<Output = Result<DeviceAuth, StoreError>> + Send;
+
+    /// Issues the next token of a device whose current token is `current_hash`: stores
+    /// `next_hash` made with `fresh_salt` unless a next token was issued already, and returns the
+    /// salt in force (the caller derives the token from it), or `None` when `current_hash` is no
+    /// longer the device's current token.
+    fn rotate_token(
+        &self,
+        device: DeviceId,
+        current_hash: String,
+        fresh_salt: String,
+        next_hash: String,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     /// Applies a checked batch all or nothing and reads the next page past the cursor.
     fn sync(
@@ -152,15 +210,31 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         worker: WorkerId,
         now_ms: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores a code (by hash) for an active worker, valid for a week at most
+    /// (`rules::admit_code`); returns the code's id.
     fn create_enrollment_code(
         &self,
         code_hash: String,
         worker: WorkerId,
         now_ms: u64,
         expires_at_ms: u64,
+    ) -> impl Future<Output = Result<uuid::Uuid, StoreError>> + Send;
+    /// Revokes a code: it enrolls nothing from now on (`enroll.code_revoked`).
+    fn revoke_enrollment_code(&self, code: CodeRef, now_ms: u64)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn enrollment_codes(&self) -> impl Future<Output = Result<Vec<CodeInfo>, StoreError>> + Send;
+    /// Deactivates a worker (their devices are refused with `worker.deactivated` and no code
+    /// enrolls for them) or makes them active again.
+    fn set_worker_active(
+        &self,
+        worker: WorkerId,
+        active: bool,
+        now_ms: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn devices(&self) -> impl Future<Output = Result<Vec<DeviceInfo>, StoreError>> + Send;
     fn revoke(&self, device: DeviceId, now_ms: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The audit log, oldest first.
+    fn audit_log(&self) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
     /// Every change in the log, in order (for exports and for tests that compare stores).
     fn changes(&self) -> impl Future<Output = Result<Vec<Change>, StoreError>> + Send;
     fn conflicts(&self) -> impl Future<Output = Result<Vec<Conflict>, StoreError>> + Send;
@@ -175,6 +249,18 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         subject: String,
         now_ms: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A device's row as `authenticate` reads it in either backend: (device id, worker id, since when
+/// its token is current) with whether it is served, and its tokens.
+pub(crate) type AuthRow = (crate::rules::DeviceRow<(String, String, i64)>, crate::rules::token::Tokens);
+
+pub(crate) fn no_such_code() -> StoreError {
+    StoreError::refused(ErrorCode::EnrollCodeInvalid, "no such enrollment code")
+}
+
+pub(crate) fn no_such_worker() -> StoreError {
+    StoreError::refused(ErrorCode::WorkerUnknown, "no such worker")
 }
 
 /// The `kind` column of the change log: the body's type, as on the wire.
@@ -205,5 +291,6 @@ pub(crate) fn answer(page: Page<String>, acknowledged_seq: u64, now_ms: u64) -> 
         more: page.more,
         removed_citizens: page.removed,
         server_time_ms: now_ms,
+        new_token: None,
     })
 }

@@ -25,10 +25,14 @@ use fit_protocol::{Change, ChangeBody, ErrorCode, SyncRequest, SyncResponse};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, SetAsideChange, StoreError};
+use super::{
+    AuditEntry, AuthRow, CitizenProfile, CodeInfo, CodeRef, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore,
+    SetAsideChange, StoreError, TokenUse,
+};
 use crate::rules::pull::{CitizenScan, Departure, Page, PageCut, PageRow};
 use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity, SetAside};
 use crate::rules::refs::{Record, RecordKey};
+use crate::rules::token::{self, Presented, TokenPolicy, Tokens};
 use crate::rules::{self, DeviceRow};
 
 mod tls;
@@ -38,6 +42,7 @@ use tls::SslMode;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("V1__initial", include_str!("../../../../migrations/server-postgres/0001_initial.sql")),
     ("V3__references", include_str!("../../../../migrations/server-postgres/0003_references.sql")),
+    ("V4__administration", include_str!("../../../../migrations/server-postgres/0004_administration.sql")),
 ];
 
 /// The advisory lock every writing transaction holds (and the migrations, at session level):
@@ -249,23 +254,70 @@ impl ServerStore for PgStore {
         self.write(move |tx| Box::pin(enroll_in(tx, code_hash, device, token_hash, now_ms))).await
     }
 
-    async fn authenticate(&self, token_hash: String) -> Result<DeviceAuth, StoreError> {
-        self.read(move |tx| {
+    async fn authenticate(
+        &self,
+        token_hash: String,
+        now_ms: u64,
+        policy: TokenPolicy,
+    ) -> Result<DeviceAuth, StoreError> {
+        let hash = token_hash.clone();
+        let (device, worker, since, presented) = self
+            .read(move |tx| {
+                Box::pin(async move {
+                    let row = query_opt(
+                        tx,
+                        "SELECT d.id, d.worker_id, d.revoked_at_ms, w.deactivated_at_ms, d.token_hash,
+                                d.next_token_hash, d.previous_token_hash, d.previous_token_until_ms,
+                                coalesce(d.token_issued_at_ms, d.enrolled_at_ms)
+                           FROM devices d JOIN workers w ON w.id = d.worker_id
+                          WHERE d.token_hash = $1 OR d.next_token_hash = $1 OR d.previous_token_hash = $1",
+                        &[&hash],
+                    )
+                    .await?;
+                    let row = row.as_ref().map(auth_row).transpose()?;
+                    let ((device, worker, since), presented) = token::admit_token(row, &hash, now_ms)?;
+                    Ok((device, worker, to_u64(since)?, presented))
+                })
+            })
+            .await?;
+        let mut current_since_ms = since;
+        if presented == Presented::Next {
+            let (device, until) = (device.clone(), sql_u64(token::previous_until(now_ms, &policy))?);
+            self.write(move |tx| Box::pin(async move { promote(tx, &device, &token_hash, until, now_ms).await }))
+                .await?;
+            current_since_ms = now_ms;
+        }
+        let token = TokenUse { presented, current_since_ms };
+        Ok(DeviceAuth { device: parse_id(&device)?, worker: parse_id(&worker)?, token })
+    }
+
+    async fn rotate_token(
+        &self,
+        device: DeviceId,
+        current_hash: String,
+        fresh_salt: String,
+        next_hash: String,
+    ) -> Result<Option<String>, StoreError> {
+        self.write(move |tx| {
             Box::pin(async move {
+                let device = device.to_string();
                 let row = query_opt(
                     tx,
-                    "SELECT id, worker_id, revoked_at_ms FROM devices WHERE token_hash = $1",
-                    &[&token_hash],
+                    "SELECT next_token_salt FROM devices WHERE id = $1 AND token_hash = $2",
+                    &[&device, &current_hash],
                 )
                 .await?;
-                let row = row
-                    .map(|row| {
-                        let revoked = get::<Option<i64>>(&row, 2)?.is_some();
-                        Ok::<_, StoreError>(DeviceRow { data: row, revoked })
-                    })
-                    .transpose()?;
-                let row = rules::admit(row)?;
-                Ok(DeviceAuth { device: parse_id(get(&row, 0)?)?, worker: parse_id(get(&row, 1)?)? })
+                let Some(row) = row else { return Ok(None) };
+                let (salt, store) = token::rotation_salt(get(&row, 0)?, fresh_salt);
+                if store {
+                    execute(
+                        tx,
+                        "UPDATE devices SET next_token_hash = $1, next_token_salt = $2 WHERE id = $3",
+                        &[&next_hash, &salt, &device],
+                    )
+                    .await?;
+                }
+                Ok(Some(salt))
             })
         })
         .await
@@ -336,16 +388,108 @@ impl ServerStore for PgStore {
         worker: WorkerId,
         now_ms: u64,
         expires_at_ms: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<uuid::Uuid, StoreError> {
         self.write(move |tx| {
             Box::pin(async move {
+                let worker = worker.to_string();
+                let row = query_opt(tx, "SELECT deactivated_at_ms FROM workers WHERE id = $1", &[&worker]).await?;
+                let deactivated = match row {
+                    Some(row) => get::<Option<i64>>(&row, 0)?.is_some(),
+                    None => false,
+                };
+                rules::admit_code(now_ms, expires_at_ms, deactivated)?;
+                let id = uuid::Uuid::now_v7();
                 insert(
                     tx,
-                    "INSERT INTO enrollment_codes (code_hash, worker_id, created_at_ms, expires_at_ms)
-                     VALUES ($1, $2, $3, $4)",
-                    &[&code_hash, &worker.to_string(), &sql_u64(now_ms)?, &sql_u64(expires_at_ms)?],
+                    "INSERT INTO enrollment_codes (code_hash, worker_id, created_at_ms, expires_at_ms, id)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&code_hash, &worker, &sql_u64(now_ms)?, &sql_u64(expires_at_ms)?, &id.to_string()],
                 )
-                .await
+                .await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    async fn revoke_enrollment_code(&self, code: CodeRef, now_ms: u64) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let (column, key) = match code {
+                    CodeRef::Id(id) => ("id", id.to_string()),
+                    CodeRef::Hash(hash) => ("code_hash", hash),
+                };
+                let sql = format!(
+                    "UPDATE enrollment_codes SET revoked_at_ms = coalesce(revoked_at_ms, $1) WHERE {column} = $2"
+                );
+                let changed = execute(tx, &sql, &[&sql_u64(now_ms)?, &key]).await?;
+                if changed == 0 { Err(super::no_such_code()) } else { Ok(()) }
+            })
+        })
+        .await
+    }
+
+    async fn enrollment_codes(&self) -> Result<Vec<CodeInfo>, StoreError> {
+        self.read(|tx| {
+            Box::pin(async move {
+                let rows = query(
+                    tx,
+                    "SELECT id, worker_id, created_at_ms, expires_at_ms, used_at_ms, revoked_at_ms
+                       FROM enrollment_codes ORDER BY created_at_ms, code_hash COLLATE \"C\"",
+                    &[],
+                )
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(CodeInfo {
+                            id: get::<Option<&str>>(row, 0)?.map(parse_id).transpose()?,
+                            worker: parse_id(get(row, 1)?)?,
+                            created_at_ms: to_u64(get(row, 2)?)?,
+                            expires_at_ms: to_u64(get(row, 3)?)?,
+                            used_at_ms: get::<Option<i64>>(row, 4)?.map(to_u64).transpose()?,
+                            revoked_at_ms: get::<Option<i64>>(row, 5)?.map(to_u64).transpose()?,
+                        })
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn set_worker_active(&self, worker: WorkerId, active: bool, now_ms: u64) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let worker = worker.to_string();
+                let changed = if active {
+                    execute(tx, "UPDATE workers SET deactivated_at_ms = NULL WHERE id = $1", &[&worker]).await?
+                } else {
+                    execute(
+                        tx,
+                        "UPDATE workers SET deactivated_at_ms = coalesce(deactivated_at_ms, $1) WHERE id = $2",
+                        &[&sql_u64(now_ms)?, &worker],
+                    )
+                    .await?
+                };
+                if changed == 0 { Err(super::no_such_worker()) } else { Ok(()) }
+            })
+        })
+        .await
+    }
+
+    async fn audit_log(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(|tx| {
+            Box::pin(async move {
+                let rows = query(tx, "SELECT actor, action, subject, at_ms FROM audit_log ORDER BY id", &[]).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(AuditEntry {
+                            actor: get(row, 0)?,
+                            action: get(row, 1)?,
+                            subject: get(row, 2)?,
+                            at_ms: to_u64(get(row, 3)?)?,
+                        })
+                    })
+                    .collect()
             })
         })
         .await
@@ -473,7 +617,8 @@ async fn enroll_in(
 ) -> Result<Enrolled, StoreError> {
     let code = query_opt(
         tx,
-        "SELECT worker_id, expires_at_ms, used_at_ms FROM enrollment_codes WHERE code_hash = $1",
+        "SELECT c.worker_id, c.expires_at_ms, c.used_at_ms, c.revoked_at_ms, w.deactivated_at_ms
+           FROM enrollment_codes c JOIN workers w ON w.id = c.worker_id WHERE c.code_hash = $1",
         &[&code_hash],
     )
     .await?;
@@ -483,6 +628,8 @@ async fn enroll_in(
                 worker: get::<String>(&row, 0)?,
                 expires_at_ms: to_u64(get(&row, 1)?)?,
                 used: get::<Option<i64>>(&row, 2)?.is_some(),
+                revoked: get::<Option<i64>>(&row, 3)?.is_some(),
+                worker_deactivated: get::<Option<i64>>(&row, 4)?.is_some(),
             })
         })
         .transpose()?;
@@ -552,12 +699,19 @@ async fn sync_in(
     now_ms: u64,
 ) -> Result<SyncResponse, StoreError> {
     let device = auth.device.to_string();
-    let state = query_opt(tx, "SELECT last_seq, revoked_at_ms FROM devices WHERE id = $1", &[&device]).await?;
+    let state = query_opt(
+        tx,
+        "SELECT d.last_seq, d.revoked_at_ms, w.deactivated_at_ms
+           FROM devices d JOIN workers w ON w.id = d.worker_id WHERE d.id = $1",
+        &[&device],
+    )
+    .await?;
     let state = state
         .map(|row| {
             Ok::<_, StoreError>(DeviceRow {
                 data: get::<i64>(&row, 0)?,
                 revoked: get::<Option<i64>>(&row, 1)?.is_some(),
+                worker_deactivated: get::<Option<i64>>(&row, 2)?.is_some(),
             })
         })
         .transpose()?;
@@ -580,7 +734,53 @@ async fn sync_in(
 
     // Under the write lock: the log ends where the plan left it.
     let page = pull_page(tx, &auth, request.cursor, limit, plan.log.next_position - 1).await?;
-    super::answer(page, plan.acknowledged_seq, now_ms)
+    let response = super::answer(page, plan.acknowledged_seq, now_ms)?;
+    if let Some(subject) = rules::pull_audit(&response) {
+        execute(
+            tx,
+            "INSERT INTO audit_log (actor, action, subject, at_ms) VALUES ($1, 'pull', $2, $3)",
+            &[&device, &subject, &sql_u64(now_ms)?],
+        )
+        .await?;
+    }
+    Ok(response)
+}
+
+/// A device's row as `authenticate` reads it: who it is, whether it is served, and its tokens.
+fn auth_row(row: &Row) -> Result<AuthRow, StoreError> {
+    let device_row = DeviceRow {
+        data: (get(row, 0)?, get(row, 1)?, get(row, 8)?),
+        revoked: get::<Option<i64>>(row, 2)?.is_some(),
+        worker_deactivated: get::<Option<i64>>(row, 3)?.is_some(),
+    };
+    let tokens = Tokens {
+        current: get(row, 4)?,
+        next: get(row, 5)?,
+        previous: get(row, 6)?,
+        // A negative time cannot be stored by this server; read as long past, it admits nothing.
+        previous_until_ms: get::<Option<i64>>(row, 7)?.map(|until| u64::try_from(until).unwrap_or(0)),
+    };
+    Ok((device_row, tokens))
+}
+
+/// The device's next token becomes its current one (as `sqlite::promote`): only if `next_hash`
+/// is still the next token, so two requests with it promote once.
+async fn promote(
+    tx: &Transaction<'_>,
+    device: &str,
+    next_hash: &str,
+    previous_until: i64,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    execute(
+        tx,
+        "UPDATE devices SET previous_token_hash = token_hash, previous_token_until_ms = $1,
+                token_hash = next_token_hash, token_issued_at_ms = $2, next_token_hash = NULL, next_token_salt = NULL
+          WHERE id = $3 AND next_token_hash = $4",
+        &[&previous_until, &sql_u64(now_ms)?, &device, &next_hash],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The next position in the log: one past the largest of the change log and the caseload

@@ -16,16 +16,21 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{CitizenProfile, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore, SetAsideChange, StoreError};
+use super::{
+    AuditEntry, AuthRow, CitizenProfile, CodeInfo, CodeRef, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore,
+    SetAsideChange, StoreError, TokenUse,
+};
 use crate::rules::pull::{CitizenScan, Departure, Page, PageRow, cut_page, merge_citizens};
 use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity, SetAside};
 use crate::rules::refs::{Record, RecordKey};
+use crate::rules::token::{self, Presented, TokenPolicy, Tokens};
 use crate::rules::{self, DeviceRow};
 
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
         M::up(include_str!("../../../../migrations/server-sqlite/0001_initial.sql")),
         M::up(include_str!("../../../../migrations/server-sqlite/0003_references.sql")),
+        M::up(include_str!("../../../../migrations/server-sqlite/0004_administration.sql")),
     ])
 });
 
@@ -147,20 +152,24 @@ impl ServerStore for SqliteStore {
         now_ms: u64,
     ) -> Result<Enrolled, StoreError> {
         self.run(move |conn| {
-            let code: Option<(String, i64, Option<i64>)> = conn
+            type CodeRow = (String, i64, Option<i64>, Option<i64>, Option<i64>);
+            let code: Option<CodeRow> = conn
                 .query_row(
-                    "SELECT worker_id, expires_at_ms, used_at_ms FROM enrollment_codes WHERE code_hash = ?1",
+                    "SELECT c.worker_id, c.expires_at_ms, c.used_at_ms, c.revoked_at_ms, w.deactivated_at_ms
+                       FROM enrollment_codes c JOIN workers w ON w.id = c.worker_id WHERE c.code_hash = ?1",
                     [&code_hash],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
                 )
                 .optional()
                 .map_err(db)?;
             let code = code
-                .map(|(worker, expires_at_ms, used_at_ms)| {
+                .map(|(worker, expires_at_ms, used_at_ms, revoked_at_ms, deactivated_at_ms)| {
                     Ok::<_, StoreError>(rules::EnrollmentCode {
                         worker,
                         expires_at_ms: to_u64(expires_at_ms)?,
                         used: used_at_ms.is_some(),
+                        revoked: revoked_at_ms.is_some(),
+                        worker_deactivated: deactivated_at_ms.is_some(),
                     })
                 })
                 .transpose()?;
@@ -189,20 +198,64 @@ impl ServerStore for SqliteStore {
         .await
     }
 
-    async fn authenticate(&self, token_hash: String) -> Result<DeviceAuth, StoreError> {
+    async fn authenticate(
+        &self,
+        token_hash: String,
+        now_ms: u64,
+        policy: TokenPolicy,
+    ) -> Result<DeviceAuth, StoreError> {
         self.run(move |conn| {
-            let row: Option<(String, String, Option<i64>)> = conn
+            let row = conn
                 .query_row(
-                    "SELECT id, worker_id, revoked_at_ms FROM devices WHERE token_hash = ?1",
+                    "SELECT d.id, d.worker_id, d.revoked_at_ms, w.deactivated_at_ms, d.token_hash, d.next_token_hash,
+                            d.previous_token_hash, d.previous_token_until_ms,
+                            coalesce(d.token_issued_at_ms, d.enrolled_at_ms)
+                       FROM devices d JOIN workers w ON w.id = d.worker_id
+                      WHERE d.token_hash = ?1 OR d.next_token_hash = ?1 OR d.previous_token_hash = ?1",
                     [&token_hash],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    auth_row,
                 )
                 .optional()
                 .map_err(db)?;
-            let row =
-                row.map(|(device, worker, revoked)| DeviceRow { data: (device, worker), revoked: revoked.is_some() });
-            let (device, worker) = rules::admit(row)?;
-            Ok(DeviceAuth { device: parse_id(&device)?, worker: parse_id(&worker)? })
+            let ((device, worker, since), presented) = token::admit_token(row, &token_hash, now_ms)?;
+            let mut current_since_ms = to_u64(since)?;
+            if presented == Presented::Next {
+                promote(conn, &device, &token_hash, now_ms, &policy)?;
+                current_since_ms = now_ms;
+            }
+            let token = TokenUse { presented, current_since_ms };
+            Ok(DeviceAuth { device: parse_id(&device)?, worker: parse_id(&worker)?, token })
+        })
+        .await
+    }
+
+    async fn rotate_token(
+        &self,
+        device: DeviceId,
+        current_hash: String,
+        fresh_salt: String,
+        next_hash: String,
+    ) -> Result<Option<String>, StoreError> {
+        self.run(move |conn| {
+            let device = device.to_string();
+            let issued: Option<Option<String>> = conn
+                .query_row(
+                    "SELECT next_token_salt FROM devices WHERE id = ?1 AND token_hash = ?2",
+                    [&device, &current_hash],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            let Some(issued) = issued else { return Ok(None) };
+            let (salt, store) = token::rotation_salt(issued, fresh_salt);
+            if store {
+                conn.execute(
+                    "UPDATE devices SET next_token_hash = ?1, next_token_salt = ?2 WHERE id = ?3",
+                    [&next_hash, &salt, &device],
+                )
+                .map_err(db)?;
+            }
+            Ok(Some(salt))
         })
         .await
     }
@@ -290,13 +343,105 @@ impl ServerStore for SqliteStore {
         worker: WorkerId,
         now_ms: u64,
         expires_at_ms: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<uuid::Uuid, StoreError> {
         self.run(move |conn| {
+            let deactivated: Option<Option<i64>> = conn
+                .query_row("SELECT deactivated_at_ms FROM workers WHERE id = ?1", [worker.to_string()], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(db)?;
+            rules::admit_code(now_ms, expires_at_ms, deactivated.flatten().is_some())?;
+            let id = uuid::Uuid::now_v7();
             insert(
                 conn,
-                "INSERT INTO enrollment_codes (code_hash, worker_id, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![code_hash, worker.to_string(), sql_u64(now_ms)?, sql_u64(expires_at_ms)?],
-            )
+                "INSERT INTO enrollment_codes (code_hash, worker_id, created_at_ms, expires_at_ms, id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![code_hash, worker.to_string(), sql_u64(now_ms)?, sql_u64(expires_at_ms)?, id.to_string()],
+            )?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn revoke_enrollment_code(&self, code: CodeRef, now_ms: u64) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            let (column, key) = match code {
+                CodeRef::Id(id) => ("id", id.to_string()),
+                CodeRef::Hash(hash) => ("code_hash", hash),
+            };
+            let sql =
+                format!("UPDATE enrollment_codes SET revoked_at_ms = coalesce(revoked_at_ms, ?1) WHERE {column} = ?2");
+            let changed = conn.execute(&sql, params![sql_u64(now_ms)?, key]).map_err(db)?;
+            if changed == 0 { Err(super::no_such_code()) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn enrollment_codes(&self) -> Result<Vec<CodeInfo>, StoreError> {
+        self.run(|conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT id, worker_id, created_at_ms, expires_at_ms, used_at_ms, revoked_at_ms
+                       FROM enrollment_codes ORDER BY created_at_ms, code_hash",
+                )
+                .map_err(db)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, Option<String>>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, Option<i64>>(4)?,
+                        row.get::<_, Option<i64>>(5)?,
+                    ))
+                })
+                .map_err(db)?;
+            rows.map(|row| {
+                let (id, worker, created, expires, used, revoked) = row.map_err(db)?;
+                Ok(CodeInfo {
+                    id: id.as_deref().map(parse_id).transpose()?,
+                    worker: parse_id(&worker)?,
+                    created_at_ms: to_u64(created)?,
+                    expires_at_ms: to_u64(expires)?,
+                    used_at_ms: used.map(to_u64).transpose()?,
+                    revoked_at_ms: revoked.map(to_u64).transpose()?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn set_worker_active(&self, worker: WorkerId, active: bool, now_ms: u64) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            let changed = if active {
+                conn.execute("UPDATE workers SET deactivated_at_ms = NULL WHERE id = ?1", [worker.to_string()])
+            } else {
+                conn.execute(
+                    "UPDATE workers SET deactivated_at_ms = coalesce(deactivated_at_ms, ?1) WHERE id = ?2",
+                    params![sql_u64(now_ms)?, worker.to_string()],
+                )
+            }
+            .map_err(db)?;
+            if changed == 0 { Err(super::no_such_worker()) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn audit_log(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        self.run(|conn| {
+            let mut statement =
+                conn.prepare("SELECT actor, action, subject, at_ms FROM audit_log ORDER BY id").map_err(db)?;
+            let rows = statement
+                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?, row.get::<_, i64>(3)?)))
+                .map_err(db)?;
+            rows.map(|row| {
+                let (actor, action, subject, at_ms) = row.map_err(db)?;
+                Ok(AuditEntry { actor, action, subject, at_ms: to_u64(at_ms)? })
+            })
+            .collect()
         })
         .await
     }
@@ -401,6 +546,44 @@ impl ServerStore for SqliteStore {
     }
 }
 
+/// A device's row as `authenticate` reads it: who it is, whether it is served, and its tokens.
+fn auth_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuthRow> {
+    let device_row = DeviceRow {
+        data: (row.get(0)?, row.get(1)?, row.get(8)?),
+        revoked: row.get::<_, Option<i64>>(2)?.is_some(),
+        worker_deactivated: row.get::<_, Option<i64>>(3)?.is_some(),
+    };
+    let tokens = Tokens {
+        current: row.get(4)?,
+        next: row.get(5)?,
+        previous: row.get(6)?,
+        // A negative time cannot be stored by this server; read as long past, it admits nothing.
+        previous_until_ms: row.get::<_, Option<i64>>(7)?.map(|until| u64::try_from(until).unwrap_or(0)),
+    };
+    Ok((device_row, tokens))
+}
+
+/// The device's next token becomes its current one; the one it replaces is kept through the
+/// grace period (`rules::token`). Only if `next_hash` is still the next token: two requests with
+/// it promote once.
+fn promote(
+    conn: &Connection,
+    device: &str,
+    next_hash: &str,
+    now_ms: u64,
+    policy: &TokenPolicy,
+) -> Result<(), StoreError> {
+    let until = sql_u64(token::previous_until(now_ms, policy))?;
+    conn.execute(
+        "UPDATE devices SET previous_token_hash = token_hash, previous_token_until_ms = ?1, token_hash = next_token_hash,
+                token_issued_at_ms = ?2, next_token_hash = NULL, next_token_salt = NULL
+          WHERE id = ?3 AND next_token_hash = ?4",
+        params![until, sql_u64(now_ms)?, device, next_hash],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
 /// An insert from an admin command: a duplicate id is the administrator's mistake, not a fault.
 fn insert(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<(), StoreError> {
     match conn.execute(sql, params) {
@@ -425,11 +608,18 @@ fn sync_in(
     now_ms: u64,
 ) -> Result<SyncResponse, StoreError> {
     let device = auth.device.to_string();
-    let state: Option<(i64, Option<i64>)> = conn
-        .prepare_cached("SELECT last_seq, revoked_at_ms FROM devices WHERE id = ?1")
-        .and_then(|mut s| s.query_row([&device], |row| Ok((row.get(0)?, row.get(1)?))).optional())
+    let state: Option<(i64, Option<i64>, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT d.last_seq, d.revoked_at_ms, w.deactivated_at_ms
+               FROM devices d JOIN workers w ON w.id = d.worker_id WHERE d.id = ?1",
+        )
+        .and_then(|mut s| s.query_row([&device], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).optional())
         .map_err(db)?;
-    let state = state.map(|(last_seq, revoked)| DeviceRow { data: last_seq, revoked: revoked.is_some() });
+    let state = state.map(|(last_seq, revoked, deactivated)| DeviceRow {
+        data: last_seq,
+        revoked: revoked.is_some(),
+        worker_deactivated: deactivated.is_some(),
+    });
     let last_seq = to_u64(rules::admit(state)?)?;
 
     let next_position = next_position(conn)?;
@@ -447,7 +637,14 @@ fn sync_in(
 
     // There is one writer: the log ends where the plan left it.
     let page = pull_page(conn, &auth, request.cursor, limit, plan.log.next_position - 1)?;
-    super::answer(page, plan.acknowledged_seq, now_ms)
+    let response = super::answer(page, plan.acknowledged_seq, now_ms)?;
+    if let Some(subject) = rules::pull_audit(&response) {
+        let at_ms = sql_u64(now_ms)?;
+        conn.prepare_cached("INSERT INTO audit_log (actor, action, subject, at_ms) VALUES (?1, 'pull', ?2, ?3)")
+            .and_then(|mut s| s.execute(params![device, subject, at_ms]))
+            .map_err(db)?;
+    }
+    Ok(response)
 }
 
 /// The next position in the log: one past the largest of the change log and the caseload

@@ -1,0 +1,110 @@
+//! The administrator's commands, run as the `fit-server` binary on a SQLite file: enrollment
+//! codes (their validity bounds, listing, revocation by id and by code), worker deactivation and
+//! reactivation, and the audit log every command leaves, which names ids only.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fit_server(database: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fit-server"))
+        .arg("--database")
+        .arg(database)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// Runs a command that must succeed; returns its standard output, trimmed.
+fn ok(database: &Path, args: &[&str]) -> String {
+    let output = fit_server(database, args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{args:?} failed: {stderr}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// Runs a command that must fail; returns what it said on standard error.
+fn refused(database: &Path, args: &[&str]) -> String {
+    let output = fit_server(database, args);
+    assert!(!output.status.success(), "{args:?} succeeded");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+/// The id `enrollment-code` prints on standard error.
+fn code_with_id(database: &Path, worker: &str) -> (String, String) {
+    let output = fit_server(database, &["enrollment-code", worker, "--valid-hours", "2"]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let id = stderr.lines().find_map(|l| l.strip_prefix("code id ")).unwrap().trim().to_owned();
+    (String::from_utf8(output.stdout).unwrap().trim().to_owned(), id)
+}
+
+#[test]
+fn codes_and_workers_are_administered_and_every_command_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let team = ok(&db, &["create-team", "Team Nord"]);
+    let worker = ok(&db, &["create-worker", &team, "Karen Hansen"]);
+    let citizen = ok(&db, &["create-citizen", &team, "--name", "Anna K.", "--case-reference", "SAG-77"]);
+    ok(&db, &["assign", &citizen, &worker]);
+    assert!(refused(&db, &["revoke", &uuid_like()]).contains("no such device"));
+
+    for hours in ["0", "169"] {
+        let said = refused(&db, &["enrollment-code", &worker, "--valid-hours", hours]);
+        assert!(said.contains("valid for 1 to 168 hours"), "{said}");
+    }
+    let (first, first_id) = code_with_id(&db, &worker);
+    assert_eq!(first.len(), 20);
+    let listed = ok(&db, &["codes"]);
+    assert!(listed.contains(&format!("{first_id}\t{worker}")) && listed.ends_with("unused"), "{listed}");
+    ok(&db, &["revoke-code", &first_id]);
+    let (second, _) = code_with_id(&db, &worker);
+    ok(&db, &["revoke-code", &second]);
+    let listed = ok(&db, &["codes"]);
+    assert_eq!(listed.lines().filter(|l| l.ends_with("\trevoked")).count(), 2, "{listed}");
+    assert!(!listed.contains(&first) && !listed.contains(&second), "a code is never shown again");
+    assert!(refused(&db, &["revoke-code", "not-a-code"]).contains("no such enrollment code"));
+
+    ok(&db, &["deactivate-worker", &worker]);
+    let said = refused(&db, &["enrollment-code", &worker]);
+    assert!(said.contains("deactivated"), "{said}");
+    assert!(refused(&db, &["deactivate-worker", &uuid_like()]).contains("no such worker"));
+    ok(&db, &["reactivate-worker", &worker]);
+    let (third, _) = code_with_id(&db, &worker);
+
+    let audit = ok(&db, &["audit"]);
+    let actions: Vec<&str> = audit.lines().map(|l| l.split('\t').nth(2).unwrap()).collect();
+    assert_eq!(
+        actions,
+        [
+            "create-team",
+            "create-worker",
+            "create-citizen",
+            "assign",
+            "enrollment-code",
+            "codes",
+            "revoke-code",
+            "enrollment-code",
+            "revoke-code",
+            "codes",
+            "deactivate-worker",
+            "reactivate-worker",
+            "enrollment-code",
+        ],
+        "every command that succeeded, in order:\n{audit}"
+    );
+    for secret in [&first, &second, &third] {
+        assert!(!audit.contains(secret.as_str()), "no code in the audit log:\n{audit}");
+    }
+    for personal in ["Karen", "Team Nord", "Anna", "SAG-77"] {
+        assert!(!audit.contains(personal), "no name or reference in the audit log:\n{audit}");
+    }
+    assert!(audit.contains(&format!("citizen {citizen} to worker {worker}")), "{audit}");
+    assert!(ok(&db, &["audit"]).lines().last().unwrap().ends_with("\t13 rows"), "reading the log is logged too");
+}
+
+fn uuid_like() -> String {
+    "0190a6e4-0000-7000-8000-000000000000".to_owned()
+}
