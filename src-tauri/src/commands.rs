@@ -31,8 +31,13 @@ pub async fn set_up_device(app: AppState<'_>, pin: String) -> Answer<()> {
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn enroll_device(app: AppState<'_>, server_url: String, code: String) -> Answer<()> {
-    app.enroll(&server_url, &code).await
+pub async fn enroll_device(
+    app: AppState<'_>,
+    server_url: String,
+    code: String,
+    certificate: Option<String>,
+) -> Answer<()> {
+    app.enroll(&server_url, &code, certificate.as_deref()).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -29,6 +29,10 @@ pub struct Cli {
     /// A one-time enrollment code from the server's administrator.
     #[arg(long)]
     pub enroll_code: Option<String>,
+    /// The server's certificate (a PEM file) to pin when enrolling from the command line: the
+    /// server must present it, and no other certificate authority is trusted.
+    #[arg(long)]
+    pub server_certificate: Option<PathBuf>,
     /// The PIN of a device set up from the command line (demo only: it is visible to `ps`).
     #[arg(long)]
     pub pin: Option<String>,

@@ -46,10 +46,17 @@ pub fn start<R: Runtime>(handle: &AppHandle<R>, cli: &Cli) {
         // The window may be gone while the app shuts down; there is nobody to tell then.
         let _ = window.emit(SYNC_STATUS_EVENT, view);
     }));
-    if let (Some(server), Some(code), Some(pin)) = (&cli.server, &cli.enroll_code, &cli.pin)
-        && let Err(error) = tauri::async_runtime::block_on(app.set_up_enrolled(pin, server, code))
-    {
-        eprintln!("setting up from the command line failed: {}", error.code);
+    if let (Some(server), Some(code), Some(pin)) = (&cli.server, &cli.enroll_code, &cli.pin) {
+        // A certificate asked for and not readable enrolls nothing: never without the pin.
+        match cli.server_certificate.as_deref().map(std::fs::read_to_string).transpose() {
+            Err(error) => eprintln!("the server certificate cannot be read: {error}"),
+            Ok(certificate) => {
+                let set_up = app.set_up_enrolled(pin, server, code, certificate.as_deref());
+                if let Err(error) = tauri::async_runtime::block_on(set_up) {
+                    eprintln!("setting up from the command line failed: {}", error.code);
+                }
+            }
+        }
     }
     tauri::async_runtime::spawn(app.run_sync());
 }

@@ -238,7 +238,7 @@ async fn a_device_rotates_its_token_through_a_lost_answer() {
     let device = Mutex::new(device);
     let client = SyncClient::new(SyncConfig::default()).unwrap();
     let code = fit_tests::server::enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
-    client.enroll(&device, &relay.url(), &code).await.unwrap();
+    client.enroll(&device, &relay.url(), &code, None).await.unwrap();
     let token = || device.lock().unwrap().store_mut().unwrap().sync_settings().unwrap().unwrap().1;
     let enrolled = token();
 
@@ -279,7 +279,7 @@ async fn a_deactivated_workers_device_keeps_its_work_until_the_worker_is_back() 
     let device = Mutex::new(device);
     let client = SyncClient::new(SyncConfig::default()).unwrap();
     let code = fit_tests::server::enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
-    client.enroll(&device, &server.url(), &code).await.unwrap();
+    client.enroll(&device, &server.url(), &code, None).await.unwrap();
     client.sync_now(&device, |_| {}).await.unwrap();
     let visit = device.lock().unwrap().start_visit(caseload.citizen).unwrap();
     device.lock().unwrap().close_visit(visit).unwrap();

@@ -245,7 +245,7 @@ async fn devices_converge_and_nothing_is_lost_while_the_server_is_killed_again_a
         let mut device = Device::open(device_config, Arc::new(SystemClock)).unwrap();
         device.set_up(PIN).unwrap();
         let device = Arc::new(Mutex::new(device));
-        client.enroll(&device, &url, code).await.unwrap();
+        client.enroll(&device, &url, code, None).await.unwrap();
         client.sync_now(&device, |_| {}).await.unwrap();
         tablets.push(Arc::new(Tablet {
             worker: *worker,

@@ -86,7 +86,7 @@ async fn tablet<S: ServerStore>(store: &S, url: &str, worker: WorkerId, client: 
     let device = Mutex::new(device);
     let code = uuid::Uuid::now_v7().simple().to_string();
     store.create_enrollment_code(secret_hash(&code), worker, now_ms(), now_ms() + 3_600_000).await.unwrap();
-    client.enroll(&device, url, &code).await.unwrap();
+    client.enroll(&device, url, &code, None).await.unwrap();
     client.sync_now(&device, |_| {}).await.unwrap();
     Tablet { _dir: dir, device }
 }

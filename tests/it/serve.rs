@@ -14,6 +14,7 @@ use fit_device::{Device, DeviceConfig, SystemClock};
 use fit_protocol::{ErrorCode, PROTOCOL_VERSION};
 use fit_server::AppState;
 use fit_server::net::{NetConfig, Shed, tls_acceptor};
+use fit_server::store::ServerStore;
 use fit_server::store::sqlite::SqliteStore;
 use fit_store::{KdfCost, UnlockPolicy};
 use fit_tests::app::now_ms;
@@ -207,7 +208,7 @@ async fn wrong_enrollment_codes_from_one_address_get_429_with_retry_after() {
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
     let body: serde_json::Value = limited.json().await.unwrap();
     assert_eq!(body["code"], ErrorCode::RateLimited.as_str());
-    assert!(fit_server::store::ServerStore::devices(&server.store).await.unwrap().is_empty());
+    assert!(server.store.devices().await.unwrap().is_empty());
     assert_eq!(shed.rate_limited.load(std::sync::atomic::Ordering::Relaxed), 1);
     assert!(health_answers(&server.url()).await, "health is not rate-limited");
 }
@@ -236,7 +237,7 @@ async fn syncs_past_a_tokens_allowance_get_429_and_the_device_reads_retry_after(
     let client = SyncClient::new(SyncConfig::default()).unwrap();
     let device = new_device();
     let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
-    client.enroll(&device.device, &server.url(), &code).await.unwrap();
+    client.enroll(&device.device, &server.url(), &code, None).await.unwrap();
     for _ in 0..PER_MINUTE {
         client.sync_now(&device.device, |_| {}).await.unwrap();
     }
@@ -247,7 +248,7 @@ async fn syncs_past_a_tokens_allowance_get_429_and_the_device_reads_retry_after(
     // Another device (another token) on the same address is not held back.
     let other = new_device();
     let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
-    client.enroll(&other.device, &server.url(), &code).await.unwrap();
+    client.enroll(&other.device, &server.url(), &code, None).await.unwrap();
     client.sync_now(&other.device, |_| {}).await.unwrap();
 }
 
@@ -295,34 +296,65 @@ async fn a_device_enrolls_and_syncs_over_tls_with_a_pinned_certificate() {
     let (pem, cert, key) = self_signed(dir.path());
     let store = SqliteStore::open(&dir.path().join("server.db")).unwrap();
     let tls = tls_acceptor(&cert, &key).unwrap();
-    let server = LiveServer::start_tls(store, None, None, Some(tls), |_| {}).await.unwrap();
-    let url = format!("https://localhost:{}", server.addr.port());
+    let server = LiveServer::start_tls(store.clone(), None, None, Some(tls), |_| {}).await.unwrap();
+    let addr = server.addr;
+    let url = format!("https://localhost:{}", addr.port());
     let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
     let config = SyncConfig::default();
-
-    // Without the pin the device trusts only the public authorities, and sends nothing.
-    let unpinned = SyncClient::over(Http::new(config.request_timeout, false).unwrap(), config);
+    let client = SyncClient::over(Http::new(config.request_timeout, false).unwrap(), config);
     let device = new_device();
     let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
-    let refused = unpinned.enroll(&device.device, &url, &code).await;
-    assert!(matches!(refused, Err(SyncError::Offline(_))), "{refused:?}");
-    // Pinned to another certificate: refused too.
-    let (other_pem, _, _) = self_signed(tempfile::tempdir().unwrap().path());
-    let wrong = SyncClient::over(Http::pinned(config.request_timeout, false, other_pem.as_bytes()).unwrap(), config);
-    assert!(matches!(wrong.enroll(&device.device, &url, &code).await, Err(SyncError::Offline(_))));
+    let enrolled = |device: &TestDevice| device.device.lock().unwrap().store_mut().unwrap().sync_settings().unwrap();
 
-    let pinned = SyncClient::over(Http::pinned(config.request_timeout, false, pem.as_bytes()).unwrap(), config);
-    let enrolled = pinned.enroll(&device.device, &url, &code).await.unwrap();
-    assert_eq!(enrolled.worker, caseload.worker);
-    pinned.sync_now(&device.device, |_| {}).await.unwrap();
+    // Without the pin the device trusts only the public authorities, and sends nothing.
+    let refused = client.enroll(&device.device, &url, &code, None).await;
+    assert!(matches!(refused, Err(SyncError::Offline(_))), "{refused:?}");
+    // Pinned to another certificate, to something that is not a certificate, or to a plain
+    // http address: refused, and the device is not enrolled.
+    let (other_pem, _, _) = self_signed(tempfile::tempdir().unwrap().path());
+    let wrong = client.enroll(&device.device, &url, &code, Some(&other_pem)).await;
+    assert!(matches!(wrong, Err(SyncError::Offline(_))), "{wrong:?}");
+    let garbage = client.enroll(&device.device, &url, &code, Some("not a certificate")).await;
+    assert!(matches!(garbage, Err(SyncError::Insecure(_))), "{garbage:?}");
+    let plain = client.enroll(&device.device, &server.url(), &code, Some(&pem)).await;
+    assert!(matches!(plain, Err(SyncError::Insecure(_))), "{plain:?}");
+    assert_eq!(enrolled(&device), None, "nothing refused enrolled the device");
+
+    let answer = client.enroll(&device.device, &url, &code, Some(&pem)).await.unwrap();
+    assert_eq!(answer.worker, caseload.worker);
+    client.sync_now(&device.device, |_| {}).await.unwrap();
     let citizens = device.device.lock().unwrap().caseload_overview().unwrap();
     assert_eq!(citizens.len(), 1, "the caseload arrived over TLS");
+    let pinned = device.device.lock().unwrap().store_mut().unwrap().server_certificate().unwrap();
+    assert_eq!(pinned.as_deref(), Some(pem.trim()), "the certificate is kept with the sync settings");
 
     // Plain HTTP to the TLS port is not answered and hangs no one.
     let plain = reqwest::Client::builder().timeout(BOUND).build().unwrap();
     let started = Instant::now();
-    let answer = plain.get(format!("http://{}/api/v1/health", server.addr)).send().await;
+    let answer = plain.get(format!("http://{addr}/api/v1/health")).send().await;
     assert!(answer.is_err(), "plain HTTP was answered on the TLS port: {answer:?}");
     assert!(started.elapsed() < BOUND);
-    pinned.sync_now(&device.device, |_| {}).await.unwrap();
+    client.sync_now(&device.device, |_| {}).await.unwrap();
+
+    // Another server on the same address with another certificate (one a public authority might
+    // have issued for the name): the enrolled device sends it nothing, and keeps its data.
+    {
+        let mut device = device.device.lock().unwrap();
+        let citizen = device.caseload_overview().unwrap()[0].citizen.id;
+        device.start_visit(citizen).unwrap();
+    }
+    drop(server.shut_down().await);
+    let other_dir = tempfile::tempdir().unwrap();
+    let (_, other_cert, other_key) = self_signed(other_dir.path());
+    let impostor =
+        LiveServer::start_tls(store, None, Some(addr), Some(tls_acceptor(&other_cert, &other_key).unwrap()), |_| {})
+            .await
+            .unwrap();
+    let before = impostor.store.changes().await.unwrap().len();
+    let refused = client.sync_now(&device.device, |_| {}).await;
+    assert!(matches!(refused, Err(SyncError::Offline(_))), "{refused:?}");
+    assert_eq!(impostor.store.changes().await.unwrap().len(), before, "nothing reached the other certificate");
+    assert!(enrolled(&device).is_some(), "the device is still enrolled");
+    let pending = device.device.lock().unwrap().store_mut().unwrap().pending_count().unwrap();
+    assert_eq!(pending, 1, "the visit waits for the enrolled server");
 }

@@ -45,7 +45,7 @@ async fn enrolled_device_with_clock(
     device.set_up(PIN).unwrap();
     let device = Mutex::new(device);
     let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
-    let enrolled = client.enroll(&device, server_url, &code).await.unwrap();
+    let enrolled = client.enroll(&device, server_url, &code, None).await.unwrap();
     assert_eq!(enrolled.worker, caseload.worker);
     // The first sync brings the caseload: the citizen's profile and history.
     client.sync_now(&device, |_| {}).await.unwrap();
@@ -233,7 +233,7 @@ async fn the_apps_sync_engine_sends_a_visit_by_itself_and_reports_it() {
     }));
     tokio::spawn(app.clone().run_sync());
     let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
-    app.set_up_enrolled(PIN, &server.url(), &code).await.unwrap();
+    app.set_up_enrolled(PIN, &server.url(), &code, None).await.unwrap();
 
     let visit = app.start_visit(caseload.citizen).unwrap();
     app.record_response(visit, ors(60)).unwrap();
@@ -357,7 +357,7 @@ async fn a_device_sends_nothing_in_plain_http_to_another_machine_and_believes_no
         let mut device = a.device.lock().unwrap();
         let store = device.store_mut().unwrap();
         let (_, token) = store.sync_settings().unwrap().unwrap();
-        store.set_sync_settings("http://fit.kommune.example", &token).unwrap();
+        store.set_sync_settings("http://fit.kommune.example", &token, None).unwrap();
     }
     let error = client.sync_now(&a.device, |_| {}).await.unwrap_err();
     assert!(matches!(error, SyncError::Insecure(_)), "{error:?}");

@@ -299,7 +299,7 @@ impl SeedingDevice {
         device.set_up(SEED_PIN)?;
         let device = Mutex::new(device);
         let code = enrollment_code(&server.store, caseload.worker, now_ms()).await?;
-        SyncClient::new(SyncConfig::default())?.enroll(&device, &server.url(), &code).await?;
+        SyncClient::new(SyncConfig::default())?.enroll(&device, &server.url(), &code, None).await?;
         Ok(SeedingDevice { _dir: dir, device })
     }
 

@@ -55,7 +55,7 @@ async fn enroll(
     let code = uuid::Uuid::now_v7().simple().to_string();
     let now = crate::now_ms();
     store.create_enrollment_code(secret_hash(&code), template.worker, now, now + 3_600_000).await?;
-    client.enroll(device, url, &code).await?;
+    client.enroll(device, url, &code, None).await?;
     Ok(())
 }
 

@@ -202,8 +202,9 @@ impl App {
         Ok(())
     }
 
-    /// Trades a one-time code for a device token at `server_url`, then pulls the caseload.
-    pub async fn enroll(&self, server_url: &str, code: &str) -> Result<(), AppError> {
+    /// Trades a one-time code for a device token at `server_url`, then pulls the caseload. With
+    /// `certificate` (PEM), the server must present that certificate from now on.
+    pub async fn enroll(&self, server_url: &str, code: &str, certificate: Option<&str>) -> Result<(), AppError> {
         self.check_worker()?;
         let url = server_url.trim();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -212,7 +213,7 @@ impl App {
                 "the server address must start with https:// or http://",
             ));
         }
-        self.client.enroll(&self.device, url, code).await?;
+        self.client.enroll(&self.device, url, code, certificate).await?;
         // The first pull brings the caseload; offline, the background sync brings it later.
         match self.client.sync_now(&self.device, |_| {}).await {
             Ok(_) => {}
@@ -225,12 +226,18 @@ impl App {
 
     /// Sets up, enrolls and unlocks a new device in one step (the demo and the command line).
     /// Does nothing to a device that is set up already.
-    pub async fn set_up_enrolled(&self, pin: &str, server_url: &str, code: &str) -> Result<(), AppError> {
+    pub async fn set_up_enrolled(
+        &self,
+        pin: &str,
+        server_url: &str,
+        code: &str,
+        certificate: Option<&str>,
+    ) -> Result<(), AppError> {
         if lock(&self.device).is_set_up() {
             return Ok(());
         }
         self.set_up(pin)?;
-        self.enroll(server_url, code).await
+        self.enroll(server_url, code, certificate).await
     }
 
     pub fn caseload(&self) -> Result<Vec<CaseloadLine>, AppError> {

@@ -406,7 +406,7 @@ impl Sim {
         let device = &self.devices[d];
         device
             .client
-            .enroll(&device.device, SERVER_URL, &code)
+            .enroll(&device.device, SERVER_URL, &code, None)
             .await
             .map_err(|e| format!("enrolling device {d}: {e}"))?;
         Ok(())

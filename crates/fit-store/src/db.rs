@@ -88,6 +88,11 @@ pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), 
     Ok(())
 }
 
+pub(crate) fn clear_meta(conn: &Connection, key: &str) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+    Ok(())
+}
+
 /// The schema as SQLite stores it, one statement per entry, sorted: for the snapshot test.
 pub fn schema_sql(store: &Store) -> Result<Vec<String>, StoreError> {
     let mut statement = store

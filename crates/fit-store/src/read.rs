@@ -418,6 +418,11 @@ impl Store {
         Ok(self.meta("server_url")?.zip(self.meta("device_token")?))
     }
 
+    /// The server certificate (PEM) this device was enrolled with, if it was pinned.
+    pub fn server_certificate(&self) -> Result<Option<String>, StoreError> {
+        self.meta("server_certificate")
+    }
+
     /// Why sync is blocked (the app must be updated), if it is.
     pub fn sync_blocked(&self) -> Result<Option<String>, StoreError> {
         self.meta("sync_blocked")

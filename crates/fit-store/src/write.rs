@@ -9,7 +9,7 @@ use fit_core::{Hlc, ScaleSet};
 use fit_protocol::{Change, ChangeBody, Checked, Entity, FieldName, FieldValue, SCHEMA_VERSION};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::db::set_meta;
+use crate::db::{clear_meta, set_meta};
 use crate::{Store, StoreError};
 
 /// One sync answer as the store applies it.
@@ -180,10 +180,21 @@ impl Store {
     }
 
     /// Remembers where and how this device syncs; the token is stored encrypted with the rest.
-    pub fn set_sync_settings(&mut self, server_url: &str, token: &str) -> Result<(), StoreError> {
+    /// `certificate` (PEM) is the one the server must present from now on, when the device was
+    /// enrolled with one; enrolling again without one forgets it.
+    pub fn set_sync_settings(
+        &mut self,
+        server_url: &str,
+        token: &str,
+        certificate: Option<&str>,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         set_meta(&tx, "server_url", server_url)?;
         set_meta(&tx, "device_token", token)?;
+        match certificate {
+            Some(pem) => set_meta(&tx, "server_certificate", pem)?,
+            None => clear_meta(&tx, "server_certificate")?,
+        }
         tx.commit()?;
         Ok(())
     }
@@ -213,10 +224,7 @@ impl Store {
     pub fn set_sync_blocked(&mut self, reason: Option<&str>) -> Result<(), StoreError> {
         match reason {
             Some(reason) => set_meta(&self.conn, "sync_blocked", reason),
-            None => {
-                self.conn.execute("DELETE FROM meta WHERE key = 'sync_blocked'", [])?;
-                Ok(())
-            }
+            None => clear_meta(&self.conn, "sync_blocked"),
         }
     }
 

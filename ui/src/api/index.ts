@@ -30,7 +30,9 @@ export async function call<T>(command: Command, args?: Record<string, unknown>):
 export const api = {
   status: () => call<AppStatus>('get_status'),
   setUp: (pin: string) => call<void>('set_up_device', { pin }),
-  enroll: (server_url: string, code: string) => call<void>('enroll_device', { server_url, code }),
+  /** `certificate`: the server's certificate (PEM) to pin, when the administrator gave one. */
+  enroll: (server_url: string, code: string, certificate: string | null = null) =>
+    call<void>('enroll_device', { server_url, code, certificate }),
   unlock: (pin: string) => call<void>('unlock_app', { pin }),
   lock: () => call<void>('lock_app'),
   changePin: (old_pin: string, new_pin: string) => call<void>('change_pin', { old_pin, new_pin }),

@@ -17,11 +17,16 @@ describe('the API layer', () => {
     });
     await expect(api.startVisit('citizen-1')).resolves.toBe('visit-1');
     await api.enroll('http://127.0.0.1:8080', 'abc');
+    await api.enroll('https://fit.kommune.dk', 'abc', '-----BEGIN CERTIFICATE-----');
     await api.recordNotGiven('visit-1', 'srs', 'too_unwell');
     await api.recordCitizenAnswer({ kind: 'given', answers: [['individually', 55]] });
     expect(calls).toEqual([
       { cmd: 'start_visit', args: { citizen: 'citizen-1' } },
-      { cmd: 'enroll_device', args: { server_url: 'http://127.0.0.1:8080', code: 'abc' } },
+      { cmd: 'enroll_device', args: { server_url: 'http://127.0.0.1:8080', code: 'abc', certificate: null } },
+      {
+        cmd: 'enroll_device',
+        args: { server_url: 'https://fit.kommune.dk', code: 'abc', certificate: '-----BEGIN CERTIFICATE-----' },
+      },
       {
         cmd: 'record_response',
         args: { visit: 'visit-1', input: { scale: 'srs', content: { not_given: { reason: 'too_unwell' } } } },

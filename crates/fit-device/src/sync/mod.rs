@@ -209,14 +209,21 @@ impl<T: Transport> SyncClient<T> {
         SyncClient { transport, config }
     }
 
-    /// Enrolls an unlocked, set-up device with `server_url` using a one-time code.
+    /// Enrolls an unlocked, set-up device with `server_url` using a one-time code. With
+    /// `certificate` (PEM: the server's own, or the municipality's CA), the server must present
+    /// it at enrollment and at every sync after; no other certificate authority is trusted.
     pub async fn enroll(
         &self,
         device: &Mutex<Device>,
         server_url: &str,
         code: &str,
+        certificate: Option<&str>,
     ) -> Result<EnrollResponse, SyncError> {
         let server_url = server_url.trim_end_matches('/').to_owned();
+        let certificate = certificate.map(str::trim).filter(|pem| !pem.is_empty());
+        if let Some(pem) = certificate {
+            transport::check_pin(&server_url, pem)?;
+        }
         let request = {
             let device = lock(device);
             EnrollRequest {
@@ -225,12 +232,13 @@ impl<T: Transport> SyncClient<T> {
                 device: device.store()?.device_id(),
             }
         };
-        let post = Post::new(format!("{server_url}/api/v1/enroll"), None, &request)?;
+        let post =
+            Post::new(format!("{server_url}/api/v1/enroll"), None, &request)?.pinned(certificate.map(str::to_owned));
         let response: EnrollResponse = transport::read_reply(&self.transport.post(post).await?)?;
         let mut device = lock(device);
         let store = device.store_mut()?;
         store.set_worker(response.team, &response.team_name, response.worker, &response.worker_name)?;
-        store.set_sync_settings(&server_url, &response.token)?;
+        store.set_sync_settings(&server_url, &response.token, certificate)?;
         Ok(response)
     }
 
@@ -279,7 +287,9 @@ impl<T: Transport> SyncClient<T> {
             let pushed = outgoing.pushed();
             let url = format!("{}/api/v1/sync", outgoing.url);
             let answer = match Post::new(url, Some(&outgoing.token), &outgoing.request) {
-                Ok(post) => transport.post(post).await.and_then(|reply| transport::read_reply(&reply)),
+                Ok(post) => {
+                    transport.post(post.pinned(outgoing.pin)).await.and_then(|reply| transport::read_reply(&reply))
+                }
                 Err(error) => Err(error),
             };
             (pushed, answer)

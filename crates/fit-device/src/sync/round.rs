@@ -11,11 +11,13 @@ use fit_protocol::{SyncRequest, SyncResponse};
 use super::{CURSOR_STREAM, SyncConfig, SyncError, SyncProgress};
 use crate::Device;
 
-/// A sync request with where it goes: the server's URL and this device's token.
+/// A sync request with where it goes: the server's URL and this device's token, and the
+/// server's certificate when the device was enrolled with one.
 #[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
     pub url: String,
     pub token: String,
+    pub pin: Option<String>,
     pub request: SyncRequest,
 }
 
@@ -159,6 +161,7 @@ fn request_after(
     Ok(Outgoing {
         url,
         token,
+        pin: store.server_certificate()?,
         request: SyncRequest {
             protocol: PROTOCOL_VERSION,
             push,

@@ -5,6 +5,7 @@
 //! network that loses, repeats and delays them.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fit_protocol::{ErrorBody, ErrorCode};
@@ -24,12 +25,19 @@ pub struct Post {
     pub token: Option<String>,
     /// The body as JSON, before any compression.
     pub json: Vec<u8>,
+    /// The server certificate (PEM) the device was enrolled with: the server must present it,
+    /// and no certificate authority is trusted besides.
+    pub pin: Option<String>,
 }
 
 impl Post {
     pub(crate) fn new<Q: Serialize>(url: String, token: Option<&str>, body: &Q) -> Result<Post, SyncError> {
         let json = serde_json::to_vec(body).map_err(|e| SyncError::Internal(e.to_string()))?;
-        Ok(Post { url, token: token.map(str::to_owned), json })
+        Ok(Post { url, token: token.map(str::to_owned), json, pin: None })
+    }
+
+    pub(crate) fn pinned(self, pin: Option<String>) -> Post {
+        Post { pin, ..self }
     }
 
     /// The body as it travels, with its `Content-Encoding`. Batches are repetitive JSON: zstd
@@ -82,31 +90,60 @@ pub(crate) fn read_reply<A: DeserializeOwned>(reply: &Reply) -> Result<A, SyncEr
 }
 
 /// The transport over HTTPS, with a timeout on every request. Plain HTTP goes only to this
-/// machine, unless `allow_plain_http` (a test network). With a pinned certificate, the server
-/// must present exactly that one: no other certificate authority is trusted.
+/// machine, unless `allow_plain_http` (a test network). A request with a pinned certificate
+/// (`Post::pin`) goes over a client that trusts that certificate only.
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
+    timeout: Duration,
     allow_plain_http: bool,
+    /// The client for the last pinned certificate, kept so its connections are reused.
+    pinned: Arc<Mutex<Option<(String, reqwest::Client)>>>,
 }
 
 impl Http {
     pub fn new(timeout: Duration, allow_plain_http: bool) -> Result<Http, SyncError> {
-        Http::build(reqwest::Client::builder().timeout(timeout), allow_plain_http)
+        let client =
+            reqwest::Client::builder().timeout(timeout).build().map_err(|e| SyncError::Internal(e.to_string()))?;
+        Ok(Http { client, timeout, allow_plain_http, pinned: Arc::default() })
     }
 
-    /// A transport that trusts only `certificate_pem` (the server's own certificate, or a
-    /// municipality's private CA): a certificate from any public CA for the same name is refused.
-    pub fn pinned(timeout: Duration, allow_plain_http: bool, certificate_pem: &[u8]) -> Result<Http, SyncError> {
-        let certificate = reqwest::Certificate::from_pem(certificate_pem)
-            .map_err(|e| SyncError::Insecure(format!("the pinned certificate cannot be read: {e}")))?;
-        Http::build(reqwest::Client::builder().timeout(timeout).tls_certs_only([certificate]), allow_plain_http)
+    /// The client for a request: the plain one, or one that trusts only the pinned certificate.
+    fn client_for(&self, pin: Option<&str>) -> Result<reqwest::Client, SyncError> {
+        let Some(pem) = pin else { return Ok(self.client.clone()) };
+        let mut cached = self.pinned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((cached_pem, client)) = cached.as_ref()
+            && cached_pem == pem
+        {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .tls_certs_only([read_certificate(pem)?])
+            .build()
+            .map_err(|e| SyncError::Internal(e.to_string()))?;
+        *cached = Some((pem.to_owned(), client.clone()));
+        Ok(client)
     }
+}
 
-    fn build(builder: reqwest::ClientBuilder, allow_plain_http: bool) -> Result<Http, SyncError> {
-        let client = builder.build().map_err(|e| SyncError::Internal(e.to_string()))?;
-        Ok(Http { client, allow_plain_http })
+/// A certificate to pin: the server's own (PEM), or a municipality's private CA. A certificate
+/// from any public CA for the same name is then refused.
+pub(crate) fn read_certificate(pem: &str) -> Result<reqwest::Certificate, SyncError> {
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(SyncError::Insecure("the server certificate is not a PEM certificate".into()));
     }
+    reqwest::Certificate::from_pem(pem.as_bytes())
+        .map_err(|e| SyncError::Insecure(format!("the server certificate cannot be read: {e}")))
+}
+
+/// Whether a pinned certificate can be used for `url`: only over TLS, where it is checked.
+pub(crate) fn check_pin(url: &str, pem: &str) -> Result<(), SyncError> {
+    read_certificate(pem)?;
+    if !url.trim_start().to_ascii_lowercase().starts_with("https://") {
+        return Err(SyncError::Insecure("a server certificate needs an https:// address".into()));
+    }
+    Ok(())
 }
 
 /// Whether the device sends to `url`: over TLS, or in plain HTTP to this machine (or anywhere
@@ -132,9 +169,9 @@ pub fn check_server_url(url: &str, allow_plain_http: bool) -> Result<(), SyncErr
 impl Transport for Http {
     async fn post(&self, post: Post) -> Result<Reply, SyncError> {
         check_server_url(&post.url, self.allow_plain_http)?;
+        let client = self.client_for(post.pin.as_deref())?;
         let (encoding, body) = post.wire_body()?;
-        let mut request =
-            self.client.post(&post.url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+        let mut request = client.post(&post.url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
         if let Some(encoding) = encoding {
             request = request.header(reqwest::header::CONTENT_ENCODING, encoding);
         }
