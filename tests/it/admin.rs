@@ -5,18 +5,18 @@
 //! real device rotates its token through the product's `SyncClient` over a relay that loses the
 //! answer carrying the new token.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use fit_core::ids::{DeviceId, WorkerId};
+use fit_device::SystemClock;
 use fit_device::sync::{SyncClient, SyncConfig, SyncError};
-use fit_device::{Device, DeviceConfig, SystemClock};
 use fit_protocol::{Change, ErrorCode};
 use fit_server::rules::token::TokenPolicy;
 use fit_server::secret_hash;
 use fit_server::store::{CodeRef, ServerStore, StoreError};
-use fit_store::{KdfCost, UnlockPolicy};
 use fit_tests::app::now_ms;
+use fit_tests::app::set_up_device;
 use fit_tests::server::{LiveServer, Relay, create_caseload, new_id};
 use serde_json::{Value, json};
 
@@ -229,13 +229,7 @@ async fn a_device_rotates_its_token_through_a_lost_answer() {
     let relay = Relay::start(server.addr).await.unwrap();
     let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = DeviceConfig {
-        unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
-        ..DeviceConfig::new(dir.path())
-    };
-    let mut device = Device::open(config, Arc::new(SystemClock)).unwrap();
-    device.set_up("975310").unwrap();
-    let device = Mutex::new(device);
+    let device = set_up_device(dir.path(), "975310", Arc::new(SystemClock)).unwrap();
     let client = SyncClient::new(SyncConfig::default()).unwrap();
     let code = fit_tests::server::enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
     client.enroll(&device, &relay.url(), &code, None).await.unwrap();
@@ -270,13 +264,7 @@ async fn a_deactivated_workers_device_keeps_its_work_until_the_worker_is_back() 
     let server = LiveServer::start(|_| {}).await.unwrap();
     let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = DeviceConfig {
-        unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
-        ..DeviceConfig::new(dir.path())
-    };
-    let mut device = Device::open(config, Arc::new(SystemClock)).unwrap();
-    device.set_up("975310").unwrap();
-    let device = Mutex::new(device);
+    let device = set_up_device(dir.path(), "975310", Arc::new(SystemClock)).unwrap();
     let client = SyncClient::new(SyncConfig::default()).unwrap();
     let code = fit_tests::server::enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
     client.enroll(&device, &server.url(), &code, None).await.unwrap();

@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex};
 use fit_core::ids::{CitizenId, ResponseId, TeamId, WorkerId};
 use fit_core::response::{MarkedBy, RawAnswer, ResponseContent, ResponseInput};
 use fit_device::sync::{SyncClient, SyncConfig, SyncError};
-use fit_device::{Device, DeviceConfig, DeviceError, SystemClock};
+use fit_device::{Device, DeviceError, SystemClock};
 use fit_protocol::ChangeBody;
 use fit_server::secret_hash;
 use fit_server::store::{CitizenProfile, ServerStore};
-use fit_store::{KdfCost, UnlockPolicy};
 use fit_tests::app::now_ms;
+use fit_tests::app::set_up_device;
 use fit_tests::server::{LiveServer, Relay, new_id};
 
 const PIN: &str = "975310";
@@ -77,13 +77,7 @@ fn scale(code: &str, value: i64) -> ResponseInput {
 /// A set-up device enrolled with `url` for `worker`, after its first sync.
 async fn tablet<S: ServerStore>(store: &S, url: &str, worker: WorkerId, client: &SyncClient) -> Tablet {
     let dir = tempfile::tempdir().unwrap();
-    let config = DeviceConfig {
-        unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
-        ..DeviceConfig::new(dir.path())
-    };
-    let mut device = Device::open(config, Arc::new(SystemClock)).unwrap();
-    device.set_up(PIN).unwrap();
-    let device = Mutex::new(device);
+    let device = set_up_device(dir.path(), PIN, Arc::new(SystemClock)).unwrap();
     let code = uuid::Uuid::now_v7().simple().to_string();
     store.create_enrollment_code(secret_hash(&code), worker, now_ms(), now_ms() + 3_600_000).await.unwrap();
     client.enroll(&device, url, &code, None).await.unwrap();

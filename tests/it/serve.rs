@@ -10,14 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fit_device::sync::{Http, SyncClient, SyncConfig, SyncError};
-use fit_device::{Device, DeviceConfig, SystemClock};
+use fit_device::{Device, SystemClock};
 use fit_protocol::{ErrorCode, PROTOCOL_VERSION};
 use fit_server::AppState;
 use fit_server::net::{NetConfig, Shed, tls_acceptor};
 use fit_server::store::ServerStore;
 use fit_server::store::sqlite::SqliteStore;
-use fit_store::{KdfCost, UnlockPolicy};
 use fit_tests::app::now_ms;
+use fit_tests::app::set_up_device;
 use fit_tests::server::{LiveServer, create_caseload, enrollment_code, new_id};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -220,13 +220,8 @@ struct TestDevice {
 
 fn new_device() -> TestDevice {
     let dir = tempfile::tempdir().unwrap();
-    let config = DeviceConfig {
-        unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
-        ..DeviceConfig::new(dir.path())
-    };
-    let mut device = Device::open(config, Arc::new(SystemClock)).unwrap();
-    device.set_up("975310").unwrap();
-    TestDevice { _dir: dir, device: Mutex::new(device) }
+    let device = set_up_device(dir.path(), "975310", Arc::new(SystemClock)).unwrap();
+    TestDevice { _dir: dir, device }
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use fit_device::{Clock, Device, DeviceConfig, ManualClock, SystemClock};
 use fit_protocol::{ChangeBody, VersionRange};
 use fit_server::store::ServerStore;
 use fit_store::{KdfCost, UnlockPolicy};
-use fit_tests::app::now_ms;
+use fit_tests::app::{now_ms, set_up_device};
 use fit_tests::server::{Caseload, LiveServer, Relay, create_caseload, enrollment_code, new_id};
 
 const PIN: &str = "975310";
@@ -37,13 +37,7 @@ async fn enrolled_device_with_clock(
     clock: Arc<dyn Clock>,
 ) -> TestDevice {
     let dir = tempfile::tempdir().unwrap();
-    let config = DeviceConfig {
-        unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
-        ..DeviceConfig::new(dir.path())
-    };
-    let mut device = Device::open(config, clock).unwrap();
-    device.set_up(PIN).unwrap();
-    let device = Mutex::new(device);
+    let device = set_up_device(dir.path(), PIN, clock).unwrap();
     let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
     let enrolled = client.enroll(&device, server_url, &code, None).await.unwrap();
     assert_eq!(enrolled.worker, caseload.worker);

@@ -281,6 +281,17 @@ pub struct SeedingDevice {
 
 pub const SEED_PIN: &str = "135792";
 
+/// A device in `dir`, set up with `pin`, its PIN derived at the tests' low Argon2id cost.
+pub fn set_up_device(dir: &Path, pin: &str, clock: Arc<dyn fit_device::Clock>) -> anyhow::Result<Mutex<Device>> {
+    let config = DeviceConfig {
+        unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
+        ..DeviceConfig::new(dir)
+    };
+    let mut device = Device::open(config, clock)?;
+    device.set_up(pin)?;
+    Ok(Mutex::new(device))
+}
+
 pub fn now_ms() -> u64 {
     u64::try_from(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0),
@@ -291,13 +302,7 @@ pub fn now_ms() -> u64 {
 impl SeedingDevice {
     pub async fn enroll(server: &LiveServer, caseload: Caseload) -> anyhow::Result<SeedingDevice> {
         let dir = tempfile::tempdir()?;
-        let config = DeviceConfig {
-            unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
-            ..DeviceConfig::new(dir.path())
-        };
-        let mut device = Device::open(config, Arc::new(SystemClock))?;
-        device.set_up(SEED_PIN)?;
-        let device = Mutex::new(device);
+        let device = set_up_device(dir.path(), SEED_PIN, Arc::new(SystemClock))?;
         let code = enrollment_code(&server.store, caseload.worker, now_ms()).await?;
         SyncClient::new(SyncConfig::default())?.enroll(&device, &server.url(), &code, None).await?;
         Ok(SeedingDevice { _dir: dir, device })
