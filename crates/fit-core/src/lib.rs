@@ -9,6 +9,7 @@ pub mod ids;
 pub mod interpret;
 pub mod merge;
 pub mod pack;
+pub mod plan;
 pub mod response;
 pub mod scale;
 pub mod text;
@@ -17,6 +18,7 @@ pub use hlc::{Hlc, HlcClock, HlcError};
 pub use ids::IdGenerator;
 pub use interpret::{AgeBand, Alert, AlertCode, Trajectory, VisitScores, interpret};
 pub use pack::{PackError, PackProblem, ScaleSet};
+pub use plan::{PlanInput, Schedule, VisitKind, VisitPlan, visit_plan};
 pub use response::{
     MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseError, ResponseInput, Total, ValidResponse,
     validate_response,
