@@ -14,8 +14,8 @@ use fit_device::app::{AppStatus, CitizenAnswer, CitizenMode, SyncView};
 use fit_device::settings::{AppSettings, NightlyWindow};
 use fit_device::sync::{SyncProgress, SyncStatus};
 use fit_device::{
-    AppError, CaseloadLine, CitizenPage, CitizenRow, ErrorCode, GoalRow, GoalStatus, NoteRow, SyncCounters, Trend,
-    VisitRow,
+    AppError, CaseloadLine, CitizenPage, CitizenRow, ErrorCode, GoalRow, GoalStatus, NoteRow, PlannedScale,
+    SyncCounters, Trend, VisitProgress, VisitRow,
 };
 use ts_rs::{Config, TS};
 
@@ -77,6 +77,8 @@ fn declarations() -> Vec<String> {
         decl::<NoteRow>(&cfg),
         decl::<GoalStatus>(&cfg),
         decl::<GoalRow>(&cfg),
+        decl::<PlannedScale>(&cfg),
+        decl::<VisitProgress>(&cfg),
         decl::<CitizenPage>(&cfg),
         decl::<CitizenAnswer>(&cfg),
         decl::<SyncCounters>(&cfg),

@@ -152,6 +152,14 @@ async fn story<S: ServerStore>(store: S) -> Vec<String> {
     let held = store.changes().await.unwrap().iter().filter(|c| c.device == device).count();
     s.lines.push(format!("changes from the device on the server: {held}"));
 
+    // The team's well-being schedule reaches the device with the last page of a sync.
+    s.lines.push(format!("the schedule before one is set: {}", answer["wellbeing_schedule"]));
+    let monthly = fit_core::Schedule { at_first_visit: true, every_days: Some(28) };
+    s.note("set the team's schedule", store.set_team_schedule(caseload.team, monthly).await);
+    s.note("a schedule for an unknown team", store.set_team_schedule(new_id(), monthly).await);
+    let answer = s.sync("a sync after the schedule is set", &rotated, &[]).await;
+    s.lines.push(format!("the schedule sent: {}", answer["wellbeing_schedule"]));
+
     // The audit log: every non-empty pull, by device and citizen ids; no name anywhere.
     let log = store.audit_log().await.unwrap();
     for entry in &log {
@@ -190,15 +198,20 @@ const EXPECTED: &[&str] = &[
     "reactivate the worker: ok",
     "the device of a reactivated worker: 200 ok, 2 changes, no new token",
     "changes from the device on the server: 2",
+    "the schedule before one is set: null",
+    "set the team's schedule: ok",
+    "a schedule for an unknown team: team.unknown",
+    "a sync after the schedule is set: 200 ok, 2 changes, no new token",
+    "the schedule sent: {\"at_first_visit\":true,\"every_days\":28}",
 ];
 
 fn check(lines: &[String]) {
     let (told, audit) = lines.split_at(EXPECTED.len().min(lines.len()));
     assert_eq!(told, EXPECTED, "the story as told:\n{}", lines.join("\n"));
     let pulls = audit.iter().filter(|l| l.starts_with("audit: the device pull 2 changes about 1 citizens: CITIZEN"));
-    // Seven answers sent the profile's two changes; the refused requests sent nothing.
-    assert_eq!(pulls.count(), 7, "every non-empty pull is audited:\n{}", audit.join("\n"));
-    assert_eq!(audit.len(), 7, "and nothing else is:\n{}", audit.join("\n"));
+    // Eight answers sent the profile's two changes; the refused requests sent nothing.
+    assert_eq!(pulls.count(), 8, "every non-empty pull is audited:\n{}", audit.join("\n"));
+    assert_eq!(audit.len(), 8, "and nothing else is:\n{}", audit.join("\n"));
 }
 
 #[tokio::test]
@@ -287,4 +300,36 @@ async fn a_deactivated_workers_device_keeps_its_work_until_the_worker_is_back() 
     assert_eq!(pending(), 0);
     let held = server.store.changes().await.unwrap().iter().filter(|c| c.citizen() == caseload.citizen).count();
     assert_eq!(held, 4, "the profile's two changes and the visit's two");
+}
+
+/// A team's well-being schedule, set on the server, reaches a real device at its next sync, and
+/// the caseload's due date and the visit's plan follow it.
+#[tokio::test]
+async fn a_team_schedule_set_on_the_server_reaches_the_device_at_its_next_sync() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let device = set_up_device(dir.path(), "975310", Arc::new(SystemClock)).unwrap();
+    let client = SyncClient::new(SyncConfig::default()).unwrap();
+    let code = fit_tests::server::enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
+    client.enroll(&device, &server.url(), &code, None).await.unwrap();
+    client.sync_now(&device, |_| {}).await.unwrap();
+    // No visit yet and the default schedule: due at the first visit.
+    let due = || device.lock().unwrap().caseload_overview().unwrap()[0].wellbeing_due_ms;
+    assert!(due().is_some_and(|at| at <= now_ms()));
+
+    // The team measures only from four weeks after the first visit.
+    let later = fit_core::Schedule { at_first_visit: false, every_days: Some(28) };
+    server.store.set_team_schedule(caseload.team, later).await.unwrap();
+    client.sync_now(&device, |_| {}).await.unwrap();
+    let stored = device.lock().unwrap().store_mut().unwrap().wellbeing_schedule().unwrap();
+    assert_eq!(stored, Some(later));
+    let visit = device.lock().unwrap().start_visit(caseload.citizen).unwrap();
+    let page = device.lock().unwrap().citizen_view(caseload.citizen).unwrap();
+    let plan = page.visit_plan.unwrap();
+    assert_eq!(plan.visit, visit);
+    let start: Vec<String> = plan.start.iter().map(|s| s.scale.to_string()).collect();
+    assert_eq!(start, ["ors"], "not at the first visit by this team's schedule");
+    let first = page.visits[0].started_at_ms;
+    assert_eq!(page.wellbeing_due_ms, Some(first + 28 * fit_core::plan::DAY_MS));
 }

@@ -11,11 +11,39 @@ use fit_tests::server::{LiveServer, create_caseload, enrollment_code};
 const PIN: &str = "482615";
 const ORS: [&str; 4] = ["individually", "interpersonally", "socially", "overall"];
 const SRS: [&str; 4] = ["relationship", "goals-and-topics", "approach-or-method", "overall"];
+const WHO5: [&str; 5] = ["cheerful", "calm", "active", "rested", "interest"];
+
+/// Gives a choice scale (WHO-5) in citizen mode: no option is chosen at first, then one tap per
+/// item on the option of `value`, confirm, and hand back with the worker's PIN.
+async fn choose_in_citizen_mode(app: &RealApp, items: &[&str], value: i64, shot: &str) -> u32 {
+    app.find("citizen-mode").await.unwrap();
+    let before = app.taps();
+    for (n, item) in items.iter().enumerate() {
+        app.find(&format!("item-{item}")).await.unwrap();
+        let checked =
+            app.driver().find_all(thirtyfour::By::Css("[data-testid=\"choices\"] input:checked")).await.unwrap();
+        assert!(checked.is_empty(), "no default answer on {item}");
+        assert!(!app.find("next").await.unwrap().is_enabled().await.unwrap(), "no next without an answer");
+        app.click(&format!("choice-{value}")).await.unwrap();
+        if n == 0 {
+            app.screenshot(&format!("{shot}-item")).await.unwrap();
+        }
+        app.click("next").await.unwrap();
+    }
+    app.find("review").await.unwrap();
+    app.screenshot(&format!("{shot}-review")).await.unwrap();
+    app.click("confirm").await.unwrap();
+    let citizen_taps = app.taps() - before;
+    hand_back(app, &format!("{shot}-thanks")).await;
+    citizen_taps
+}
 
 /// Fills in the scale on screen in citizen mode: one tap per item at `fraction` of the line,
-/// then confirms, and hands back with the worker's PIN. Returns the tenths placed per item.
-async fn fill_in_citizen_mode(app: &RealApp, items: &[&str], fraction: f64, shot: &str) -> Vec<i64> {
+/// then confirms, and hands back with the worker's PIN. Returns the tenths placed per item and
+/// the citizen's taps (marks, next, confirm).
+async fn fill_in_citizen_mode(app: &RealApp, items: &[&str], fraction: f64, shot: &str) -> (Vec<i64>, u32) {
     app.find("citizen-mode").await.unwrap();
+    let before = app.taps();
     let mut placed = Vec::new();
     for (n, item) in items.iter().enumerate() {
         app.find(&format!("item-{item}")).await.unwrap();
@@ -32,13 +60,18 @@ async fn fill_in_citizen_mode(app: &RealApp, items: &[&str], fraction: f64, shot
     app.find("review").await.unwrap();
     app.screenshot(&format!("{shot}-review")).await.unwrap();
     app.click("confirm").await.unwrap();
+    let citizen_taps = app.taps() - before;
+    hand_back(app, &format!("{shot}-thanks")).await;
+    (placed, citizen_taps)
+}
+
+/// The worker takes the device back: the thanks screen asks for the PIN at once.
+async fn hand_back(app: &RealApp, shot: &str) {
     app.find("thanks").await.unwrap();
-    app.screenshot(&format!("{shot}-thanks")).await.unwrap();
-    app.click("worker").await.unwrap();
     app.type_into("worker-pin", PIN).await.unwrap();
+    app.screenshot(shot).await.unwrap();
     app.click("leave").await.unwrap();
     app.wait_gone("citizen-mode").await.unwrap();
-    placed
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,12 +104,20 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     app.click(&citizen_card).await.unwrap();
     app.find("chart-ors").await.unwrap();
     app.screenshot("03-citizen").await.unwrap();
+    let visit_start = app.taps();
     app.click("start-visit").await.unwrap();
     app.find("step-ors").await.unwrap();
     app.screenshot("04-visit-start").await.unwrap();
 
     app.click("hand-over").await.unwrap();
-    let ors = fill_in_citizen_mode(&app, &ORS, 0.2, "05-citizen-ors").await;
+    let (ors, ors_citizen_taps) = fill_in_citizen_mode(&app, &ORS, 0.2, "05-citizen-ors").await;
+    // WHO-5 is due (never measured, the default schedule): it follows the ORS, six options per
+    // item and none chosen.
+    app.find("step-who5").await.unwrap();
+    let who5_start = app.taps();
+    app.click("hand-over").await.unwrap();
+    let who5_citizen_taps = choose_in_citizen_mode(&app, &WHO5, 3, "05b-citizen-who5").await;
+    let who5_worker_taps = app.taps() - who5_start - who5_citizen_taps;
     // Back in the worker's view: the new ORS is on the chart, with the alerts it raises.
     app.find("visit-review").await.unwrap();
     let ors_total: i64 = ors.iter().sum();
@@ -85,13 +126,20 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     app.screenshot("06-visit-review").await.unwrap();
 
     app.click("hand-over").await.unwrap();
-    let srs = fill_in_citizen_mode(&app, &SRS, 0.9, "07-citizen-srs").await;
+    let (srs, srs_citizen_taps) = fill_in_citizen_mode(&app, &SRS, 0.9, "07-citizen-srs").await;
     assert!(srs.iter().all(|v| (85..=95).contains(v)), "taps at nine tenths: {srs:?}");
     app.find("step-close").await.unwrap();
     app.type_into("visit-note", "Talked about the week; next visit Thursday.").await.unwrap();
     app.screenshot("08-visit-close").await.unwrap();
     app.click("close-visit").await.unwrap();
     app.find("start-visit").await.unwrap();
+    // The worker's taps for the whole visit, besides the citizen's own (marks, next, confirm).
+    let worker_taps = app.taps() - visit_start - ors_citizen_taps - who5_citizen_taps - srs_citizen_taps;
+    println!("worker taps: {worker_taps} for a visit with ORS, WHO-5, SRS and a note ({who5_worker_taps} for WHO-5)");
+    assert!(
+        worker_taps - who5_worker_taps <= 6,
+        "a visit with ORS, SRS and a note: {worker_taps} - {who5_worker_taps}"
+    );
 
     // The caseload shows the alert, and the changes wait on the device.
     app.click("nav-caseload").await.unwrap();
@@ -126,7 +174,7 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     }
     app.screenshot("11-sync-done").await.unwrap();
 
-    // Exactly that visit, once: one start, two responses (the ORS and SRS placed), one note,
+    // Exactly that visit, once: one start, three responses (the ORS, WHO-5 and SRS), one note,
     // one close, and nothing else from this device.
     let started: Vec<_> = mine
         .iter()
@@ -147,20 +195,22 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
         })
         .collect();
     responses.sort();
-    assert_eq!(responses, vec![("ors".to_owned(), ors), ("srs".to_owned(), srs)]);
+    assert_eq!(responses, vec![("ors".to_owned(), ors), ("srs".to_owned(), srs), ("who5".to_owned(), vec![3; 5])]);
     let notes =
         mine.iter().filter(|c| matches!(&c.body, ChangeBody::NoteWritten { visit: Some(v), .. } if *v == visit));
     assert_eq!(notes.count(), 1);
     let closes = mine.iter().filter(|c| matches!(&c.body, ChangeBody::VisitClosed { visit: v, .. } if *v == visit));
     assert_eq!(closes.count(), 1);
-    assert_eq!(mine.len(), 5, "start, ORS, SRS, note, close: {mine:#?}");
+    assert_eq!(mine.len(), 6, "start, ORS, WHO-5, SRS, note, close: {mine:#?}");
     let mut ids: Vec<_> = mine.iter().map(|c| c.id).collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), mine.len(), "no change twice");
 
     app.stop().await.unwrap();
-    for shot in ["01-enroll", "02-caseload", "05-citizen-ors-item", "06-visit-review", "11-sync-done"] {
+    for shot in
+        ["01-enroll", "02-caseload", "05-citizen-ors-item", "05b-citizen-who5-item", "06-visit-review", "11-sync-done"]
+    {
         assert!(is_png(&fit_tests::app::screenshot_dir().join(format!("{shot}.png"))), "{shot}");
     }
 }

@@ -94,6 +94,8 @@ pub struct RealApp {
     tauri_driver: Child,
     display: Display,
     screenshots: PathBuf,
+    /// Every tap made through `click` and `tap_line`, for counting what a task costs.
+    taps: std::sync::atomic::AtomicU32,
 }
 
 impl RealApp {
@@ -122,6 +124,7 @@ impl RealApp {
             tauri_driver,
             display,
             screenshots: repo_root().join("target").join("screenshots"),
+            taps: Default::default(),
         };
         let mut all_args = vec!["--data-dir".to_owned(), app.data_dir.path().display().to_string()];
         all_args.extend(args.iter().cloned());
@@ -197,7 +200,13 @@ impl RealApp {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         element.click().await?;
+        self.taps.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
+    }
+
+    /// How many taps `click` and `tap_line` have made so far.
+    pub fn taps(&self) -> u32 {
+        self.taps.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub async fn type_into(&self, id: &str, text: &str) -> anyhow::Result<()> {
@@ -214,6 +223,7 @@ impl RealApp {
         let rect = line.rect().await?;
         let x = (rect.width * (fraction - 0.5)).round() as i64;
         self.driver().action_chain().move_to_element_with_offset(&line, x, 0).click().perform().await?;
+        self.taps.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 

@@ -18,7 +18,7 @@ pub use hlc::{Hlc, HlcClock, HlcError};
 pub use ids::IdGenerator;
 pub use interpret::{AgeBand, Alert, AlertCode, Trajectory, VisitScores, interpret};
 pub use pack::{PackError, PackProblem, ScaleSet};
-pub use plan::{PlanInput, Schedule, VisitKind, VisitPlan, visit_plan};
+pub use plan::{Measured, PlanInput, Schedule, VisitKind, VisitPlan, visit_plan, wellbeing_applies};
 pub use response::{
     MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseError, ResponseInput, Total, ValidResponse,
     validate_response,

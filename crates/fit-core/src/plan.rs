@@ -55,6 +55,20 @@ impl Schedule {
         }
     }
 
+    /// The longest interval a team may set: ten years.
+    pub const EVERY_DAYS_MAX: u32 = 3650;
+
+    /// Checks a schedule a team sets: an interval of 1 day to ten years, and measured at all.
+    pub fn check(&self) -> Result<(), &'static str> {
+        match self.every_days {
+            Some(days) if !(1..=Schedule::EVERY_DAYS_MAX).contains(&days) => {
+                Err("the interval must be from 1 day to 3650 days")
+            }
+            None if !self.at_first_visit => Err("a schedule must measure at the first visit or at an interval"),
+            _ => Ok(()),
+        }
+    }
+
     /// True when the scale is due at `now_ms`.
     pub fn is_due(&self, first_visit_ms: Option<u64>, last_given_ms: Option<u64>, now_ms: u64) -> bool {
         self.next_due_ms(first_visit_ms, last_given_ms).is_some_and(|due| due <= now_ms)
@@ -85,6 +99,40 @@ pub struct PlanInput {
     pub wellbeing_due: bool,
 }
 
+/// What a well-being schedule counts from: when a citizen's first visit was, and the last visit
+/// at which a well-being scale was given (device time).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+pub struct Measured {
+    pub first_visit_ms: Option<u64>,
+    pub last_given_ms: Option<u64>,
+}
+
+impl Measured {
+    /// From each visit's start and whether a well-being scale was given at it, in any order.
+    pub fn of(visits: impl IntoIterator<Item = (u64, bool)>) -> Measured {
+        visits.into_iter().fold(Measured::default(), |m, (at, given)| Measured {
+            first_visit_ms: Some(m.first_visit_ms.map_or(at, |first| first.min(at))),
+            last_given_ms: if given { Some(m.last_given_ms.map_or(at, |last| last.max(at))) } else { m.last_given_ms },
+        })
+    }
+
+    /// When the schedule next asks for well-being (`Schedule::next_due_ms`).
+    pub fn next_due_ms(&self, schedule: &Schedule) -> Option<u64> {
+        schedule.next_due_ms(self.first_visit_ms, self.last_given_ms)
+    }
+
+    /// True when a visit starting at `at_ms`, after the visits measured here, is given well-being.
+    pub fn is_due(&self, schedule: &Schedule, at_ms: u64) -> bool {
+        schedule.is_due(self.first_visit_ms, self.last_given_ms, at_ms)
+    }
+}
+
+/// True when a citizen of this age band is given a well-being scale at all (children 6–12 are
+/// not; the well-being packs are for adults) and a pack of one is installed. The caseload shows a due date only where this holds.
+pub fn wellbeing_applies(scales: &ScaleSet, age: AgeBand) -> bool {
+    age != AgeBand::Child && scales.iter().any(|s| s.kind == ScaleKind::Wellbeing && s.population == Population::Adult)
+}
+
 /// The population whose scales a citizen of this age band is given in a visit of this kind.
 fn population_for(age: AgeBand) -> Population {
     match age {
@@ -101,7 +149,7 @@ pub fn visit_plan(scales: &ScaleSet, input: PlanInput) -> VisitPlan {
         scales.iter().filter(|s| s.kind == kind && s.population == population).map(|s| s.code.clone()).collect()
     };
     let mut start = codes(ScaleKind::Outcome, own);
-    if input.wellbeing_due && input.age != AgeBand::Child {
+    if input.wellbeing_due && wellbeing_applies(scales, input.age) {
         start.extend(codes(ScaleKind::Wellbeing, Population::Adult));
     }
     let end = match input.visit {
@@ -166,6 +214,30 @@ mod tests {
         assert!(!s.is_due(Some(first), Some(last), last + 83 * DAY_MS), "12 weeks less a day");
         assert!(s.is_due(Some(first), Some(last), last + 84 * DAY_MS), "exactly 12 weeks");
         assert_eq!(s.next_due_ms(Some(first), Some(last)), Some(last + 84 * DAY_MS));
+    }
+
+    #[test]
+    fn what_the_schedule_counts_from_is_the_first_visit_and_the_last_measurement() {
+        assert_eq!(Measured::of([]), Measured::default());
+        let m = Measured::of([(30, false), (10, true), (20, true), (5, false)]);
+        assert_eq!(m, Measured { first_visit_ms: Some(5), last_given_ms: Some(20) });
+        assert_eq!(m.next_due_ms(&Schedule::DEFAULT), Some(20 + 84 * DAY_MS));
+        assert!(Measured::default().is_due(&Schedule::DEFAULT, 0), "the first visit");
+        let scales = ScaleSet::built_in().expect("the built-in packs parse");
+        assert!(wellbeing_applies(&scales, AgeBand::Adult));
+        assert!(wellbeing_applies(&scales, AgeBand::Adolescent));
+        assert!(!wellbeing_applies(&scales, AgeBand::Child));
+    }
+
+    #[test]
+    fn a_schedule_that_never_measures_or_has_no_interval_is_refused() {
+        assert!(Schedule::DEFAULT.check().is_ok());
+        assert!(Schedule { at_first_visit: true, every_days: None }.check().is_ok());
+        assert!(Schedule { at_first_visit: false, every_days: Some(1) }.check().is_ok());
+        assert!(Schedule { at_first_visit: false, every_days: Some(3650) }.check().is_ok());
+        assert!(Schedule { at_first_visit: true, every_days: Some(0) }.check().is_err());
+        assert!(Schedule { at_first_visit: true, every_days: Some(3651) }.check().is_err());
+        assert!(Schedule { at_first_visit: false, every_days: None }.check().is_err());
     }
 
     #[test]

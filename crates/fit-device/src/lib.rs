@@ -18,8 +18,10 @@ use std::sync::Arc;
 use fit_core::hlc::MAX_DRIFT_MS_DEFAULT;
 use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::interpret::VisitScores;
+use fit_core::plan::{Measured, PlanInput, Schedule, VisitKind};
 use fit_core::response::{ResponseError, ResponseInput};
-use fit_core::{IdGenerator, ScaleSet, interpret};
+use fit_core::scale::ScaleKind;
+use fit_core::{AgeBand, IdGenerator, ScaleSet, interpret};
 use fit_protocol::{ChangeBody, Entity, FieldName};
 use fit_store::keys::{self, StorePaths, UnlockPolicy};
 use fit_store::{HistoryRow, Store};
@@ -30,7 +32,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, DeviceError};
 pub use fit_protocol::{ErrorCode, GoalStatus};
 pub use fit_store::{CitizenRow, GoalRow, NoteRow, VisitRow};
-pub use views::{CaseloadLine, CitizenPage, SyncCounters, Trend};
+pub use views::{CaseloadLine, CitizenPage, PlannedScale, SyncCounters, Trend, VisitProgress};
 
 /// Where the device keeps its store and how it behaves.
 #[derive(Debug, Clone)]
@@ -169,6 +171,7 @@ impl Device {
         let citizens = store.caseload(worker)?;
         let mut summaries = store.summaries(worker)?;
         let pending = store.pending_by_citizen()?;
+        let schedule = self.schedule()?;
         let mut computed = Vec::new();
         let mut entries = Vec::with_capacity(citizens.len());
         for citizen in citizens {
@@ -176,14 +179,18 @@ impl Device {
                 Some(summary) => summary,
                 None => {
                     let history = store.history(worker, Some(citizen.id))?;
-                    let visits = group_by_citizen(history).remove(&citizen.id).unwrap_or_default();
-                    let summary = views::summarize(&interpret(&self.scales, citizen.age_band, &visits));
+                    let rows = store.visits(citizen.id)?;
+                    let visits = visit_scores(&rows, history);
+                    let scores: Vec<_> = visits.iter().map(|(_, scores)| scores.clone()).collect();
+                    let trajectory = interpret(&self.scales, citizen.age_band, &scores);
+                    let summary = views::summarize(&trajectory, measured(&visits));
                     computed.push((citizen.id, summary.clone()));
                     summary
                 }
             };
             let pending_changes = pending.get(&citizen.id).copied().unwrap_or(0);
-            entries.push(CaseloadLine::new(citizen, &summary, pending_changes));
+            let due = self.wellbeing_due_ms(citizen.age_band, &summary.measured, &schedule);
+            entries.push(CaseloadLine::new(citizen, &summary, pending_changes, due));
         }
         store.save_summaries(&computed)?;
         Ok(entries)
@@ -197,18 +204,67 @@ impl Device {
         let profile = store.citizen(citizen)?.ok_or(DeviceError::NotInCaseload)?;
         let visits = store.visits(citizen)?;
         let history = store.history(worker, Some(citizen))?;
-        let scores = visit_scores(&visits, history);
+        let scored = visit_scores(&visits, history);
+        let scores: Vec<_> = scored.iter().map(|(_, scores)| scores.clone()).collect();
         let trajectory = interpret(&self.scales, profile.age_band, &scores);
         store.audit_read(citizen, Some(worker), "citizen_view", self.clock.now_ms())?;
-        let open_visit = visits.iter().rev().find(|v| v.closed_at_ms.is_none()).map(|v| v.id);
+        let open = visits.iter().rev().find(|v| v.closed_at_ms.is_none());
+        let schedule = self.schedule()?;
+        let visit_plan = open.map(|open| self.progress(profile.age_band, open, &scored, &schedule));
+        let wellbeing_due_ms = self.wellbeing_due_ms(profile.age_band, &measured(&scored), &schedule);
         Ok(CitizenPage {
+            open_visit: open.map(|v| v.id),
             citizen: profile,
             trajectory,
             visits,
             notes: store.notes(citizen)?,
             goals: store.goals(citizen)?,
-            open_visit,
+            visit_plan,
+            wellbeing_due_ms,
         })
+    }
+
+    /// The team's well-being schedule, or the default until the server has sent one.
+    fn schedule(&self) -> Result<Schedule, DeviceError> {
+        Ok(self.store()?.wellbeing_schedule()?.unwrap_or_default())
+    }
+
+    fn wellbeing_due_ms(&self, age: AgeBand, measured: &Measured, schedule: &Schedule) -> Option<u64> {
+        fit_core::wellbeing_applies(&self.scales, age).then(|| measured.next_due_ms(schedule)).flatten()
+    }
+
+    /// The plan of an open visit (`fit_core::visit_plan`) and what is recorded of it. Whether
+    /// well-being is due is decided from the visits before this one, so giving it does not
+    /// take it off the plan.
+    fn progress(
+        &self,
+        age: AgeBand,
+        open: &VisitRow,
+        visits: &[(&VisitRow, VisitScores)],
+        schedule: &Schedule,
+    ) -> VisitProgress {
+        let before: Vec<_> =
+            visits.iter().filter(|(v, _)| v.id != open.id && v.started_at_ms <= open.started_at_ms).cloned().collect();
+        let wellbeing_due = measured(&before).is_due(schedule, open.started_at_ms);
+        let plan = fit_core::visit_plan(&self.scales, PlanInput { age, visit: VisitKind::Single, wellbeing_due });
+        let recorded: Vec<_> = visits
+            .iter()
+            .filter(|(v, _)| v.id == open.id)
+            .flat_map(|(_, scores)| scores.responses.iter().map(|r| r.scale.clone()))
+            .collect();
+        let planned = |codes: Vec<fit_core::ScaleCode>| -> Vec<PlannedScale> {
+            codes
+                .into_iter()
+                .filter_map(|code| self.scales.get(&code))
+                .map(|scale| PlannedScale {
+                    done: recorded.contains(&scale.code),
+                    scale: scale.code.clone(),
+                    title: scale.title.clone(),
+                    kind: scale.kind,
+                })
+                .collect()
+        };
+        VisitProgress { visit: open.id, start: planned(plan.start), end: planned(plan.end) }
     }
 
     pub fn start_visit(&mut self, citizen: CitizenId) -> Result<VisitId, DeviceError> {
@@ -312,26 +368,24 @@ impl Device {
     }
 }
 
-/// Groups a caseload's history (ordered by citizen, then visit) into each citizen's visits.
-fn group_by_citizen(history: Vec<HistoryRow>) -> std::collections::HashMap<CitizenId, Vec<VisitScores>> {
-    let mut out: std::collections::HashMap<CitizenId, Vec<VisitScores>> = std::collections::HashMap::new();
-    for row in history {
-        let visits = out.entry(row.citizen).or_default();
-        match visits.last_mut() {
-            Some(last) if last.visit == row.visit => last.responses.push(row.response),
-            _ => visits.push(VisitScores { visit: row.visit, responses: vec![row.response] }),
-        }
-    }
-    out
-}
-
 /// Every visit of a citizen in order, with the responses recorded at it.
-fn visit_scores(visits: &[VisitRow], history: Vec<HistoryRow>) -> Vec<VisitScores> {
+fn visit_scores(visits: &[VisitRow], history: Vec<HistoryRow>) -> Vec<(&VisitRow, VisitScores)> {
     let mut by_visit: std::collections::HashMap<VisitId, Vec<_>> = std::collections::HashMap::new();
     for row in history {
         by_visit.entry(row.visit).or_default().push(row.response);
     }
-    visits.iter().map(|v| VisitScores { visit: v.id, responses: by_visit.remove(&v.id).unwrap_or_default() }).collect()
+    visits
+        .iter()
+        .map(|v| (v, VisitScores { visit: v.id, responses: by_visit.remove(&v.id).unwrap_or_default() }))
+        .collect()
+}
+
+/// What the well-being schedule counts from, over these visits.
+fn measured(visits: &[(&VisitRow, VisitScores)]) -> Measured {
+    Measured::of(visits.iter().map(|(v, scores)| {
+        let given = scores.responses.iter().any(|r| r.kind == ScaleKind::Wellbeing && r.total().is_some());
+        (v.started_at_ms, given)
+    }))
 }
 
 #[cfg(test)]

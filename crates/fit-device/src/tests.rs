@@ -192,3 +192,75 @@ fn a_new_note_version_replaces_the_old_one_in_the_record() {
     let notes = f.device.citizen_view(f.citizen).unwrap().notes;
     assert_eq!(notes.iter().map(|n| n.body.as_str()).collect::<Vec<_>>(), ["Rettet note"]);
 }
+
+fn who5(values: [i64; 5]) -> ResponseInput {
+    given("who5", &["cheerful", "calm", "active", "rested", "interest"], &values)
+}
+
+fn codes(scales: &[PlannedScale]) -> Vec<(String, bool)> {
+    scales.iter().map(|s| (s.scale.to_string(), s.done)).collect()
+}
+
+#[test]
+fn an_open_visit_offers_the_scales_of_its_plan_and_shows_what_is_recorded() {
+    let mut f = fixture();
+    // The demo visits gave no well-being scale: the default schedule asks for it now.
+    let line = &f.device.caseload_overview().unwrap()[0];
+    assert!(line.wellbeing_due_ms.is_some_and(|due| due <= NOW), "{line:?}");
+    let visit = f.device.start_visit(f.citizen).unwrap();
+    let plan = f.device.citizen_view(f.citizen).unwrap().visit_plan.unwrap();
+    assert_eq!(plan.visit, visit);
+    assert_eq!(codes(&plan.start), [("ors".into(), false), ("who5".into(), false)]);
+    assert_eq!(codes(&plan.end), [("srs".into(), false)]);
+
+    f.device.record_response(visit, ors([30, 40, 50, 60])).unwrap();
+    f.device.record_response(visit, who5([3, 3, 2, 4, 3])).unwrap();
+    let page = f.device.citizen_view(f.citizen).unwrap();
+    let plan = page.visit_plan.unwrap();
+    // Giving WHO-5 does not take it off this visit's plan; the next one is 12 weeks on.
+    assert_eq!(codes(&plan.start), [("ors".into(), true), ("who5".into(), true)]);
+    assert_eq!(page.wellbeing_due_ms, Some(page.visits.last().unwrap().started_at_ms + 84 * fit_core::plan::DAY_MS));
+    let point = page.trajectory.points.iter().find(|p| p.visit == visit).unwrap();
+    assert!(point.wellbeing.is_some());
+    f.device.record_response(visit, srs([95, 85, 95, 95])).unwrap();
+    assert!(f.device.citizen_view(f.citizen).unwrap().visit_plan.unwrap().end[0].done);
+    f.device.close_visit(visit).unwrap();
+    assert_eq!(f.device.citizen_view(f.citizen).unwrap().visit_plan, None, "no open visit");
+
+    // The next visit, a week on, is not given WHO-5; the caseload shows when it is due.
+    f.clock.set(NOW + 7 * fit_core::plan::DAY_MS);
+    let line = &f.device.caseload_overview().unwrap()[0];
+    assert_eq!(line.wellbeing_due_ms, Some(NOW + 84 * fit_core::plan::DAY_MS));
+    f.device.start_visit(f.citizen).unwrap();
+    let plan = f.device.citizen_view(f.citizen).unwrap().visit_plan.unwrap();
+    assert_eq!(codes(&plan.start), [("ors".into(), false)]);
+}
+
+#[test]
+fn the_team_schedule_from_the_server_decides_when_well_being_is_due() {
+    let mut f = fixture();
+    let never_again = fit_core::Schedule { at_first_visit: false, every_days: Some(365) };
+    f.device.store_mut().unwrap().set_wellbeing_schedule(&never_again).unwrap();
+    let page = f.device.citizen_view(f.citizen).unwrap();
+    let first = page.visits[0].started_at_ms;
+    assert_eq!(page.wellbeing_due_ms, Some(first + 365 * fit_core::plan::DAY_MS));
+    f.device.start_visit(f.citizen).unwrap();
+    let plan = f.device.citizen_view(f.citizen).unwrap().visit_plan.unwrap();
+    assert_eq!(codes(&plan.start), [("ors".into(), false)], "not due before a year has passed");
+}
+
+#[test]
+fn a_child_is_given_the_childrens_scales_and_no_well_being() {
+    let mut f = fixture();
+    let entity = fit_protocol::Entity::Citizen { citizen: f.citizen };
+    f.device
+        .commit(ChangeBody::FieldSet { entity, field: FieldName::AgeBand, value: json!("child"), base: None })
+        .unwrap();
+    assert_eq!(f.device.caseload_overview().unwrap()[0].wellbeing_due_ms, None);
+    f.device.start_visit(f.citizen).unwrap();
+    let page = f.device.citizen_view(f.citizen).unwrap();
+    let plan = page.visit_plan.unwrap();
+    assert_eq!(codes(&plan.start), [("cors".into(), false)]);
+    assert_eq!(codes(&plan.end), [("csrs".into(), false)]);
+    assert_eq!(page.wellbeing_due_ms, None);
+}

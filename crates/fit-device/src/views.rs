@@ -1,8 +1,9 @@
 //! What the services return: plain data for the screens.
 
-use fit_core::Trajectory;
 use fit_core::ids::VisitId;
 use fit_core::interpret::{AlertCode, Measure};
+use fit_core::scale::ScaleKind;
+use fit_core::{Measured, ScaleCode, Text, Trajectory};
 use fit_store::{CitizenRow, CitizenSummary, GoalRow, NoteRow, VisitRow};
 use serde::Serialize;
 use ts_rs::TS;
@@ -24,10 +25,18 @@ pub struct CaseloadLine {
     pub trend: Option<Trend>,
     pub alerts: Vec<AlertCode>,
     pub pending_changes: u64,
+    /// When the well-being scale is next due (device time; at or before now: due at the next
+    /// visit). None where the citizen is not given one.
+    pub wellbeing_due_ms: Option<u64>,
 }
 
 impl CaseloadLine {
-    pub(crate) fn new(citizen: CitizenRow, summary: &CitizenSummary, pending_changes: u64) -> CaseloadLine {
+    pub(crate) fn new(
+        citizen: CitizenRow,
+        summary: &CitizenSummary,
+        pending_changes: u64,
+        wellbeing_due_ms: Option<u64>,
+    ) -> CaseloadLine {
         let trend = match (summary.last_outcome_tenths, summary.previous_outcome_tenths) {
             (Some(last), Some(previous)) => Some(match last.cmp(&previous) {
                 std::cmp::Ordering::Greater => Trend::Up,
@@ -42,19 +51,21 @@ impl CaseloadLine {
             trend,
             alerts: summary.alerts.clone(),
             pending_changes,
+            wellbeing_due_ms,
         }
     }
 }
 
-/// What the caseload line needs from a trajectory: the last two outcome totals and the alerts.
-pub(crate) fn summarize(trajectory: &Trajectory) -> CitizenSummary {
+/// What the caseload line needs from a trajectory: the last two outcome totals and the alerts,
+/// and what the well-being schedule counts from.
+pub(crate) fn summarize(trajectory: &Trajectory, measured: Measured) -> CitizenSummary {
     let mut outcomes = trajectory.points.iter().rev().filter_map(|p| match &p.outcome {
         Some(Measure::Given { total, .. }) => Some(total.score),
         _ => None,
     });
     let mut alerts: Vec<_> = trajectory.alerts.iter().map(|a| a.code).collect();
     alerts.dedup();
-    CitizenSummary { last_outcome_tenths: outcomes.next(), previous_outcome_tenths: outcomes.next(), alerts }
+    CitizenSummary { last_outcome_tenths: outcomes.next(), previous_outcome_tenths: outcomes.next(), alerts, measured }
 }
 
 /// A citizen's page: profile, trajectory with alerts, visits (oldest first), notes and goals.
@@ -67,6 +78,30 @@ pub struct CitizenPage {
     pub goals: Vec<GoalRow>,
     /// A visit started and not closed yet, if any: the page offers to continue it.
     pub open_visit: Option<VisitId>,
+    /// The scales of the open visit and which are recorded: the visit flow steps through them.
+    pub visit_plan: Option<VisitProgress>,
+    /// When the well-being scale is next due, as on the caseload line.
+    pub wellbeing_due_ms: Option<u64>,
+}
+
+/// One scale of a visit's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct PlannedScale {
+    pub scale: ScaleCode,
+    pub title: Text,
+    pub kind: ScaleKind,
+    /// True once a response (given or not) is recorded for it at this visit.
+    pub done: bool,
+}
+
+/// The scales of an open visit in the order they are given (`fit_core::visit_plan`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct VisitProgress {
+    pub visit: VisitId,
+    /// Given when the visit starts, before the worker and citizen look at the trajectory.
+    pub start: Vec<PlannedScale>,
+    /// Given at the end of the visit.
+    pub end: Vec<PlannedScale>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]

@@ -99,6 +99,7 @@ error_codes! {
     /// An enrollment code valid for less than an hour or more than a week.
     AdminCodeValidity = "admin.code_validity",
     WorkerUnknown = "worker.unknown",
+    TeamUnknown = "team.unknown",
     /// The device's worker has been deactivated: sync stops, the device keeps its data.
     WorkerDeactivated = "worker.deactivated",
     // The device's sync engine.

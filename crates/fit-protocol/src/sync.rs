@@ -87,6 +87,10 @@ pub struct SyncResponse {
     /// the time; a device that does not know the field keeps its token, which keeps working.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_token: Option<String>,
+    /// The well-being schedule of the worker's team, when the team has set one: the device
+    /// keeps it and the caseload's due dates and the visits' plans follow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wellbeing_schedule: Option<fit_core::Schedule>,
 }
 
 /// A device trades a one-time enrollment code for a device token.

@@ -242,6 +242,9 @@ async fn sync<S: ServerStore>(
     let reports = request.quarantined.clone();
     let mut response = state.store.sync(auth, request, pull_limit, now).await?;
     report_quarantine(&state, auth, &reports, now).await?;
+    if !response.more {
+        response.wellbeing_schedule = state.store.team_schedule(auth.worker).await?;
+    }
     if rules::token::rotation_due(auth.token.presented, auth.token.current_since_ms, now, &state.tokens) {
         response.new_token = next_token(&state, &headers, auth).await;
     }

@@ -13,7 +13,7 @@ use fit_core::ScaleSet;
 use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
 use fit_protocol::demo::{DemoSpec, WEEK_MS, demo_visits};
 use fit_protocol::sync::PUSH_CHANGES_MAX;
-use fit_protocol::{PROTOCOL_VERSION, SyncRequest};
+use fit_protocol::{ErrorCode, PROTOCOL_VERSION, SyncRequest};
 use fit_server::net::{self, NetConfig};
 use fit_server::rules::token::TokenPolicy;
 use fit_server::store::postgres::PgStore;
@@ -55,6 +55,16 @@ enum Command {
         /// The municipality's case reference.
         #[arg(long)]
         case_reference: Option<String>,
+    },
+    /// Set when a team's citizens are given the well-being scale (WHO-5): at the first visit
+    /// (unless --not-at-first-visit) and again every --every-days days (1 to 3650; without it,
+    /// only at the first visit). Devices follow it from their next sync.
+    SetSchedule {
+        team: TeamId,
+        #[arg(long)]
+        every_days: Option<u32>,
+        #[arg(long)]
+        not_at_first_visit: bool,
     },
     /// Put a citizen in a worker's caseload (moving it from any other).
     Assign { citizen: CitizenId, worker: WorkerId },
@@ -210,6 +220,7 @@ fn action_name(command: &Command) -> &'static str {
         Command::CreateTeam { .. } => "create-team",
         Command::CreateWorker { .. } => "create-worker",
         Command::CreateCitizen { .. } => "create-citizen",
+        Command::SetSchedule { .. } => "set-schedule",
         Command::Assign { .. } => "assign",
         Command::EnrollmentCode { .. } => "enrollment-code",
         Command::Codes => "codes",
@@ -350,6 +361,15 @@ async fn change_more<S: ServerStore>(
         Command::Revoke { device } => {
             store.revoke(device, now()).await?;
             format!("device {device}")
+        }
+        Command::SetSchedule { team, every_days, not_at_first_visit } => {
+            let schedule = fit_core::Schedule { at_first_visit: !not_at_first_visit, every_days };
+            if let Err(problem) = schedule.check() {
+                return Err(StoreError::refused(ErrorCode::InputInvalid, problem).into());
+            }
+            store.set_team_schedule(team, schedule).await?;
+            let every = every_days.map_or_else(|| "never again".to_owned(), |d| format!("every {d} days"));
+            format!("team {team}: well-being at the first visit {}, then {every}", !not_at_first_visit)
         }
         Command::DeactivateWorker { worker } => {
             store.set_worker_active(worker, false, now()).await?;

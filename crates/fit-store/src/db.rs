@@ -16,6 +16,7 @@ pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../../migrations/device/0001_initial.sql")),
         M::up(include_str!("../../../migrations/device/0002_quarantine.sql")),
         M::up(include_str!("../../../migrations/device/0003_quarantine_reported.sql")),
+        M::up(include_str!("../../../migrations/device/0004_summary_schedule.sql")),
     ])
 });
 

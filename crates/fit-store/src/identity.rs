@@ -26,3 +26,19 @@ impl Store {
             .optional()?)
     }
 }
+
+impl Store {
+    /// The team's well-being schedule as the server last sent it; `None` until it has.
+    pub fn wellbeing_schedule(&self) -> Result<Option<fit_core::Schedule>, StoreError> {
+        self.meta(SCHEDULE_KEY)?
+            .map(|json| serde_json::from_str(&json).map_err(|e| StoreError::Damaged(e.to_string())))
+            .transpose()
+    }
+
+    pub fn set_wellbeing_schedule(&self, schedule: &fit_core::Schedule) -> Result<(), StoreError> {
+        let json = serde_json::to_string(schedule).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        self.set_meta(SCHEDULE_KEY, &json)
+    }
+}
+
+const SCHEDULE_KEY: &str = "wellbeing_schedule";

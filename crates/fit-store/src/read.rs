@@ -66,6 +66,9 @@ pub struct CitizenSummary {
     pub last_outcome_tenths: Option<i64>,
     pub previous_outcome_tenths: Option<i64>,
     pub alerts: Vec<fit_core::AlertCode>,
+    /// What the well-being schedule counts from; the due date follows from the team's schedule
+    /// when the line is shown, so a new schedule needs no recomputation.
+    pub measured: fit_core::Measured,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]

@@ -1,7 +1,7 @@
 // Made by src-tauri/src/bindings.rs from the Rust types; do not edit. To make it anew:
 // FIT_BLESS=1 cargo test -p fit-app --lib bindings
 
-export type ErrorCode = "route.not_found" | "route.method_not_allowed" | "request.malformed" | "request.too_large" | "request.encoding_unsupported" | "request.out_of_range" | "protocol.unsupported" | "auth.required" | "device.revoked" | "server.internal" | "server.busy" | "rate.limited" | "request.timeout" | "enroll.code_invalid" | "enroll.code_used" | "enroll.code_expired" | "enroll.code_revoked" | "enroll.device_exists" | "enroll.device_invalid" | "batch.too_large" | "batch.sequence_gap" | "change.wrong_device" | "change.invalid_seq" | "change.schema_unsupported" | "change.clock_ahead" | "change.invalid_id" | "change.conflict" | "citizen.out_of_scope" | "reference.unknown" | "reference.foreign" | "visit.wrong_worker" | "change.time_implausible" | "sync.cursor_past_end" | "note.invalid" | "field.invalid" | "response.unknown_scale" | "response.unknown_item" | "response.duplicate_item" | "response.missing_item" | "response.not_an_integer" | "response.out_of_range" | "response.not_an_option" | "response.invalid_scale_version" | "admin.constraint" | "device.unknown" | "admin.code_validity" | "worker.unknown" | "worker.deactivated" | "sync.offline" | "sync.busy" | "sync.garbled_answer" | "sync.insecure_url" | "device.not_enrolled" | "device.locked" | "device.unavailable" | "citizen.not_in_caseload" | "visit.not_found" | "visit.closed" | "input.invalid" | "scale.unknown" | "store.not_set_up" | "store.already_set_up" | "store.wiped" | "store.damaged" | "store.io" | "store.wrong_key" | "store.database" | "store.invalid" | "store.not_found" | "store.rolled_back" | "pin.too_short" | "pin.wrong" | "pin.too_soon" | "citizen_mode.active" | "citizen_mode.off" | "citizen_mode.done" | "app.internal" | "app.ipc" | "unknown";
+export type ErrorCode = "route.not_found" | "route.method_not_allowed" | "request.malformed" | "request.too_large" | "request.encoding_unsupported" | "request.out_of_range" | "protocol.unsupported" | "auth.required" | "device.revoked" | "server.internal" | "server.busy" | "rate.limited" | "request.timeout" | "enroll.code_invalid" | "enroll.code_used" | "enroll.code_expired" | "enroll.code_revoked" | "enroll.device_exists" | "enroll.device_invalid" | "batch.too_large" | "batch.sequence_gap" | "change.wrong_device" | "change.invalid_seq" | "change.schema_unsupported" | "change.clock_ahead" | "change.invalid_id" | "change.conflict" | "citizen.out_of_scope" | "reference.unknown" | "reference.foreign" | "visit.wrong_worker" | "change.time_implausible" | "sync.cursor_past_end" | "note.invalid" | "field.invalid" | "response.unknown_scale" | "response.unknown_item" | "response.duplicate_item" | "response.missing_item" | "response.not_an_integer" | "response.out_of_range" | "response.not_an_option" | "response.invalid_scale_version" | "admin.constraint" | "device.unknown" | "admin.code_validity" | "worker.unknown" | "team.unknown" | "worker.deactivated" | "sync.offline" | "sync.busy" | "sync.garbled_answer" | "sync.insecure_url" | "device.not_enrolled" | "device.locked" | "device.unavailable" | "citizen.not_in_caseload" | "visit.not_found" | "visit.closed" | "input.invalid" | "scale.unknown" | "store.not_set_up" | "store.already_set_up" | "store.wiped" | "store.damaged" | "store.io" | "store.wrong_key" | "store.database" | "store.invalid" | "store.not_found" | "store.rolled_back" | "pin.too_short" | "pin.wrong" | "pin.too_soon" | "citizen_mode.active" | "citizen_mode.off" | "citizen_mode.done" | "app.internal" | "app.ipc" | "unknown";
 
 export type AppError = { code: ErrorCode, message: string, };
 
@@ -144,7 +144,12 @@ export type AppStatus = { set_up: boolean, unlocked: boolean, enrolled: boolean,
 
 export type CitizenInfo = { id: CitizenId, display_name: string, birth_year: number | null, age_band: AgeBand, case_reference: string | null, };
 
-export type CaseloadLine = { citizen: CitizenInfo, last_ors_tenths: number | null, trend: Trend | null, alerts: Array<AlertCode>, pending_changes: number, };
+export type CaseloadLine = { citizen: CitizenInfo, last_ors_tenths: number | null, trend: Trend | null, alerts: Array<AlertCode>, pending_changes: number, 
+/**
+ * When the well-being scale is next due (device time; at or before now: due at the next
+ * visit). None where the citizen is not given one.
+ */
+wellbeing_due_ms: number | null, };
 
 export type VisitInfo = { id: VisitId, citizen: CitizenId, worker: WorkerId, started_at_ms: number, closed_at_ms: number | null, };
 
@@ -154,11 +159,35 @@ export type GoalStatus = "active" | "achieved" | "dropped";
 
 export type GoalInfo = { id: GoalId, title: string, status: GoalStatus, };
 
+export type PlannedScale = { scale: ScaleCode, title: Text, kind: ScaleKind, 
+/**
+ * True once a response (given or not) is recorded for it at this visit.
+ */
+done: boolean, };
+
+export type VisitProgress = { visit: VisitId, 
+/**
+ * Given when the visit starts, before the worker and citizen look at the trajectory.
+ */
+start: Array<PlannedScale>, 
+/**
+ * Given at the end of the visit.
+ */
+end: Array<PlannedScale>, };
+
 export type CitizenPage = { citizen: CitizenInfo, trajectory: Trajectory, visits: Array<VisitInfo>, notes: Array<NoteInfo>, goals: Array<GoalInfo>, 
 /**
  * A visit started and not closed yet, if any: the page offers to continue it.
  */
-open_visit: VisitId | null, };
+open_visit: VisitId | null, 
+/**
+ * The scales of the open visit and which are recorded: the visit flow steps through them.
+ */
+visit_plan: VisitProgress | null, 
+/**
+ * When the well-being scale is next due, as on the caseload line.
+ */
+wellbeing_due_ms: number | null, };
 
 export type CitizenAnswer = { "kind": "given", answers: Array<[string, number]>, } | { "kind": "not_given", reason: NotGivenReason, };
 
@@ -208,7 +237,7 @@ utc_offset_minutes: number, };
 export type AppSettings = { lang: Lang, auto_lock_minutes: number, nightly: NightlyWindow, };
 
 /** Every error code the app and the server can answer. */
-export const ERROR_CODES: readonly ErrorCode[] = ['route.not_found', 'route.method_not_allowed', 'request.malformed', 'request.too_large', 'request.encoding_unsupported', 'request.out_of_range', 'protocol.unsupported', 'auth.required', 'device.revoked', 'server.internal', 'server.busy', 'rate.limited', 'request.timeout', 'enroll.code_invalid', 'enroll.code_used', 'enroll.code_expired', 'enroll.code_revoked', 'enroll.device_exists', 'enroll.device_invalid', 'batch.too_large', 'batch.sequence_gap', 'change.wrong_device', 'change.invalid_seq', 'change.schema_unsupported', 'change.clock_ahead', 'change.invalid_id', 'change.conflict', 'citizen.out_of_scope', 'reference.unknown', 'reference.foreign', 'visit.wrong_worker', 'change.time_implausible', 'sync.cursor_past_end', 'note.invalid', 'field.invalid', 'response.unknown_scale', 'response.unknown_item', 'response.duplicate_item', 'response.missing_item', 'response.not_an_integer', 'response.out_of_range', 'response.not_an_option', 'response.invalid_scale_version', 'admin.constraint', 'device.unknown', 'admin.code_validity', 'worker.unknown', 'worker.deactivated', 'sync.offline', 'sync.busy', 'sync.garbled_answer', 'sync.insecure_url', 'device.not_enrolled', 'device.locked', 'device.unavailable', 'citizen.not_in_caseload', 'visit.not_found', 'visit.closed', 'input.invalid', 'scale.unknown', 'store.not_set_up', 'store.already_set_up', 'store.wiped', 'store.damaged', 'store.io', 'store.wrong_key', 'store.database', 'store.invalid', 'store.not_found', 'store.rolled_back', 'pin.too_short', 'pin.wrong', 'pin.too_soon', 'citizen_mode.active', 'citizen_mode.off', 'citizen_mode.done', 'app.internal', 'app.ipc'];
+export const ERROR_CODES: readonly ErrorCode[] = ['route.not_found', 'route.method_not_allowed', 'request.malformed', 'request.too_large', 'request.encoding_unsupported', 'request.out_of_range', 'protocol.unsupported', 'auth.required', 'device.revoked', 'server.internal', 'server.busy', 'rate.limited', 'request.timeout', 'enroll.code_invalid', 'enroll.code_used', 'enroll.code_expired', 'enroll.code_revoked', 'enroll.device_exists', 'enroll.device_invalid', 'batch.too_large', 'batch.sequence_gap', 'change.wrong_device', 'change.invalid_seq', 'change.schema_unsupported', 'change.clock_ahead', 'change.invalid_id', 'change.conflict', 'citizen.out_of_scope', 'reference.unknown', 'reference.foreign', 'visit.wrong_worker', 'change.time_implausible', 'sync.cursor_past_end', 'note.invalid', 'field.invalid', 'response.unknown_scale', 'response.unknown_item', 'response.duplicate_item', 'response.missing_item', 'response.not_an_integer', 'response.out_of_range', 'response.not_an_option', 'response.invalid_scale_version', 'admin.constraint', 'device.unknown', 'admin.code_validity', 'worker.unknown', 'team.unknown', 'worker.deactivated', 'sync.offline', 'sync.busy', 'sync.garbled_answer', 'sync.insecure_url', 'device.not_enrolled', 'device.locked', 'device.unavailable', 'citizen.not_in_caseload', 'visit.not_found', 'visit.closed', 'input.invalid', 'scale.unknown', 'store.not_set_up', 'store.already_set_up', 'store.wiped', 'store.damaged', 'store.io', 'store.wrong_key', 'store.database', 'store.invalid', 'store.not_found', 'store.rolled_back', 'pin.too_short', 'pin.wrong', 'pin.too_soon', 'citizen_mode.active', 'citizen_mode.off', 'citizen_mode.done', 'app.internal', 'app.ipc'];
 
 /** Every command the app's window may invoke. */
 export const COMMANDS = ['get_status', 'set_up_device', 'enroll_device', 'unlock_app', 'lock_app', 'change_pin', 'list_caseload', 'get_citizen', 'get_scale', 'start_visit', 'record_response', 'close_visit', 'add_note', 'set_goal', 'delete_goal', 'enter_citizen_mode', 'record_citizen_answer', 'leave_citizen_mode', 'get_sync_status', 'sync_now', 'get_settings', 'save_settings'] as const;

@@ -1,14 +1,36 @@
-// Where a visit stands, from what is recorded: no ORS yet → 'ors'; ORS but no SRS → 'review'
-// (the worker looks at the chart with the citizen, then hands over for the SRS); both → 'close'.
-// 'srs' is the review's hand-over; the screen shows it together with the review.
+// Where a visit stands, from its plan (the device decides which scales a visit offers, from the
+// packs' data) and what is recorded: the first scale of the start not yet recorded; once the
+// start is done, the review (the worker and the citizen look at the trajectory) together with the
+// first scale of the end not yet recorded; once everything is recorded, the note and close. No
+// scale is named here.
 
-import type { CitizenPage } from '../api/bindings';
+import type { PlannedScale, VisitProgress } from '../api/bindings';
 
-export type VisitStep = 'ors' | 'review' | 'srs' | 'close';
+export type VisitStep =
+  | { kind: 'start'; scale: PlannedScale }
+  | { kind: 'end'; scale: PlannedScale }
+  | { kind: 'close' };
 
-export function visitStep(page: CitizenPage, visit: string): VisitStep {
-  const point = page.trajectory.points.find((p) => p.visit === visit);
-  if (!point || !point.outcome) return 'ors';
-  if (!point.alliance) return 'srs';
-  return 'close';
+export function visitStep(plan: VisitProgress): VisitStep {
+  const start = plan.start.find((s) => !s.done);
+  if (start) return { kind: 'start', scale: start };
+  const end = plan.end.find((s) => !s.done);
+  if (end) return { kind: 'end', scale: end };
+  return { kind: 'close' };
+}
+
+/** The steps of the whole visit, for the step list: each scale, the review, the close. */
+export type StepChip = { key: string; scale: PlannedScale | null; done: boolean; current: boolean };
+
+export function stepChips(plan: VisitProgress): StepChip[] {
+  const step = visitStep(plan);
+  const startDone = plan.start.every((s) => s.done);
+  const isCurrent = (s: PlannedScale) => step.kind !== 'close' && step.scale.scale === s.scale;
+  const scaleChip = (s: PlannedScale): StepChip => ({ key: s.scale, scale: s, done: s.done, current: isCurrent(s) });
+  return [
+    ...plan.start.map(scaleChip),
+    { key: 'review', scale: null, done: startDone && step.kind === 'close', current: startDone && step.kind === 'end' },
+    ...plan.end.map(scaleChip),
+    { key: 'close', scale: null, done: false, current: step.kind === 'close' },
+  ];
 }

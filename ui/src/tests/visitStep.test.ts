@@ -1,30 +1,42 @@
 import { describe, expect, it } from 'vitest';
-import type { CitizenPage, Measure } from '../api/bindings';
-import { visitStep } from '../lib/visitStep';
+import type { PlannedScale, VisitProgress } from '../api/bindings';
+import { stepChips, visitStep } from '../lib/visitStep';
 
-const given: Measure = { status: 'given', scale: 'ors', total: { raw: 200, score: 200 }, lowest_item: 40 };
+function scale(code: string, kind: PlannedScale['kind'], done: boolean): PlannedScale {
+  return { scale: code, title: { da: code, en: code }, kind, done };
+}
 
-function page(outcome: Measure | null, alliance: Measure | null): CitizenPage {
-  return {
-    citizen: { id: 'c', display_name: 'A', birth_year: null, age_band: 'adult', case_reference: null },
-    trajectory: {
-      points: [{ visit: 'v', number: 1, outcome, alliance, wellbeing: null, expected_outcome_tenths: null }],
-      outcome: null,
-      alerts: [],
-    },
-    visits: [],
-    notes: [],
-    goals: [],
-    open_visit: 'v',
-  };
+function plan(start: PlannedScale[], end: PlannedScale[]): VisitProgress {
+  return { visit: 'v', start, end };
 }
 
 describe('the visit flow', () => {
-  it('follows what is recorded: ORS, then SRS, then close', () => {
-    expect(visitStep(page(null, null), 'v')).toBe('ors');
-    expect(visitStep(page(null, null), 'other')).toBe('ors');
-    expect(visitStep(page(given, null), 'v')).toBe('srs');
-    expect(visitStep(page({ status: 'not_given', scale: 'ors', reason: 'declined' }, null), 'v')).toBe('srs');
-    expect(visitStep(page(given, { ...given, scale: 'srs' }), 'v')).toBe('close');
+  it('steps through the plan in order: the start, then the end, then close', () => {
+    const a = (done: boolean) => scale('a', 'outcome', done);
+    const w = (done: boolean) => scale('w', 'wellbeing', done);
+    const z = (done: boolean) => scale('z', 'alliance', done);
+    expect(visitStep(plan([a(false), w(false)], [z(false)]))).toEqual({ kind: 'start', scale: a(false) });
+    expect(visitStep(plan([a(true), w(false)], [z(false)]))).toEqual({ kind: 'start', scale: w(false) });
+    // A scale recorded out of order (on another device) leaves the one before it to do.
+    expect(visitStep(plan([a(false), w(true)], [z(false)]))).toEqual({ kind: 'start', scale: a(false) });
+    expect(visitStep(plan([a(true), w(true)], [z(false)]))).toEqual({ kind: 'end', scale: z(false) });
+    expect(visitStep(plan([a(true)], [z(true)]))).toEqual({ kind: 'close' });
+  });
+
+  it('goes straight to the review when the plan has nothing at the start, and to close with nothing at all', () => {
+    expect(visitStep(plan([], [scale('z', 'alliance', false)])).kind).toBe('end');
+    expect(visitStep(plan([], []))).toEqual({ kind: 'close' });
+  });
+
+  it('lists every scale, the review and the close, marking the current step', () => {
+    const chips = stepChips(plan([scale('a', 'outcome', true), scale('w', 'wellbeing', false)], [scale('z', 'alliance', false)]));
+    expect(chips.map((c) => c.key)).toEqual(['a', 'w', 'review', 'z', 'close']);
+    expect(chips.filter((c) => c.current).map((c) => c.key)).toEqual(['w']);
+    expect(chips.filter((c) => c.done).map((c) => c.key)).toEqual(['a']);
+    const atEnd = stepChips(plan([scale('a', 'outcome', true)], [scale('z', 'alliance', false)]));
+    expect(atEnd.filter((c) => c.current).map((c) => c.key)).toEqual(['review', 'z']);
+    const closing = stepChips(plan([scale('a', 'outcome', true)], [scale('z', 'alliance', true)]));
+    expect(closing.filter((c) => c.current).map((c) => c.key)).toEqual(['close']);
+    expect(closing.filter((c) => c.done).map((c) => c.key)).toEqual(['a', 'review', 'z']);
   });
 });

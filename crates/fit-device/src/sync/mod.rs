@@ -159,6 +159,10 @@ impl Device {
         if let Some(token) = response.new_token.as_deref().filter(|t| is_token(t)) {
             store.set_device_token(token)?;
         }
+        // A schedule the device could not follow is not kept: the one it had stays.
+        if let Some(schedule) = response.wellbeing_schedule.filter(|s| s.check().is_ok()) {
+            store.set_wellbeing_schedule(&schedule)?;
+        }
         let page = SyncPage {
             acknowledged_seq: Some(response.acknowledged_seq),
             changes: &changes,

@@ -258,6 +258,7 @@ mod tests {
             removed_citizens: Vec::new(),
             server_time_ms: 0,
             new_token: None,
+            wellbeing_schedule: None,
         };
         let (first, second) = if anna.to_string() < bo.to_string() { (anna, bo) } else { (bo, anna) };
         assert_eq!(pull_audit(&response), Some(format!("4 changes about 2 citizens: {first},{second}")));

@@ -231,6 +231,17 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
         active: bool,
         now_ms: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Sets a team's well-being schedule (checked by the caller with `Schedule::check`).
+    fn set_team_schedule(
+        &self,
+        team: TeamId,
+        schedule: fit_core::Schedule,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The well-being schedule of a worker's team; `None` while the team has not set one.
+    fn team_schedule(
+        &self,
+        worker: WorkerId,
+    ) -> impl Future<Output = Result<Option<fit_core::Schedule>, StoreError>> + Send;
     fn devices(&self) -> impl Future<Output = Result<Vec<DeviceInfo>, StoreError>> + Send;
     fn revoke(&self, device: DeviceId, now_ms: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The audit log, oldest first.
@@ -257,6 +268,10 @@ pub(crate) type AuthRow = (crate::rules::DeviceRow<(String, String, i64)>, crate
 
 pub(crate) fn no_such_code() -> StoreError {
     StoreError::refused(ErrorCode::EnrollCodeInvalid, "no such enrollment code")
+}
+
+pub(crate) fn no_such_team() -> StoreError {
+    StoreError::refused(ErrorCode::TeamUnknown, "no such team")
 }
 
 pub(crate) fn no_such_worker() -> StoreError {
@@ -292,5 +307,6 @@ pub(crate) fn answer(page: Page<String>, acknowledged_seq: u64, now_ms: u64) -> 
         removed_citizens: page.removed,
         server_time_ms: now_ms,
         new_token: None,
+        wellbeing_schedule: None,
     })
 }

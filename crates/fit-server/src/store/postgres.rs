@@ -43,6 +43,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("V1__initial", include_str!("../../../../migrations/server-postgres/0001_initial.sql")),
     ("V3__references", include_str!("../../../../migrations/server-postgres/0003_references.sql")),
     ("V4__administration", include_str!("../../../../migrations/server-postgres/0004_administration.sql")),
+    ("V6__team_schedule", include_str!("../../../../migrations/server-postgres/0006_team_schedule.sql")),
 ];
 
 /// The advisory lock every writing transaction holds (and the migrations, at session level):
@@ -471,6 +472,42 @@ impl ServerStore for PgStore {
                     .await?
                 };
                 if changed == 0 { Err(super::no_such_worker()) } else { Ok(()) }
+            })
+        })
+        .await
+    }
+
+    async fn set_team_schedule(&self, team: TeamId, schedule: fit_core::Schedule) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let every_days = schedule.every_days.map(i64::from);
+                let changed = execute(
+                    tx,
+                    "UPDATE teams SET wellbeing_at_first_visit = $1, wellbeing_every_days = $2 WHERE id = $3",
+                    &[&schedule.at_first_visit, &every_days, &team.to_string()],
+                )
+                .await?;
+                if changed == 0 { Err(super::no_such_team()) } else { Ok(()) }
+            })
+        })
+        .await
+    }
+
+    async fn team_schedule(&self, worker: WorkerId) -> Result<Option<fit_core::Schedule>, StoreError> {
+        self.read(move |tx| {
+            Box::pin(async move {
+                let row = query_opt(
+                    tx,
+                    "SELECT t.wellbeing_at_first_visit, t.wellbeing_every_days
+                     FROM workers w JOIN teams t ON t.id = w.team_id WHERE w.id = $1",
+                    &[&worker.to_string()],
+                )
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let first: Option<bool> = get(&row, 0)?;
+                let every_days: Option<i64> = get(&row, 1)?;
+                let every_days = every_days.map(to_u32).transpose()?;
+                Ok(first.map(|at_first_visit| fit_core::Schedule { at_first_visit, every_days }))
             })
         })
         .await

@@ -31,6 +31,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../../../migrations/server-sqlite/0001_initial.sql")),
         M::up(include_str!("../../../../migrations/server-sqlite/0003_references.sql")),
         M::up(include_str!("../../../../migrations/server-sqlite/0004_administration.sql")),
+        M::up(include_str!("../../../../migrations/server-sqlite/0006_team_schedule.sql")),
     ])
 });
 
@@ -426,6 +427,37 @@ impl ServerStore for SqliteStore {
             }
             .map_err(db)?;
             if changed == 0 { Err(super::no_such_worker()) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn set_team_schedule(&self, team: TeamId, schedule: fit_core::Schedule) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE teams SET wellbeing_at_first_visit = ?1, wellbeing_every_days = ?2 WHERE id = ?3",
+                    params![schedule.at_first_visit, schedule.every_days, team.to_string()],
+                )
+                .map_err(db)?;
+            if changed == 0 { Err(super::no_such_team()) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn team_schedule(&self, worker: WorkerId) -> Result<Option<fit_core::Schedule>, StoreError> {
+        self.run(move |conn| {
+            let row: Option<(Option<bool>, Option<u32>)> = conn
+                .query_row(
+                    "SELECT t.wellbeing_at_first_visit, t.wellbeing_every_days
+                     FROM workers w JOIN teams t ON t.id = w.team_id WHERE w.id = ?1",
+                    [worker.to_string()],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            Ok(row.and_then(|(first, every_days)| {
+                first.map(|at_first_visit| fit_core::Schedule { at_first_visit, every_days })
+            }))
         })
         .await
     }
