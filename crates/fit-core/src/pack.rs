@@ -166,6 +166,9 @@ fn shape_error(file: &str, error: serde_path_to_error::Error<serde_json::Error>)
     let inner = error.inner();
     let message = inner.to_string();
     let (field, problem) = if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+        // A document cut short has no field to name ("?"): it is the whole document that is
+        // broken, and the message gives the line and column.
+        let path = if path == "?" { ".".to_owned() } else { path };
         (path, PackProblem::Syntax(message))
     } else if let Some(name) = missing_field_name(&message) {
         let field = if path == "." { name.to_owned() } else { format!("{path}.{name}") };

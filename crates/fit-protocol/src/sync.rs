@@ -87,6 +87,12 @@ pub struct SyncResponse {
     /// the time; a device that does not know the field keeps its token, which keeps working.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_token: Option<String>,
+    /// On the last page of a run (`more` false): the tag of the scale packs the server serves
+    /// (`GET /api/v1/scale-packs`, whose ETag it is). A device whose stored tag differs fetches
+    /// the packs; one whose tag is the same makes no other request. Absent from a server that
+    /// predates packs, and on pages with more to come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packs_tag: Option<String>,
 }
 
 /// A device trades a one-time enrollment code for a device token.
