@@ -9,6 +9,7 @@ mod chaos;
 mod conformance;
 mod e2e;
 mod malformed;
+mod packs;
 mod postgres;
 mod postgres_tls;
 mod scale_packs;

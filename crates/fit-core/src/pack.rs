@@ -54,6 +54,22 @@ pub enum PackProblem {
     DuplicateScale(String),
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// A pack of an installed scale under the installed version, with other content: a new
+    /// content needs a new version, or devices could not tell the two apart.
+    #[error("the version {0:?} is installed already with other content")]
+    VersionReused(String),
+    /// A new version of an installed scale that changes what its recorded responses mean (its
+    /// kind, population, items or scoring).
+    #[error("may not change from the installed pack's {installed} (found {found})")]
+    Changed { installed: String, found: String },
+}
+
+impl PackProblem {
+    /// True for the refusals of the version rules (`ScaleSet::admit`), false for a pack broken
+    /// in itself.
+    pub fn is_version_rule(&self) -> bool {
+        matches!(self, PackProblem::VersionReused(_) | PackProblem::Changed { .. })
+    }
 }
 
 // ---- The FHIR R4 shapes we read. Unknown fields are ignored: a vendor's pack may carry more. ----
@@ -150,6 +166,9 @@ fn shape_error(file: &str, error: serde_path_to_error::Error<serde_json::Error>)
     let inner = error.inner();
     let message = inner.to_string();
     let (field, problem) = if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+        // A document cut short has no field to name ("?"): it is the whole document that is
+        // broken, and the message gives the line and column.
+        let path = if path == "?" { ".".to_owned() } else { path };
         (path, PackProblem::Syntax(message))
     } else if let Some(name) = missing_field_name(&message) {
         let field = if path == "." { name.to_owned() } else { format!("{path}.{name}") };
@@ -483,7 +502,9 @@ impl Checker<'_> {
     /// A text in the pack's language plus its FHIR translations (only Danish and English are kept).
     fn text(&self, lang: Lang, primary: &str, element: Option<&Element>, path: &str) -> Result<Text, PackError> {
         if primary.trim().is_empty() {
-            return Err(self.invalid(path.trim_start_matches('_'), "a non-empty text", primary));
+            // The text itself is empty, not its `_text` element: name the field.
+            let field = path.trim_start_matches('_').replace("._", ".");
+            return Err(self.invalid(field, "a non-empty text", primary));
         }
         let mut text = Text { da: None, en: None };
         set_text(&mut text, lang, primary);
@@ -602,8 +623,51 @@ impl ScaleSet {
     }
 
     /// Installs a scale, replacing one of the same code (a licensed pack replacing short labels).
+    /// It checks nothing: a pack from outside comes in through `admit`.
     pub fn install(&mut self, scale: Scale) -> Option<Scale> {
         self.scales.insert(scale.code.clone(), scale)
+    }
+
+    /// The one rule of admitting a pack from outside (a server's `install-pack`, a device's sync)
+    /// into this set: every check of `parse_pack`, then, for a code the set holds, the version
+    /// rules. The same version with the same content is `Unchanged`; the same version with other
+    /// content is refused (`VersionReused`, field `version`); a new version must keep what the
+    /// recorded responses of the scale mean: its kind, population, items (ids, in order, and their
+    /// answers' ranges or option values) and score multiplier (`Changed`, naming the field). The
+    /// set is not changed: `admit_and_install` installs what is admitted.
+    pub fn admit(&self, file: &str, bytes: &[u8]) -> Result<Admission, PackError> {
+        let scale = parse_pack(file, bytes)?;
+        let Some(installed) = self.scales.get(&scale.code) else { return Ok(Admission::New(scale)) };
+        if installed.version == scale.version {
+            if *installed == scale {
+                return Ok(Admission::Unchanged);
+            }
+            return Err(PackError {
+                file: file.to_owned(),
+                field: "version".to_owned(),
+                problem: PackProblem::VersionReused(scale.version),
+            });
+        }
+        keeps_meaning(file, installed, &scale)?;
+        Ok(Admission::Update { replaces: installed.version.clone(), scale })
+    }
+
+    /// `admit`, then installs the scale admitted; returns what was done.
+    pub fn admit_and_install(&mut self, file: &str, bytes: &[u8]) -> Result<Admitted, PackError> {
+        let admitted = match self.admit(file, bytes)? {
+            Admission::Unchanged => Admitted::Unchanged,
+            Admission::New(scale) => {
+                let code = scale.code.clone();
+                self.install(scale);
+                Admitted::New(code)
+            }
+            Admission::Update { scale, replaces } => {
+                let code = scale.code.clone();
+                self.install(scale);
+                Admitted::Updated { code, replaces }
+            }
+        };
+        Ok(admitted)
     }
 
     pub fn get(&self, code: &ScaleCode) -> Option<&Scale> {
@@ -618,6 +682,64 @@ impl ScaleSet {
     pub fn iter(&self) -> impl Iterator<Item = &Scale> {
         self.scales.values()
     }
+}
+
+/// What `ScaleSet::admit` found a pack to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// A scale the set does not have.
+    New(Scale),
+    /// A new version of a scale the set has, replacing the version named.
+    Update { scale: Scale, replaces: String },
+    /// The very scale the set has, version and content: nothing to do.
+    Unchanged,
+}
+
+/// What `ScaleSet::admit_and_install` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admitted {
+    New(ScaleCode),
+    Updated { code: ScaleCode, replaces: String },
+    Unchanged,
+}
+
+/// A new version of `installed` keeps what its recorded responses mean: they are checked and
+/// scored against whichever version a replica holds.
+fn keeps_meaning(file: &str, installed: &Scale, scale: &Scale) -> Result<(), PackError> {
+    let changed = |field: String, was: &dyn std::fmt::Debug, now: &dyn std::fmt::Debug| PackError {
+        file: file.to_owned(),
+        field,
+        problem: PackProblem::Changed { installed: format!("{was:?}"), found: format!("{now:?}") },
+    };
+    let ext = |name: &str| format!("extension[{EXT_PREFIX}{name}]");
+    if installed.kind != scale.kind {
+        return Err(changed(ext("scale-kind"), &installed.kind, &scale.kind));
+    }
+    if installed.population != scale.population {
+        return Err(changed(ext("population"), &installed.population, &scale.population));
+    }
+    if installed.score_multiplier != scale.score_multiplier {
+        return Err(changed(ext("score-multiplier"), &installed.score_multiplier, &scale.score_multiplier));
+    }
+    if installed.items.len() != scale.items.len() {
+        return Err(changed("item".to_owned(), &installed.items.len(), &scale.items.len()));
+    }
+    for (index, (was, now)) in installed.items.iter().zip(&scale.items).enumerate() {
+        if was.id != now.id {
+            return Err(changed(format!("item[{index}].linkId"), &was.id.0, &now.id.0));
+        }
+        match (&was.answer, &now.answer) {
+            (AnswerKind::Choice { options: a }, AnswerKind::Choice { options: b }) => {
+                let values = |o: &[AnswerOption]| o.iter().map(|o| o.value).collect::<BTreeSet<_>>();
+                if values(a) != values(b) {
+                    return Err(changed(format!("item[{index}].answerOption"), &values(a), &values(b)));
+                }
+            }
+            (a, b) if a != b => return Err(changed(format!("item[{index}].type"), a, b)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod app;
 mod clock;
 pub mod demo;
 mod error;
+pub mod packs;
 pub mod settings;
 pub mod sync;
 mod views;
@@ -104,7 +105,10 @@ impl Device {
     pub fn unlock(&mut self, pin: &str) -> Result<(), DeviceError> {
         self.store = None;
         let key = keys::unlock(&self.paths, pin, self.clock.now_ms(), &self.config.unlock)?;
-        self.store = Some(Store::open(&self.paths, &key, self.config.max_drift_ms)?);
+        let store = Store::open(&self.paths, &key, self.config.max_drift_ms)?;
+        // The scales in use: the built-in packs and those the server sent (`packs`).
+        self.scales = packs::scales_of(&store)?;
+        self.store = Some(store);
         Ok(())
     }
 

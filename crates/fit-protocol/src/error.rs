@@ -93,6 +93,13 @@ error_codes! {
     ResponseOutOfRange = "response.out_of_range",
     ResponseNotAnOption = "response.not_an_option",
     ResponseInvalidScaleVersion = "response.invalid_scale_version",
+    // Scale packs (`fit-server install-pack`, and the packs a device fetches at sync).
+    /// A pack broken in itself: the message names the file and the field.
+    PackInvalid = "pack.invalid",
+    /// A pack under the version of the installed pack of its scale, with other content.
+    PackVersionReused = "pack.version_reused",
+    /// A new version of an installed scale that changes its kind, population, items or scoring.
+    PackChanged = "pack.changed",
     // The administrator's commands.
     AdminConstraint = "admin.constraint",
     DeviceUnknown = "device.unknown",
@@ -163,6 +170,16 @@ impl From<&ResponseError> for ErrorCode {
             ResponseError::NotAnInteger { .. } => ErrorCode::ResponseNotAnInteger,
             ResponseError::OutOfRange { .. } => ErrorCode::ResponseOutOfRange,
             ResponseError::NotAnOption { .. } => ErrorCode::ResponseNotAnOption,
+        }
+    }
+}
+
+impl From<&fit_core::PackError> for ErrorCode {
+    fn from(error: &fit_core::PackError) -> ErrorCode {
+        match error.problem {
+            fit_core::PackProblem::VersionReused(_) => ErrorCode::PackVersionReused,
+            fit_core::PackProblem::Changed { .. } => ErrorCode::PackChanged,
+            _ => ErrorCode::PackInvalid,
         }
     }
 }

@@ -91,6 +91,12 @@ pub struct SyncResponse {
     /// keeps it and the caseload's due dates and the visits' plans follow it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wellbeing_schedule: Option<fit_core::Schedule>,
+    /// On the last page of a run (`more` false): the tag of the scale packs the server serves
+    /// (`GET /api/v1/scale-packs`, whose ETag it is). A device whose stored tag differs fetches
+    /// the packs; one whose tag is the same makes no other request. Absent from a server that
+    /// predates packs, and on pages with more to come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packs_tag: Option<String>,
 }
 
 /// A device trades a one-time enrollment code for a device token.

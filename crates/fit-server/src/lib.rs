@@ -14,13 +14,13 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fit_core::ScaleSet;
 use fit_core::hlc::{Hlc, HlcClock, MAX_DRIFT_MS_DEFAULT};
 use fit_core::ids::check_v7;
+use fit_core::pack::Admitted;
 use fit_protocol::sync::{
     BODY_BYTES_MAX, BODY_DECOMPRESSED_BYTES_MAX, ENROLLMENT_CODE_LEN_MAX, PROTOCOL_VERSION, PROTOCOL_VERSION_MIN,
     QuarantineReport,
@@ -35,6 +35,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+use rules::packs::{Served, StoredPack};
 use store::{DeviceAuth, ServerStore};
 
 /// Milliseconds since the Unix epoch; a function so tests can set the server's time.
@@ -54,7 +55,10 @@ pub fn system_now() -> NowMs {
 #[derive(Clone)]
 pub struct AppState<S> {
     pub store: S,
-    pub scales: Arc<ScaleSet>,
+    /// The scale packs served and checked against (`rules::packs::served`), read from the store
+    /// at the first request and again whenever a sync finds their tag changed (`install-pack`
+    /// runs as another process).
+    pub packs: Arc<std::sync::RwLock<Option<Arc<Served>>>>,
     pub now_ms: NowMs,
     pub max_drift_ms: u64,
     /// The protocol versions this server accepts: a municipality can retire old app versions.
@@ -94,7 +98,7 @@ impl<S: ServerStore> AppState<S> {
     pub fn new(store: S) -> anyhow::Result<AppState<S>> {
         Ok(AppState {
             store,
-            scales: Arc::new(ScaleSet::built_in()?),
+            packs: Arc::default(),
             now_ms: system_now(),
             max_drift_ms: MAX_DRIFT_MS_DEFAULT,
             protocols: VersionRange { min: PROTOCOL_VERSION_MIN, max: PROTOCOL_VERSION },
@@ -143,18 +147,113 @@ async fn error_body_for_layers(response: axum::response::Response) -> axum::resp
     }
 }
 
-/// The scale packs this server distributes (the built-in ones, and any licensed full text the
-/// municipality installs), as the pack files.
+/// The scale packs this server distributes (the built-in ones, each replaced by any licensed full
+/// text or new version the municipality installed), as the pack files, with their tag as the
+/// ETag; `304` when `If-None-Match` names the current tag.
 async fn scale_packs<S: ServerStore>(
     State(state): State<AppState<S>>,
     headers: HeaderMap,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     authenticate(&state, &headers, "/api/v1/scale-packs").await?;
-    fit_core::pack::BUILT_IN_PACKS
+    let served = refresh_packs(&state).await?;
+    let etag = format!("\"{}\"", served.tag);
+    let etag_value = HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.into()))?;
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|tag| tag.trim().trim_start_matches("W/") == etag);
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    let packs = served
+        .files
         .iter()
         .map(|(_, text)| serde_json::from_str(text).map_err(|e| ApiError::Internal(e.into())))
-        .collect::<Result<_, _>>()
-        .map(Json)
+        .collect::<Result<Vec<serde_json::Value>, _>>()?;
+    Ok(([(header::ETAG, etag_value)], Json(packs)).into_response())
+}
+
+/// The packs in use: those read last, or read now at the first request.
+async fn packs_in_use<S: ServerStore>(state: &AppState<S>) -> Result<Arc<Served>, ApiError> {
+    let cached = state.packs.read().ok().and_then(|slot| slot.clone());
+    match cached {
+        Some(served) => Ok(served),
+        None => refresh_packs(state).await,
+    }
+}
+
+/// Reads the installed packs from the store and makes them the ones in use.
+async fn refresh_packs<S: ServerStore>(state: &AppState<S>) -> Result<Arc<Served>, ApiError> {
+    let installed = state.store.scale_packs().await?;
+    let served = Arc::new(rules::packs::served(&installed).map_err(|e| ApiError::Internal(e.into()))?);
+    if let Ok(mut slot) = state.packs.write() {
+        *slot = Some(served.clone());
+    }
+    Ok(served)
+}
+
+/// Why `install_pack` installed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The pack is refused by fit-core's rule: the error names the file and the field.
+    #[error(transparent)]
+    Pack(#[from] fit_core::PackError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+impl InstallError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            InstallError::Pack(error) => ErrorCode::from(error),
+            InstallError::Store(error) => error.code(),
+        }
+    }
+}
+
+/// `fit-server install-pack`: admits the pack `file` holds (`bytes`) into the packs served now by
+/// fit-core's one rule (`ScaleSet::admit`: every check of the built-in packs, and the version
+/// rules) and stores it; a pack refused, or the very pack served already, stores nothing. A
+/// version installed before (and since replaced) may come back with the content it had, never
+/// with other content (`pack.version_reused`). Devices receive it at their next sync.
+pub async fn install_pack<S: ServerStore>(
+    store: &S,
+    file: &str,
+    bytes: &[u8],
+    now_ms: u64,
+) -> Result<Admitted, InstallError> {
+    let installed = store.scale_packs().await?;
+    let mut served = rules::packs::served(&installed)?;
+    let admitted = served.scales.admit_and_install(file, bytes)?;
+    let Some(scale) = (match &admitted {
+        Admitted::Unchanged => None,
+        Admitted::New(code) | Admitted::Updated { code, .. } => served.scales.get(code),
+    }) else {
+        return Ok(admitted);
+    };
+    for earlier in installed.iter().filter(|p| p.code == scale.code.as_str() && p.version == scale.version) {
+        let was = fit_core::pack::parse_pack(&earlier.file, earlier.pack.as_bytes())?;
+        if was != *scale {
+            return Err(InstallError::Pack(fit_core::PackError {
+                file: file.to_owned(),
+                field: "version".to_owned(),
+                problem: fit_core::PackProblem::VersionReused(scale.version.clone()),
+            }));
+        }
+    }
+    let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
+        InstallError::Pack(fit_core::PackError {
+            file: file.to_owned(),
+            field: ".".to_owned(),
+            problem: fit_core::PackProblem::Syntax(e.to_string()),
+        })
+    })?;
+    let pack =
+        StoredPack { code: scale.code.to_string(), version: scale.version.clone(), file: file.to_owned(), pack: text };
+    store.install_pack(pack, now_ms).await?;
+    Ok(admitted)
 }
 
 /// Serves `app` in plain HTTP on `listener`, with the timeouts and limits of `state.net`, until
@@ -238,9 +337,16 @@ async fn sync<S: ServerStore>(
     check::check_protocol(request.protocol, state.protocols)?;
     let now = (state.now_ms)();
     let clock = HlcClock::new(Hlc::ZERO, state.max_drift_ms);
-    let pull_limit = check::check_sync_request(&request, auth.device, &state.scales, &clock, now, state.protocols)?;
+    let packs = packs_in_use(&state).await?;
+    let pull_limit = check::check_sync_request(&request, auth.device, &packs.scales, &clock, now, state.protocols)?;
     let reports = request.quarantined.clone();
     let mut response = state.store.sync(auth, request, pull_limit, now).await?;
+    if response.packs_tag.as_ref().is_some_and(|tag| *tag != packs.tag) {
+        // A pack was installed since they were read: the next request is checked against it.
+        if let Err(error) = refresh_packs(&state).await {
+            tracing::warn!(code = %error.code(), "the scale packs were not read again");
+        }
+    }
     report_quarantine(&state, auth, &reports, now).await?;
     if !response.more {
         response.wellbeing_schedule = state.store.team_schedule(auth.worker).await?;

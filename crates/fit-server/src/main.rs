@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fit_core::ScaleSet;
 use fit_core::ids::{CitizenId, DeviceId, TeamId, WorkerId};
+use fit_core::pack::Admitted;
 use fit_protocol::demo::{DemoSpec, WEEK_MS, demo_visits};
 use fit_protocol::sync::PUSH_CHANGES_MAX;
 use fit_protocol::{ErrorCode, PROTOCOL_VERSION, SyncRequest};
@@ -98,6 +98,10 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Install a scale pack (a licence holder's full ORS/SRS text, or a new scale) after the
+    /// checks every pack passes; devices fetch it at their next sync. A broken pack is refused
+    /// with the file and the field, and nothing is installed.
+    InstallPack { file: PathBuf },
     /// Seed a demo team, worker and citizens with weeks of visits; prints
     /// `{"code": ..., "worker": ...}`: an enrollment code for the demo worker.
     Demo {
@@ -232,6 +236,7 @@ fn action_name(command: &Command) -> &'static str {
         Command::ReactivateWorker { .. } => "reactivate-worker",
         Command::Audit => "audit",
         Command::ExportCsv { .. } => "export-csv",
+        Command::InstallPack { .. } => "install-pack",
         Command::Demo { .. } => "demo",
     }
 }
@@ -381,7 +386,8 @@ async fn change_more<S: ServerStore>(
         }
         Command::ExportCsv { out: file } => {
             let changes = store.changes().await?;
-            let scales = ScaleSet::built_in()?;
+            // The packs served now: a response of an installed scale is exported like any other.
+            let scales = rules::packs::served(&store.scale_packs().await?)?.scales;
             let rows = match &file {
                 Some(path) => {
                     let file =
@@ -392,6 +398,18 @@ async fn change_more<S: ServerStore>(
             };
             tracing::info!(rows, "exported responses");
             format!("{rows} responses")
+        }
+        Command::InstallPack { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.display().to_string();
+            let admitted = fit_server::install_pack(store, &name, &bytes, now()).await?;
+            let said = match admitted {
+                Admitted::New(code) => format!("pack {code}: a new scale"),
+                Admitted::Updated { code, replaces } => format!("pack {code}: replaces version {replaces}"),
+                Admitted::Unchanged => "pack: installed already, unchanged".to_owned(),
+            };
+            writeln!(out, "{said}")?;
+            said
         }
         Command::Demo { citizens, visits } => {
             let (code, worker) = seed_demo(store, citizens, visits, now).await?;

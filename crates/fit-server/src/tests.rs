@@ -385,6 +385,50 @@ async fn the_scale_packs_are_given_to_enrolled_devices_only() {
     assert!(packs.iter().all(|p| p["resourceType"] == "Questionnaire"));
 }
 
+/// GET with headers, for the scale packs' ETag.
+async fn get_with(s: &Server, path: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut request = Request::builder().method("GET").uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app(s.state.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let (parts, body) = response.into_parts();
+    (parts.status, parts.headers, body.collect().await.unwrap().to_bytes().to_vec())
+}
+
+#[tokio::test]
+async fn an_installed_pack_changes_the_tag_a_sync_carries_and_is_served_with_it_as_the_etag() {
+    let s = server().await;
+    let (_, token) = s.enroll(s.worker).await;
+    let auth = format!("Bearer {token}");
+    let (_, before) = s.sync(&token, &[], 0).await;
+    let tag = before["packs_tag"].as_str().unwrap().to_owned();
+    assert_eq!(tag, rules::packs::current_tag([]));
+    let (status, headers, _) = get_with(&s, "/api/v1/scale-packs", &[("authorization", &auth)]).await;
+    assert_eq!((status, headers["etag"].to_str().unwrap()), (StatusCode::OK, format!("\"{tag}\"").as_str()));
+    let quoted = format!("\"{tag}\"");
+    let (status, _, body) =
+        get_with(&s, "/api/v1/scale-packs", &[("authorization", &auth), ("if-none-match", &quoted)]).await;
+    assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0));
+
+    let mut pack: Value = serde_json::from_str(fit_core::pack::BUILT_IN_PACKS[1].1).unwrap();
+    pack["version"] = json!("licensed-1");
+    pack["extension"][2]["valueBoolean"] = json!(true);
+    let admitted = install_pack(&s.state.store, "srs.json", pack.to_string().as_bytes(), NOW).await.unwrap();
+    assert!(matches!(admitted, Admitted::Updated { .. }));
+    let (_, after) = s.sync(&token, &[], 0).await;
+    let new_tag = after["packs_tag"].as_str().unwrap().to_owned();
+    assert_ne!(new_tag, tag);
+    assert_eq!(new_tag, rules::packs::current_tag([("srs", "licensed-1")]));
+    let (status, headers, body) =
+        get_with(&s, "/api/v1/scale-packs", &[("authorization", &auth), ("if-none-match", &quoted)]).await;
+    assert_eq!(status, StatusCode::OK, "the old tag is not current");
+    assert_eq!(headers["etag"].to_str().unwrap(), format!("\"{new_tag}\""));
+    let packs: Vec<Value> = serde_json::from_slice(&body).unwrap();
+    assert!(packs.iter().any(|p| p["id"] == "srs" && p["version"] == "licensed-1"));
+    assert!(s.state.packs.read().unwrap().as_ref().is_some_and(|served| served.tag == new_tag), "and in use");
+}
+
 #[tokio::test]
 async fn a_citizen_moved_to_another_worker_is_removed_from_the_old_device_and_back_filled_on_the_new() {
     let s = server().await;

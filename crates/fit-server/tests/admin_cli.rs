@@ -108,3 +108,48 @@ fn codes_and_workers_are_administered_and_every_command_is_audited() {
 fn uuid_like() -> String {
     "0190a6e4-0000-7000-8000-000000000000".to_owned()
 }
+
+/// `install-pack`: a licensed pack is installed and audited; the same pack again is unchanged;
+/// a broken pack is refused with its file and field, non-zero, and leaves no line and no pack.
+#[test]
+fn install_pack_installs_a_licensed_pack_and_refuses_a_broken_one_naming_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let ors = include_str!("../../../scales/ors.json");
+    let licensed = ors.replacen("\"version\": \"short-labels-1\"", "\"version\": \"licensed-2024\"", 1).replacen(
+        "\"valueBoolean\": false",
+        "\"valueBoolean\": true",
+        1,
+    );
+    assert_ne!(licensed, ors);
+    let good = dir.path().join("ors-licensed.json");
+    std::fs::write(&good, &licensed).unwrap();
+    let said = ok(&db, &["install-pack", good.to_str().unwrap()]);
+    assert_eq!(said, "pack ors: replaces version short-labels-1");
+    assert_eq!(ok(&db, &["install-pack", good.to_str().unwrap()]), "pack: installed already, unchanged");
+
+    let broken = dir.path().join("ors-broken.json");
+    std::fs::write(&broken, licensed.replacen("\"linkId\": \"socially\"", "\"linkId\": 7", 1)).unwrap();
+    let said = refused(&db, &["install-pack", broken.to_str().unwrap()]);
+    assert!(said.contains(&format!("{}: item[2].linkId: wrong type", broken.display())), "{said}");
+    let reused = dir.path().join("ors-reused.json");
+    std::fs::write(&reused, licensed.replacen("Individuelt", "Individuelt (ny tekst)", 1)).unwrap();
+    let said = refused(&db, &["install-pack", reused.to_str().unwrap()]);
+    assert!(
+        said.contains(&format!("{}: version: the version \"licensed-2024\" is installed already", reused.display())),
+        "{said}"
+    );
+    let missing = refused(&db, &["install-pack", dir.path().join("none.json").to_str().unwrap()]);
+    assert!(missing.contains("cannot read"), "{missing}");
+
+    let audit = ok(&db, &["audit"]);
+    let lines: Vec<&str> = audit.lines().map(|l| l.split_once('\t').unwrap().1).collect();
+    assert_eq!(
+        lines,
+        [
+            "admin\tinstall-pack\tpack ors: replaces version short-labels-1",
+            "admin\tinstall-pack\tpack: installed already, unchanged",
+        ],
+        "only what succeeded:\n{audit}"
+    );
+}

@@ -7,6 +7,7 @@
 mod db;
 mod identity;
 pub mod keys;
+mod packs;
 mod read;
 mod restamp;
 mod write;
@@ -19,6 +20,7 @@ use rusqlite::Connection;
 pub use db::{MIGRATIONS, schema_sql};
 pub use identity::Identity;
 pub use keys::{DataKey, KdfCost, KeyError, StorePaths, UnlockPolicy};
+pub use packs::StoredPack;
 pub use read::{CitizenRow, CitizenSummary, GoalRow, HistoryRow, NoteRow, QuarantinedChange, VisitRow};
 pub use restamp::RESTAMP_MARGIN_MS;
 pub use write::SyncPage;

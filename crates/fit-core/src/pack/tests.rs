@@ -251,3 +251,227 @@ fn a_who5_whose_options_do_not_reach_100_is_refused() {
     let error = parse_pack("who5.json", pack.to_string().as_bytes()).unwrap_err();
     assert_eq!(error.field, "item");
 }
+
+// ---- Admitting a pack from outside: `ScaleSet::admit`. ----
+
+fn bytes(pack: &Value) -> Vec<u8> {
+    pack.to_string().into_bytes()
+}
+
+#[test]
+fn a_licensed_pack_is_admitted_as_an_update_and_installed_at_once() {
+    let mut set = built_in();
+    let admitted = set.admit_and_install("licensed/ors.json", &bytes(&licensed_ors())).unwrap();
+    assert_eq!(
+        admitted,
+        Admitted::Updated { code: ScaleCode::parse("ors").unwrap(), replaces: "short-labels-1".into() }
+    );
+    let ors = set.find("ors").unwrap();
+    assert!(ors.full_text);
+    assert_eq!(ors.version, "licensed-2024");
+    assert_eq!(ors.items[0].text.get(Lang::Da), "Individuelt (personlig trivsel)");
+}
+
+#[test]
+fn the_same_pack_again_is_unchanged_and_a_new_scale_is_new() {
+    let mut set = built_in();
+    assert_eq!(set.admit("scales/ors.json", BUILT_IN_PACKS[0].1.as_bytes()).unwrap(), Admission::Unchanged);
+    let mut other = ors_json();
+    other["id"] = json!("ors-x");
+    let admitted = set.admit_and_install("ors-x.json", &bytes(&other)).unwrap();
+    assert_eq!(admitted, Admitted::New(ScaleCode::parse("ors-x").unwrap()));
+    assert!(set.find("ors-x").is_some());
+}
+
+#[test]
+fn a_second_licensed_version_replaces_the_first() {
+    let mut set = built_in();
+    set.admit_and_install("licensed/ors.json", &bytes(&licensed_ors())).unwrap();
+    let mut next = licensed_ors();
+    next["version"] = json!("licensed-2025");
+    next["item"][0]["text"] = json!("Individuelt (hvordan du har det)");
+    let admitted = set.admit_and_install("licensed/ors-2025.json", &bytes(&next)).unwrap();
+    assert_eq!(
+        admitted,
+        Admitted::Updated { code: ScaleCode::parse("ors").unwrap(), replaces: "licensed-2024".into() }
+    );
+    assert_eq!(set.find("ors").unwrap().items[0].text.get(Lang::Da), "Individuelt (hvordan du har det)");
+}
+
+/// A broken pack: its name, what breaks it (a change to the licensed ORS, or to the WHO-5 pack
+/// when `who5`), and the field its refusal must name.
+struct Broken {
+    name: &'static str,
+    who5: bool,
+    change: fn(&mut Value),
+    field: &'static str,
+}
+
+/// At least ten broken packs, each of a different fault: broken in itself (the checks of
+/// `parse_pack`) or breaking the version rules against the built-in set.
+const CORPUS: &[Broken] = &[
+    Broken {
+        name: "not-a-questionnaire",
+        who5: false,
+        change: |p| p["resourceType"] = json!("Patient"),
+        field: "resourceType",
+    },
+    Broken { name: "bad-code", who5: false, change: |p| p["id"] = json!("ORS full"), field: "id" },
+    Broken { name: "empty-version", who5: false, change: |p| p["version"] = json!(" "), field: "version" },
+    Broken { name: "unknown-language", who5: false, change: |p| p["language"] = json!("sv"), field: "language" },
+    Broken {
+        name: "no-item-id",
+        who5: false,
+        change: |p| {
+            p["item"][1].as_object_mut().unwrap().remove("linkId");
+        },
+        field: "item[1].linkId",
+    },
+    Broken {
+        name: "item-text-a-number",
+        who5: false,
+        change: |p| p["item"][2]["text"] = json!(42),
+        field: "item[2].text",
+    },
+    Broken {
+        name: "empty-item-text",
+        who5: false,
+        change: |p| p["item"][0]["text"] = json!(""),
+        field: "item[0].text",
+    },
+    Broken {
+        name: "line-of-two-decimals",
+        who5: false,
+        change: |p| p["item"][0]["extension"][1]["valueDecimal"] = json!(9.95),
+        field: "item[0].extension[1].valueDecimal",
+    },
+    Broken {
+        name: "three-lines",
+        who5: false,
+        change: |p| {
+            p["item"].as_array_mut().unwrap().pop();
+        },
+        field: "item",
+    },
+    Broken {
+        name: "unsupported-type",
+        who5: false,
+        change: |p| p["item"][0]["type"] = json!("string"),
+        field: "item[0].type",
+    },
+    Broken {
+        name: "band-without-upper-bound",
+        who5: false,
+        change: |p| {
+            p["extension"][4]["extension"][0]["extension"].as_array_mut().unwrap().remove(1);
+        },
+        field: "extension[4].extension[0].extension[intakeTo]",
+    },
+    Broken { name: "trailing-garbage", who5: false, change: |_| {}, field: "." },
+    // The version rules: against the installed (built-in) ORS and WHO-5.
+    Broken {
+        name: "version-reused",
+        who5: false,
+        change: |p| p["version"] = json!("short-labels-1"),
+        field: "version",
+    },
+    Broken {
+        name: "kind-changed",
+        who5: false,
+        change: |p| p["extension"][0]["valueCode"] = json!("alliance"),
+        field: "extension[urn:fit-field:extension:scale-kind]",
+    },
+    Broken {
+        name: "population-changed",
+        who5: false,
+        change: |p| p["extension"][1]["valueCode"] = json!("child"),
+        field: "extension[urn:fit-field:extension:population]",
+    },
+    Broken {
+        name: "item-renamed",
+        who5: false,
+        change: |p| p["item"][2]["linkId"] = json!("social"),
+        field: "item[2].linkId",
+    },
+    Broken {
+        name: "who5-option-values-changed",
+        who5: true,
+        change: |p| {
+            p["version"] = json!("licensed-2");
+            for item in p["item"].as_array_mut().unwrap() {
+                // Drop "0" and add "-1": the total still reaches 100, but a recorded 0 would no
+                // longer be an option.
+                let options = item["answerOption"].as_array_mut().unwrap();
+                options.pop();
+                options.push(json!({ "valueCoding": { "code": "-1", "display": "Aldrig" } }));
+            }
+        },
+        field: "item[0].answerOption",
+    },
+];
+
+/// The corpus as files: (name, bytes, the field its refusal names).
+fn corpus() -> Vec<(String, Vec<u8>, &'static str)> {
+    CORPUS
+        .iter()
+        .map(|broken| {
+            let mut pack =
+                if broken.who5 { serde_json::from_str(BUILT_IN_PACKS[5].1).unwrap() } else { licensed_ors() };
+            (broken.change)(&mut pack);
+            let mut bytes = bytes(&pack);
+            if broken.name == "trailing-garbage" {
+                bytes.extend_from_slice(b" }");
+            }
+            (format!("broken/{}.json", broken.name), bytes, broken.field)
+        })
+        .collect()
+}
+
+#[test]
+fn every_broken_pack_of_the_corpus_is_refused_with_its_file_and_field_and_changes_nothing() {
+    let corpus = corpus();
+    assert!(corpus.len() >= 10, "{} broken packs", corpus.len());
+    for (file, bytes, field) in &corpus {
+        let mut set = built_in();
+        let error = set.admit_and_install(file, bytes).expect_err(file);
+        assert_eq!((error.file.as_str(), error.field.as_str()), (file.as_str(), *field), "{error}");
+        assert_eq!(set, built_in(), "{file} changed the set");
+    }
+}
+
+#[test]
+fn the_version_rules_say_which_rule_refused() {
+    let set = built_in();
+    let mut reused = licensed_ors();
+    reused["version"] = json!("short-labels-1");
+    let error = set.admit("reused.json", &bytes(&reused)).unwrap_err();
+    assert_eq!(error.problem, PackProblem::VersionReused("short-labels-1".into()));
+    assert!(error.problem.is_version_rule());
+    let mut kind = licensed_ors();
+    kind["extension"][0]["valueCode"] = json!("alliance");
+    let error = set.admit("kind.json", &bytes(&kind)).unwrap_err();
+    assert!(
+        matches!(&error.problem, PackProblem::Changed { installed, found } if installed == "Outcome" && found == "Alliance"),
+        "{error}"
+    );
+    let error = set.admit("bad.json", b"{").unwrap_err();
+    assert!(!error.problem.is_version_rule());
+}
+
+#[test]
+fn a_broken_pack_after_a_licensed_one_leaves_the_licensed_one() {
+    let mut set = built_in();
+    set.admit_and_install("licensed/ors.json", &bytes(&licensed_ors())).unwrap();
+    let before = set.clone();
+    for (file, bytes, _) in corpus() {
+        let result = set.admit_and_install(&file, &bytes);
+        if file == "broken/version-reused.json" {
+            // Against the licensed ORS it is another version of the same meaning: admitted.
+            assert!(matches!(result, Ok(Admitted::Updated { .. })), "{file}: {result:?}");
+            set = before.clone();
+        } else {
+            assert!(result.is_err(), "{file}: {result:?}");
+            assert_eq!(set, before, "{file}");
+        }
+    }
+}

@@ -21,7 +21,7 @@ use tokio::sync::{Notify, watch};
 use ts_rs::TS;
 
 use self::round::{Next, Outgoing, SyncRun};
-pub use self::transport::{Http, Post, Reply, Transport};
+pub use self::transport::{Get, Http, Post, Reply, Transport};
 use crate::{AppError, Device, DeviceError};
 
 /// The stream name of the server's change log in the device's cursor table.
@@ -184,6 +184,7 @@ impl Device {
     /// Erases the local store after the server said the device is revoked.
     fn wipe_after_revoke(&mut self) -> Result<(), DeviceError> {
         self.store = None;
+        self.scales = crate::packs::scales_with(&[])?;
         fit_store::keys::wipe(&self.paths).map_err(|e| DeviceError::Unavailable(e.to_string()))
     }
 }
@@ -276,7 +277,16 @@ impl<T: Transport> SyncClient<T> {
                     progress(run.progress());
                     match next {
                         Some(next) => round = next,
-                        None => return Ok(run.round_trips()),
+                        None => {
+                            // The server's packs changed since this device fetched them: one
+                            // more request, after the run's changes are committed.
+                            let fetch = run.packs_fetch(&lock(device))?;
+                            if let Some(fetch) = fetch {
+                                let answer = self.transport.get(fetch.get.clone()).await;
+                                run.packs_answered(&mut lock(device), fetch, answer)?;
+                            }
+                            return Ok(run.round_trips());
+                        }
                     }
                 }
             }

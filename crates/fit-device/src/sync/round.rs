@@ -1,15 +1,19 @@
 //! One sync run as a state machine over the device, apart from any transport: the first
 //! request, what each answer means for the device, the request that overlaps the commit of an
 //! answer, and the commit itself. `SyncClient::sync_now` drives it over its transport; so does
-//! the simulation, over a network with faults, so both run the rounds that ship.
+//! the simulation, over a network with faults, so both run the rounds that ship. A run whose last
+//! answer names scale packs other than the device's ends with one fetch of them (`packs_fetch`,
+//! `packs_answered`).
 
 use fit_core::ids::ChangeId;
 use fit_protocol::ErrorCode;
 use fit_protocol::sync::{PROTOCOL_VERSION, QUARANTINE_REPORT_MAX};
 use fit_protocol::{SyncRequest, SyncResponse};
 
+use super::transport::{Get, Reply, read_reply};
 use super::{CURSOR_STREAM, SyncConfig, SyncError, SyncProgress};
 use crate::Device;
+use crate::packs::PacksReport;
 
 /// A sync request with where it goes: the server's URL and this device's token, and the
 /// server's certificate when the device was enrolled with one.
@@ -52,6 +56,16 @@ pub(crate) struct SyncRun {
     /// The quarantined changes the first request reports: marked reported once an answer to it
     /// commits (a run that fails reports them again next time).
     reporting: Vec<ChangeId>,
+    /// The server's packs tag from an answer, when it is not the one the device stored: the run
+    /// ends with a fetch of the packs.
+    packs_due: Option<String>,
+}
+
+/// The fetch of the server's packs a run ends with, and the tag it fetches.
+#[derive(Debug, Clone)]
+pub(crate) struct PacksFetch {
+    pub get: Get,
+    pub tag: String,
 }
 
 impl SyncRun {
@@ -63,7 +77,8 @@ impl SyncRun {
         let mut first = request_after(device, &config, 0, cursor)?;
         first.request.quarantined = device.store()?.quarantine_unreported(QUARANTINE_REPORT_MAX)?;
         let reporting = first.request.quarantined.iter().map(|report| report.change).collect();
-        let run = SyncRun { config, progress, round_trips: 0, restamped: false, rewound: false, reporting };
+        let run =
+            SyncRun { config, progress, round_trips: 0, restamped: false, rewound: false, reporting, packs_due: None };
         Ok((run, first))
     }
 
@@ -134,6 +149,11 @@ impl SyncRun {
     /// Commits an answer (see `Device::finish_sync`) and counts it.
     pub fn commit(&mut self, device: &mut Device, pushed: u64, response: &SyncResponse) -> Result<(), SyncError> {
         device.finish_sync(response)?;
+        if let Some(tag) = &response.packs_tag
+            && device.packs_tag()?.as_ref() != Some(tag)
+        {
+            self.packs_due = Some(tag.clone());
+        }
         if !self.reporting.is_empty() {
             let reported = std::mem::take(&mut self.reporting);
             device.store_mut()?.set_quarantine_reported(&reported, response.server_time_ms)?;
@@ -141,6 +161,41 @@ impl SyncRun {
         self.progress.sent += pushed.min(response.acknowledged_seq);
         self.progress.received += response.changes.len() as u64;
         Ok(())
+    }
+}
+
+impl SyncRun {
+    /// The fetch of the server's packs, when an answer of this run named packs other than the
+    /// device's; a device whose packs are current makes no other request.
+    pub fn packs_fetch(&mut self, device: &Device) -> Result<Option<PacksFetch>, SyncError> {
+        let Some(tag) = self.packs_due.take() else { return Ok(None) };
+        let store = device.store()?;
+        let (url, token) = store.sync_settings()?.ok_or(SyncError::NotEnrolled)?;
+        let get = Get {
+            url: format!("{url}/api/v1/scale-packs"),
+            token,
+            if_none_match: store.packs_tag()?,
+            pin: store.server_certificate()?,
+        };
+        Ok(Some(PacksFetch { get, tag }))
+    }
+
+    /// What the answer to a packs fetch means: the packs are admitted and used at once
+    /// (`Device::install_packs`). `304`, a failed fetch or an answer that cannot be read change
+    /// nothing and fail nothing (the run's changes are committed): the stored tag stays, so the
+    /// next run asks again.
+    pub fn packs_answered(
+        &mut self,
+        device: &mut Device,
+        fetch: PacksFetch,
+        answer: Result<Reply, SyncError>,
+    ) -> Result<Option<PacksReport>, SyncError> {
+        let Ok(reply) = answer else { return Ok(None) };
+        if reply.status == 304 {
+            return Ok(None);
+        }
+        let Ok(packs) = read_reply::<Vec<serde_json::Value>>(&reply) else { return Ok(None) };
+        Ok(Some(device.install_packs(&fetch.tag, &packs)?))
     }
 }
 

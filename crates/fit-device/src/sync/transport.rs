@@ -1,5 +1,5 @@
-//! Where the engine's requests go. A `Transport` carries one POST and brings back the status,
-//! the Retry-After and the body; what a reply means (the protocol's statuses and error codes) is
+//! Where the engine's requests go. A `Transport` carries one POST (or one GET: the scale packs)
+//! and brings back the status, the Retry-After and the body; what a reply means (the protocol's statuses and error codes) is
 //! read here once, by `read_reply`, for every transport. `Http` is the transport the app ships
 //! (reqwest); the simulation has one that carries requests to the server in process through a
 //! network that loses, repeats and delays them.
@@ -51,6 +51,17 @@ impl Post {
     }
 }
 
+/// A GET as the engine puts it together: the server's scale packs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Get {
+    pub url: String,
+    pub token: String,
+    /// The tag of the packs the device has: the server answers `304` if they are current.
+    pub if_none_match: Option<String>,
+    /// As `Post::pin`.
+    pub pin: Option<String>,
+}
+
 /// What came back for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -64,6 +75,13 @@ pub struct Reply {
 /// its status.
 pub trait Transport: Clone + Send + Sync + 'static {
     fn post(&self, post: Post) -> impl Future<Output = Result<Reply, SyncError>> + Send;
+
+    /// Carries one GET, like `post`. A transport that carries none (the simulation's) answers
+    /// `Offline`, and the device keeps the packs it has.
+    fn get(&self, get: Get) -> impl Future<Output = Result<Reply, SyncError>> + Send {
+        let _ = get;
+        async { Err(SyncError::Offline("this transport carries no GET".into())) }
+    }
 }
 
 /// The protocol's meaning of a reply: the answer on success, else the refusal it stands for.
@@ -167,6 +185,17 @@ pub fn check_server_url(url: &str, allow_plain_http: bool) -> Result<(), SyncErr
 }
 
 impl Transport for Http {
+    async fn get(&self, get: Get) -> Result<Reply, SyncError> {
+        check_server_url(&get.url, self.allow_plain_http)?;
+        let client = self.client_for(get.pin.as_deref())?;
+        let mut request = client.get(&get.url).bearer_auth(&get.token);
+        if let Some(tag) = &get.if_none_match {
+            request = request.header(reqwest::header::IF_NONE_MATCH, format!("\"{tag}\""));
+        }
+        let response = request.send().await.map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
+        read_response(response).await
+    }
+
     async fn post(&self, post: Post) -> Result<Reply, SyncError> {
         check_server_url(&post.url, self.allow_plain_http)?;
         let client = self.client_for(post.pin.as_deref())?;
@@ -180,21 +209,26 @@ impl Transport for Http {
         }
         // The answer comes zstd-compressed when large: reqwest asks for it and unpacks it.
         let response = request.send().await.map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = match response.bytes().await {
-            Ok(bytes) => bytes.to_vec(),
-            // A refusal whose body broke off is still a refusal; an answer cut short is the network's doing.
-            Err(_) if !(200..300).contains(&status) => Vec::new(),
-            Err(e) => return Err(SyncError::Offline(e.without_url().to_string())),
-        };
-        Ok(Reply { status, retry_after, body })
+        read_response(response).await
     }
+}
+
+/// A response's status, Retry-After and body.
+async fn read_response(response: reqwest::Response) -> Result<Reply, SyncError> {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = match response.bytes().await {
+        Ok(bytes) => bytes.to_vec(),
+        // A refusal whose body broke off is still a refusal; an answer cut short is the network's doing.
+        Err(_) if !(200..300).contains(&status) => Vec::new(),
+        Err(e) => return Err(SyncError::Offline(e.without_url().to_string())),
+    };
+    Ok(Reply { status, retry_after, body })
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 //! does I/O, reads a clock or awaits, so the SQLite and PostgreSQL backends cannot come to
 //! disagree, and the rules are table-tested without a database. The administrator's rules live
 //! here too: who is served (`admit`), what a code enrolls (`admit_enrollment`, `code_expiry`),
-//! what a pull leaves in the audit log (`pull_audit`), and device tokens (`token`).
+//! what a pull leaves in the audit log (`pull_audit`), device tokens (`token`), and which scale
+//! packs are served (`packs`).
 
+pub mod packs;
 pub mod pull;
 pub mod push;
 pub mod refs;
@@ -259,6 +261,7 @@ mod tests {
             server_time_ms: 0,
             new_token: None,
             wellbeing_schedule: None,
+            packs_tag: None,
         };
         let (first, second) = if anna.to_string() < bo.to_string() { (anna, bo) } else { (bo, anna) };
         assert_eq!(pull_audit(&response), Some(format!("4 changes about 2 citizens: {first},{second}")));

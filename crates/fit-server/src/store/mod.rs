@@ -14,6 +14,7 @@ use fit_protocol::{
 };
 
 pub use self::error::StoreError;
+use crate::rules::packs::StoredPack;
 use crate::rules::pull::Page;
 use crate::rules::token::{Presented, TokenPolicy};
 
@@ -252,6 +253,10 @@ pub trait ServerStore: Clone + Send + Sync + 'static {
     /// The changes acknowledged but kept out of the log (`rules::push::SetAsideReason`), in the
     /// order received, for the administrator.
     fn set_aside(&self) -> impl Future<Output = Result<Vec<SetAsideChange>, StoreError>> + Send;
+    /// Every scale pack installed, oldest first (`rules::packs::served` makes the current ones).
+    fn scale_packs(&self) -> impl Future<Output = Result<Vec<StoredPack>, StoreError>> + Send;
+    /// Stores a pack admitted by `fit_core::ScaleSet::admit` (see `crate::install_pack`).
+    fn install_pack(&self, pack: StoredPack, now_ms: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Records who did what to which record (exports, admin commands). `subject` names no person.
     fn audit(
         &self,
@@ -308,5 +313,6 @@ pub(crate) fn answer(page: Page<String>, acknowledged_seq: u64, now_ms: u64) -> 
         server_time_ms: now_ms,
         new_token: None,
         wellbeing_schedule: None,
+        packs_tag: None,
     })
 }

@@ -29,6 +29,7 @@ use super::{
     AuditEntry, AuthRow, CitizenProfile, CodeInfo, CodeRef, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore,
     SetAsideChange, StoreError, TokenUse,
 };
+use crate::rules::packs::StoredPack;
 use crate::rules::pull::{CitizenScan, Departure, Page, PageCut, PageRow};
 use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity, SetAside};
 use crate::rules::refs::{Record, RecordKey};
@@ -43,6 +44,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("V1__initial", include_str!("../../../../migrations/server-postgres/0001_initial.sql")),
     ("V3__references", include_str!("../../../../migrations/server-postgres/0003_references.sql")),
     ("V4__administration", include_str!("../../../../migrations/server-postgres/0004_administration.sql")),
+    ("V5__scale_packs", include_str!("../../../../migrations/server-postgres/0005_scale_packs.sql")),
     ("V6__team_schedule", include_str!("../../../../migrations/server-postgres/0006_team_schedule.sql")),
 ];
 
@@ -629,6 +631,40 @@ impl ServerStore for PgStore {
         .await
     }
 
+    async fn scale_packs(&self) -> Result<Vec<StoredPack>, StoreError> {
+        self.read(|tx| {
+            Box::pin(async move {
+                let rows = query(tx, "SELECT code, version, file, pack FROM scale_packs ORDER BY id", &[]).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(StoredPack {
+                            code: get(row, 0)?,
+                            version: get(row, 1)?,
+                            file: get(row, 2)?,
+                            pack: get(row, 3)?,
+                        })
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn install_pack(&self, pack: StoredPack, now_ms: u64) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                execute(
+                    tx,
+                    "INSERT INTO scale_packs (code, version, file, pack, installed_at_ms) VALUES ($1, $2, $3, $4, $5)",
+                    &[&pack.code, &pack.version, &pack.file, &pack.pack, &sql_u64(now_ms)?],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     async fn audit(&self, actor: String, action: String, subject: String, now_ms: u64) -> Result<(), StoreError> {
         self.write(move |tx| {
             Box::pin(async move {
@@ -771,7 +807,16 @@ async fn sync_in(
 
     // Under the write lock: the log ends where the plan left it.
     let page = pull_page(tx, &auth, request.cursor, limit, plan.log.next_position - 1).await?;
-    let response = super::answer(page, plan.acknowledged_seq, now_ms)?;
+    let mut response = super::answer(page, plan.acknowledged_seq, now_ms)?;
+    if !response.more {
+        let rows = query(tx, "SELECT code, version FROM scale_packs ORDER BY id", &[]).await?;
+        let installed = rows
+            .iter()
+            .map(|row| Ok((get::<String>(row, 0)?, get::<String>(row, 1)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        response.packs_tag =
+            Some(rules::packs::current_tag(installed.iter().map(|(code, version)| (code.as_str(), version.as_str()))));
+    }
     if let Some(subject) = rules::pull_audit(&response) {
         execute(
             tx,

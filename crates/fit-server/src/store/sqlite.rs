@@ -20,6 +20,7 @@ use super::{
     AuditEntry, AuthRow, CitizenProfile, CodeInfo, CodeRef, Conflict, DeviceAuth, DeviceInfo, Enrolled, ServerStore,
     SetAsideChange, StoreError, TokenUse,
 };
+use crate::rules::packs::StoredPack;
 use crate::rules::pull::{CitizenScan, Departure, Page, PageRow, cut_page, merge_citizens};
 use crate::rules::push::{self, FieldKey, Held, Known, LogPlan, PushInput, Reads, ServerIdentity, SetAside};
 use crate::rules::refs::{Record, RecordKey};
@@ -31,6 +32,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../../../migrations/server-sqlite/0001_initial.sql")),
         M::up(include_str!("../../../../migrations/server-sqlite/0003_references.sql")),
         M::up(include_str!("../../../../migrations/server-sqlite/0004_administration.sql")),
+        M::up(include_str!("../../../../migrations/server-sqlite/0005_scale_packs.sql")),
         M::up(include_str!("../../../../migrations/server-sqlite/0006_team_schedule.sql")),
     ])
 });
@@ -548,6 +550,31 @@ impl ServerStore for SqliteStore {
         .await
     }
 
+    async fn scale_packs(&self) -> Result<Vec<StoredPack>, StoreError> {
+        self.run(|conn| {
+            let mut statement =
+                conn.prepare("SELECT code, version, file, pack FROM scale_packs ORDER BY id").map_err(db)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok(StoredPack { code: row.get(0)?, version: row.get(1)?, file: row.get(2)?, pack: row.get(3)? })
+                })
+                .map_err(db)?;
+            rows.map(|row| row.map_err(db)).collect()
+        })
+        .await
+    }
+
+    async fn install_pack(&self, pack: StoredPack, now_ms: u64) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            insert(
+                conn,
+                "INSERT INTO scale_packs (code, version, file, pack, installed_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![pack.code, pack.version, pack.file, pack.pack, sql_u64(now_ms)?],
+            )
+        })
+        .await
+    }
+
     async fn audit(&self, actor: String, action: String, subject: String, now_ms: u64) -> Result<(), StoreError> {
         self.run(move |conn| {
             conn.execute(
@@ -669,7 +696,10 @@ fn sync_in(
 
     // There is one writer: the log ends where the plan left it.
     let page = pull_page(conn, &auth, request.cursor, limit, plan.log.next_position - 1)?;
-    let response = super::answer(page, plan.acknowledged_seq, now_ms)?;
+    let mut response = super::answer(page, plan.acknowledged_seq, now_ms)?;
+    if !response.more {
+        response.packs_tag = Some(packs_tag(conn)?);
+    }
     if let Some(subject) = rules::pull_audit(&response) {
         let at_ms = sql_u64(now_ms)?;
         conn.prepare_cached("INSERT INTO audit_log (actor, action, subject, at_ms) VALUES (?1, 'pull', ?2, ?3)")
@@ -677,6 +707,14 @@ fn sync_in(
             .map_err(db)?;
     }
     Ok(response)
+}
+
+/// The tag of the packs served now (`rules::packs::current_tag`), from the versions installed.
+fn packs_tag(conn: &Connection) -> Result<String, StoreError> {
+    let mut statement = conn.prepare_cached("SELECT code, version FROM scale_packs ORDER BY id").map_err(db)?;
+    let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))).map_err(db)?;
+    let installed = rows.collect::<Result<Vec<_>, _>>().map_err(db)?;
+    Ok(rules::packs::current_tag(installed.iter().map(|(code, version)| (code.as_str(), version.as_str()))))
 }
 
 /// The next position in the log: one past the largest of the change log and the caseload
