@@ -1,7 +1,8 @@
 //! The real app, driven through WebDriver (tauri-driver + WebKitWebDriver under Xvfb), against a
 //! real fit-server on loopback: a whole visit recorded offline reaches the server by itself,
-//! exactly once; citizen mode cannot be left without the worker's PIN. Every screen passed on
-//! the way is saved under target/screenshots/.
+//! exactly once, with the WHO-5 the schedule asks for; citizen mode cannot be left without the
+//! worker's PIN; a licensed pack installed on the server shows its full text after a sync. Every
+//! screen passed on the way is saved under target/screenshots/.
 
 use fit_protocol::ChangeBody;
 use fit_server::store::ServerStore;
@@ -221,6 +222,11 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
     let seeder = SeedingDevice::enroll(&server, caseload).await.unwrap();
     seeder.seed_citizen(caseload, caseload.citizen, "Borger B", 60, 90).await.unwrap();
+    // A licence holder's full ORS text, installed on the server: the app fetches it at its first
+    // sync and shows it in place of the short labels.
+    let full_text = "Hvordan har jeg det med mig selv (licenseret fuld tekst)";
+    let licensed = fit_tests::licensed_ors("licensed-e2e", full_text);
+    fit_server::install_pack(&server.store, "licensed/ors.json", &licensed, now_ms()).await.unwrap();
     let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
     // Set up and enrolled from the command line; the PIN is entered on the lock screen later.
     let args = ["--server", &server.url(), "--enroll-code", &code, "--pin", PIN].map(String::from);
@@ -231,6 +237,9 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     app.click("start-visit").await.unwrap();
     app.click("hand-over").await.unwrap();
     app.find("citizen-mode").await.unwrap();
+    let heading = app.driver().find(thirtyfour::By::Css("[data-testid=\"item-individually\"] h2")).await.unwrap();
+    assert_eq!(heading.text().await.unwrap(), full_text, "the licensed pack's wording, after the sync");
+    app.screenshot("11b-citizen-mode-licensed-pack").await.unwrap();
     app.tap_line(0.5).await.unwrap();
 
     // No navigation in citizen mode, and nothing of the worker's view answers from the page.

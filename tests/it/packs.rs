@@ -14,6 +14,7 @@ use fit_protocol::ErrorCode;
 use fit_server::store::ServerStore;
 use fit_server::{InstallError, install_pack};
 use fit_tests::app::{now_ms, set_up_device};
+use fit_tests::licensed_ors;
 use fit_tests::server::{LiveServer, create_caseload, enrollment_code};
 use serde_json::{Value, json};
 
@@ -49,15 +50,6 @@ impl Transport for Counting {
         self.gets.fetch_add(1, Ordering::SeqCst);
         self.http.get(get).await
     }
-}
-
-fn licensed_ors(version: &str, first_label: &str) -> Vec<u8> {
-    let mut pack: Value = serde_json::from_str(BUILT_IN_PACKS[0].1).unwrap();
-    pack["version"] = json!(version);
-    pack["item"][0]["text"] = json!(first_label);
-    pack["item"][0]["_text"]["extension"][0]["extension"][1]["valueString"] = json!(format!("{first_label} (en)"));
-    pack["extension"][2]["valueBoolean"] = json!(true);
-    serde_json::to_vec_pretty(&pack).unwrap()
 }
 
 /// The whole story over one backend.
