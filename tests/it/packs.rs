@@ -16,7 +16,7 @@ use fit_server::{InstallError, install_pack};
 use fit_tests::app::{now_ms, set_up_device};
 use fit_tests::licensed_ors;
 use fit_tests::server::{LiveServer, create_caseload, enrollment_code};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const PIN: &str = "975310";
 
