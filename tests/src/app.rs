@@ -233,10 +233,29 @@ impl RealApp {
         Ok(value.parse().ok())
     }
 
-    /// Saves a screenshot of the app's display as `target/screenshots/<name>.png`. Taken with
-    /// ImageMagick from the X display: WebKitWebDriver's own screenshot command ends its process
-    /// now and then on this WebKitGTK (2.50) under Xvfb.
+    /// Saves a screenshot of the app's display as `target/screenshots/<name>.png`, after checking
+    /// the screen's accessibility with axe-core (`accessibility`): every screen the E2E passes is
+    /// photographed, so every one is checked, and a serious or critical violation fails the test.
+    /// Taken with ImageMagick from the X display: WebKitWebDriver's own screenshot command ends
+    /// its process now and then on this WebKitGTK (2.50) under Xvfb.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let found = self.accessibility().await?;
+        let line = format!(
+            "{name}: {} serious or critical, {} other violations{}\n",
+            found.serious.len(),
+            found.other.len(),
+            if found.other.is_empty() { String::new() } else { format!(" ({})", found.other.join("; ")) }
+        );
+        std::fs::create_dir_all(&self.screenshots)?;
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.screenshots.join("axe.txt"))?
+            .write_all(line.as_bytes())?;
+        if !found.serious.is_empty() {
+            bail!("{name}: serious or critical accessibility violations: {}", found.serious.join("; "));
+        }
         let path = self.screenshots.join(format!("{name}.png"));
         // Let the last input paint first.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -249,6 +268,33 @@ impl RealApp {
             bail!("import could not take {name}");
         }
         Ok(path)
+    }
+
+    /// Runs axe-core (the npm package in ui/node_modules, the version the UI's lockfile pins)
+    /// inside the web view on the screen as it is, for the WCAG 2.1 A and AA rules.
+    pub async fn accessibility(&self) -> anyhow::Result<Accessibility> {
+        let source = std::fs::read_to_string(crate::repo_root().join("ui/node_modules/axe-core/axe.min.js"))
+            .context("axe-core is missing: run npm ci in ui/")?;
+        self.driver().execute(&source, Vec::new()).await?;
+        let script = r#"
+            const done = arguments[arguments.length - 1];
+            const describe = (v) => `${v.id} (${v.impact}) at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`;
+            axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] })
+              .then((r) => done({
+                serious: r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map(describe),
+                other: r.violations.filter((v) => v.impact !== 'serious' && v.impact !== 'critical').map(describe),
+              }))
+              .catch((e) => done({ serious: [`axe could not run: ${e}`], other: [] }));
+        "#;
+        let answer = self.driver().execute_async(script, Vec::new()).await?;
+        let list = |key: &str| -> Vec<String> {
+            let items = answer.json()[key].as_array().cloned().unwrap_or_default();
+            items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect()
+        };
+        if !answer.json().is_object() {
+            bail!("axe-core gave no answer: {}", answer.json());
+        }
+        Ok(Accessibility { serious: list("serious"), other: list("other") })
     }
 
     /// Invokes an app command from the page, as any script in the window could, and returns
@@ -292,6 +338,13 @@ pub struct SeedingDevice {
 pub const SEED_PIN: &str = "135792";
 
 /// A device in `dir`, set up with `pin`, its PIN derived at the tests' low Argon2id cost.
+/// What axe-core found on one screen: serious or critical violations, and the rest.
+#[derive(Debug, Clone, Default)]
+pub struct Accessibility {
+    pub serious: Vec<String>,
+    pub other: Vec<String>,
+}
+
 pub fn set_up_device(dir: &Path, pin: &str, clock: Arc<dyn fit_device::Clock>) -> anyhow::Result<Mutex<Device>> {
     let config = DeviceConfig {
         unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
