@@ -16,7 +16,7 @@ use fit_server::rules::token::TokenPolicy;
 use fit_server::secret_hash;
 use fit_server::store::{CodeRef, ServerStore, StoreError};
 use fit_tests::app::now_ms;
-use fit_tests::app::set_up_device;
+use fit_tests::app::{enrolled_device, set_up_device};
 use fit_tests::server::{LiveServer, Relay, create_caseload, new_id};
 use serde_json::{Value, json};
 
@@ -276,11 +276,8 @@ async fn a_device_rotates_its_token_through_a_lost_answer() {
 async fn a_deactivated_workers_device_keeps_its_work_until_the_worker_is_back() {
     let server = LiveServer::start(|_| {}).await.unwrap();
     let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let device = set_up_device(dir.path(), "975310", Arc::new(SystemClock)).unwrap();
     let client = SyncClient::new(SyncConfig::default()).unwrap();
-    let code = fit_tests::server::enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
-    client.enroll(&device, &server.url(), &code, None).await.unwrap();
+    let (_dir, device) = enrolled_device(&server, caseload.worker, &client).await.unwrap();
     client.sync_now(&device, |_| {}).await.unwrap();
     let visit = device.lock().unwrap().start_visit(caseload.citizen).unwrap();
     device.lock().unwrap().close_visit(visit).unwrap();
@@ -308,11 +305,8 @@ async fn a_deactivated_workers_device_keeps_its_work_until_the_worker_is_back() 
 async fn a_team_schedule_set_on_the_server_reaches_the_device_at_its_next_sync() {
     let server = LiveServer::start(|_| {}).await.unwrap();
     let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let device = set_up_device(dir.path(), "975310", Arc::new(SystemClock)).unwrap();
     let client = SyncClient::new(SyncConfig::default()).unwrap();
-    let code = fit_tests::server::enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
-    client.enroll(&device, &server.url(), &code, None).await.unwrap();
+    let (_dir, device) = enrolled_device(&server, caseload.worker, &client).await.unwrap();
     client.sync_now(&device, |_| {}).await.unwrap();
     // No visit yet and the default schedule: due at the first visit.
     let due = || device.lock().unwrap().caseload_overview().unwrap()[0].wellbeing_due_ms;

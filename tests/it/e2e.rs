@@ -26,17 +26,9 @@ async fn choose_in_citizen_mode(app: &RealApp, items: &[&str], value: i64, shot:
         assert!(checked.is_empty(), "no default answer on {item}");
         assert!(!app.find("next").await.unwrap().is_enabled().await.unwrap(), "no next without an answer");
         app.click(&format!("choice-{value}")).await.unwrap();
-        if n == 0 {
-            app.screenshot(&format!("{shot}-item")).await.unwrap();
-        }
-        app.click("next").await.unwrap();
+        next_item(app, n, shot).await;
     }
-    app.find("review").await.unwrap();
-    app.screenshot(&format!("{shot}-review")).await.unwrap();
-    app.click("confirm").await.unwrap();
-    let citizen_taps = app.taps() - before;
-    hand_back(app, &format!("{shot}-thanks")).await;
-    citizen_taps
+    confirm_and_hand_back(app, shot, before).await
 }
 
 /// Fills in the scale on screen in citizen mode: one tap per item at `fraction` of the line,
@@ -53,17 +45,28 @@ async fn fill_in_citizen_mode(app: &RealApp, items: &[&str], fraction: f64, shot
         app.tap_line(fraction).await.unwrap();
         let value = app.line_value().await.unwrap().expect("the tap placed a mark");
         placed.push(value);
-        if n == 0 {
-            app.screenshot(&format!("{shot}-item")).await.unwrap();
-        }
-        app.click("next").await.unwrap();
+        next_item(app, n, shot).await;
     }
+    (placed, confirm_and_hand_back(app, shot, before).await)
+}
+
+/// On from item `n` (the first is photographed).
+async fn next_item(app: &RealApp, n: usize, shot: &str) {
+    if n == 0 {
+        app.screenshot(&format!("{shot}-item")).await.unwrap();
+    }
+    app.click("next").await.unwrap();
+}
+
+/// The citizen confirms in the review, and the worker takes the device back; returns the
+/// citizen's taps since `before`.
+async fn confirm_and_hand_back(app: &RealApp, shot: &str, before: u32) -> u32 {
     app.find("review").await.unwrap();
     app.screenshot(&format!("{shot}-review")).await.unwrap();
     app.click("confirm").await.unwrap();
     let citizen_taps = app.taps() - before;
     hand_back(app, &format!("{shot}-thanks")).await;
-    (placed, citizen_taps)
+    citizen_taps
 }
 
 /// The worker takes the device back: the thanks screen asks for the PIN at once.

@@ -8,17 +8,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use fit_core::ScaleSet;
 use fit_core::pack::{Admitted, BUILT_IN_PACKS};
-use fit_device::SystemClock;
 use fit_device::sync::{Get, Http, Post, Reply, SyncClient, SyncConfig, SyncError, Transport};
 use fit_protocol::ErrorCode;
 use fit_server::store::ServerStore;
 use fit_server::{InstallError, install_pack};
-use fit_tests::app::{now_ms, set_up_device};
+use fit_tests::app::{DEVICE_PIN, enrolled_device, now_ms};
 use fit_tests::licensed_ors;
-use fit_tests::server::{LiveServer, create_caseload, enrollment_code};
+use fit_tests::server::{LiveServer, create_caseload};
 use serde_json::Value;
-
-const PIN: &str = "975310";
 
 /// The HTTP transport the app ships, counting the requests it carries.
 #[derive(Debug, Clone)]
@@ -58,10 +55,7 @@ async fn packs_reach_the_device<S: ServerStore>(store: S) {
     let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
     let transport = Counting::new();
     let client = SyncClient::over(transport.clone(), SyncConfig::default());
-    let dir = tempfile::tempdir().unwrap();
-    let device = set_up_device(dir.path(), PIN, Arc::new(SystemClock)).unwrap();
-    let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
-    client.enroll(&device, &server.url(), &code, None).await.unwrap();
+    let (_dir, device) = enrolled_device(&server, caseload.worker, &client).await.unwrap();
     transport.take();
 
     // The first sync learns the server's tag: the built-in packs, which the device has.
@@ -133,7 +127,7 @@ async fn packs_reach_the_device<S: ServerStore>(store: S) {
         let mut device = device.lock().unwrap();
         assert_eq!(device.scales().find("ors").unwrap().items[0].text.da.as_deref(), Some("Individuelt (2)"));
         device.lock();
-        device.unlock(PIN).unwrap();
+        device.unlock(DEVICE_PIN).unwrap();
         let ors = device.scales().find("ors").unwrap();
         assert_eq!((ors.version.as_str(), ors.full_text), ("licensed-2", true));
     }
@@ -163,10 +157,7 @@ async fn the_scale_packs_endpoint_answers_304_for_the_current_tag() {
     let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
     let transport = Counting::new();
     let client = SyncClient::over(transport.clone(), SyncConfig::default());
-    let dir = tempfile::tempdir().unwrap();
-    let device = set_up_device(dir.path(), PIN, Arc::new(SystemClock)).unwrap();
-    let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
-    client.enroll(&device, &server.url(), &code, None).await.unwrap();
+    let (_dir, device) = enrolled_device(&server, caseload.worker, &client).await.unwrap();
     client.sync_now(&device, |_| {}).await.unwrap();
     let tag = device.lock().unwrap().packs_tag().unwrap().unwrap();
     let token = device.lock().unwrap().store_mut().unwrap().sync_settings().unwrap().unwrap().1;

@@ -337,7 +337,6 @@ pub struct SeedingDevice {
 
 pub const SEED_PIN: &str = "135792";
 
-/// A device in `dir`, set up with `pin`, its PIN derived at the tests' low Argon2id cost.
 /// What axe-core found on one screen: serious or critical violations, and the rest.
 #[derive(Debug, Clone, Default)]
 pub struct Accessibility {
@@ -345,6 +344,7 @@ pub struct Accessibility {
     pub other: Vec<String>,
 }
 
+/// A device in `dir`, set up with `pin`, its PIN derived at the tests' low Argon2id cost.
 pub fn set_up_device(dir: &Path, pin: &str, clock: Arc<dyn fit_device::Clock>) -> anyhow::Result<Mutex<Device>> {
     let config = DeviceConfig {
         unlock: UnlockPolicy { kdf: KdfCost::FOR_TESTS, ..UnlockPolicy::default() },
@@ -353,6 +353,23 @@ pub fn set_up_device(dir: &Path, pin: &str, clock: Arc<dyn fit_device::Clock>) -
     let mut device = Device::open(config, clock)?;
     device.set_up(pin)?;
     Ok(Mutex::new(device))
+}
+
+/// The PIN of the devices `enrolled_device` sets up.
+pub const DEVICE_PIN: &str = "975310";
+
+/// A new device set up in a temporary directory and enrolled for `worker` at `server` through
+/// `client` (the app's HTTP transport, or a test's own); it has not synced yet.
+pub async fn enrolled_device<S: fit_server::store::ServerStore, T: fit_device::sync::Transport>(
+    server: &LiveServer<S>,
+    worker: fit_core::ids::WorkerId,
+    client: &SyncClient<T>,
+) -> anyhow::Result<(tempfile::TempDir, Mutex<Device>)> {
+    let dir = tempfile::tempdir()?;
+    let device = set_up_device(dir.path(), DEVICE_PIN, Arc::new(SystemClock))?;
+    let code = enrollment_code(&server.store, worker, now_ms()).await?;
+    client.enroll(&device, &server.url(), &code, None).await?;
+    Ok((dir, device))
 }
 
 pub fn now_ms() -> u64 {
