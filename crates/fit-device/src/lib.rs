@@ -18,11 +18,10 @@ use std::sync::Arc;
 
 use fit_core::hlc::MAX_DRIFT_MS_DEFAULT;
 use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
-use fit_core::interpret::VisitScores;
+use fit_core::interpret::{Measure, VisitScores};
 use fit_core::plan::{Measured, PlanInput, Schedule, VisitKind};
 use fit_core::response::{ResponseError, ResponseInput};
-use fit_core::scale::ScaleKind;
-use fit_core::{AgeBand, IdGenerator, ScaleSet, interpret};
+use fit_core::{AgeBand, IdGenerator, ScaleSet, Trajectory, interpret};
 use fit_protocol::{ChangeBody, Entity, FieldName};
 use fit_store::keys::{self, StorePaths, UnlockPolicy};
 use fit_store::{HistoryRow, Store};
@@ -183,11 +182,9 @@ impl Device {
                 Some(summary) => summary,
                 None => {
                     let history = store.history(worker, Some(citizen.id))?;
-                    let rows = store.visits(citizen.id)?;
-                    let visits = visit_scores(&rows, history);
-                    let scores: Vec<_> = visits.iter().map(|(_, scores)| scores.clone()).collect();
-                    let trajectory = interpret(&self.scales, citizen.age_band, &scores);
-                    let summary = views::summarize(&trajectory, measured(&visits));
+                    let visits = store.visits(citizen.id)?;
+                    let trajectory = interpret(&self.scales, citizen.age_band, &visit_scores(&visits, history));
+                    let summary = views::summarize(&trajectory, measured(&visits, &trajectory));
                     computed.push((citizen.id, summary.clone()));
                     summary
                 }
@@ -208,14 +205,14 @@ impl Device {
         let profile = store.citizen(citizen)?.ok_or(DeviceError::NotInCaseload)?;
         let visits = store.visits(citizen)?;
         let history = store.history(worker, Some(citizen))?;
-        let scored = visit_scores(&visits, history);
-        let scores: Vec<_> = scored.iter().map(|(_, scores)| scores.clone()).collect();
+        let scores = visit_scores(&visits, history);
         let trajectory = interpret(&self.scales, profile.age_band, &scores);
         store.audit_read(citizen, Some(worker), "citizen_view", self.clock.now_ms())?;
         let open = visits.iter().rev().find(|v| v.closed_at_ms.is_none());
         let schedule = self.schedule()?;
-        let visit_plan = open.map(|open| self.progress(profile.age_band, open, &scored, &schedule));
-        let wellbeing_due_ms = self.wellbeing_due_ms(profile.age_band, &measured(&scored), &schedule);
+        let visit_plan =
+            open.map(|open| self.progress(profile.age_band, open, &visits, &scores, &trajectory, &schedule));
+        let wellbeing_due_ms = self.wellbeing_due_ms(profile.age_band, &measured(&visits, &trajectory), &schedule);
         Ok(CitizenPage {
             open_visit: open.map(|v| v.id),
             citizen: profile,
@@ -244,17 +241,22 @@ impl Device {
         &self,
         age: AgeBand,
         open: &VisitRow,
-        visits: &[(&VisitRow, VisitScores)],
+        visits: &[VisitRow],
+        scores: &[VisitScores],
+        trajectory: &Trajectory,
         schedule: &Schedule,
     ) -> VisitProgress {
-        let before: Vec<_> =
-            visits.iter().filter(|(v, _)| v.id != open.id && v.started_at_ms <= open.started_at_ms).cloned().collect();
-        let wellbeing_due = measured(&before).is_due(schedule, open.started_at_ms);
+        let before = Measured::of(
+            visit_measures(visits, trajectory)
+                .filter(|(v, _)| v.id != open.id && v.started_at_ms <= open.started_at_ms)
+                .map(|(v, given)| (v.started_at_ms, given)),
+        );
+        let wellbeing_due = before.is_due(schedule, open.started_at_ms);
         let plan = fit_core::visit_plan(&self.scales, PlanInput { age, visit: VisitKind::Single, wellbeing_due });
-        let recorded: Vec<_> = visits
+        let recorded: Vec<_> = scores
             .iter()
-            .filter(|(v, _)| v.id == open.id)
-            .flat_map(|(_, scores)| scores.responses.iter().map(|r| r.scale.clone()))
+            .filter(|s| s.visit == open.id)
+            .flat_map(|s| s.responses.iter().map(|r| r.scale.clone()))
             .collect();
         let planned = |codes: Vec<fit_core::ScaleCode>| -> Vec<PlannedScale> {
             codes
@@ -373,23 +375,29 @@ impl Device {
 }
 
 /// Every visit of a citizen in order, with the responses recorded at it.
-fn visit_scores(visits: &[VisitRow], history: Vec<HistoryRow>) -> Vec<(&VisitRow, VisitScores)> {
+fn visit_scores(visits: &[VisitRow], history: Vec<HistoryRow>) -> Vec<VisitScores> {
     let mut by_visit: std::collections::HashMap<VisitId, Vec<_>> = std::collections::HashMap::new();
     for row in history {
         by_visit.entry(row.visit).or_default().push(row.response);
     }
-    visits
-        .iter()
-        .map(|v| (v, VisitScores { visit: v.id, responses: by_visit.remove(&v.id).unwrap_or_default() }))
-        .collect()
+    visits.iter().map(|v| VisitScores { visit: v.id, responses: by_visit.remove(&v.id).unwrap_or_default() }).collect()
 }
 
-/// What the well-being schedule counts from, over these visits.
-fn measured(visits: &[(&VisitRow, VisitScores)]) -> Measured {
-    Measured::of(visits.iter().map(|(v, scores)| {
-        let given = scores.responses.iter().any(|r| r.kind == ScaleKind::Wellbeing && r.total().is_some());
-        (v.started_at_ms, given)
-    }))
+/// Each visit with whether its trajectory point (one per visit, in order) has a given
+/// well-being measure: what `interpret` decided, not a second reading of the responses.
+fn visit_measures<'a>(visits: &'a [VisitRow], trajectory: &Trajectory) -> impl Iterator<Item = (&'a VisitRow, bool)> {
+    let given: std::collections::HashSet<VisitId> = trajectory
+        .points
+        .iter()
+        .filter(|p| matches!(p.wellbeing, Some(Measure::Given { .. })))
+        .map(|p| p.visit)
+        .collect();
+    visits.iter().map(move |v| (v, given.contains(&v.id)))
+}
+
+/// What the well-being schedule counts from, over all of a citizen's visits.
+fn measured(visits: &[VisitRow], trajectory: &Trajectory) -> Measured {
+    Measured::of(visit_measures(visits, trajectory).map(|(v, given)| (v.started_at_ms, given)))
 }
 
 #[cfg(test)]
