@@ -5,7 +5,9 @@
 
 use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::interpret::{Alert, AlertCode, Measure, OutcomeChange, OutcomeSummary, TrajectoryPoint};
-use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput, Total};
+use fit_core::response::{
+    CorrectionReason, MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput, Total,
+};
 use fit_core::scale::{
     AnswerKind, AnswerOption, Coding, ExpectedBand, ExpectedTrajectory, Item, ItemId, Population, ScaleKind,
 };
@@ -14,8 +16,8 @@ use fit_device::app::{AppStatus, CitizenAnswer, CitizenMode, SyncView};
 use fit_device::settings::{AppSettings, NightlyWindow};
 use fit_device::sync::{SyncProgress, SyncStatus};
 use fit_device::{
-    AppError, CaseloadLine, CitizenPage, CitizenRow, ErrorCode, GoalRow, GoalStatus, NoteRow, PlannedScale,
-    SyncCounters, Trend, VisitProgress, VisitRow,
+    AppError, CaseloadLine, CitizenPage, CitizenRow, Correction, ErrorCode, GoalRow, GoalStatus, NoteRow, PlannedScale,
+    ResponseRow, ResponseStatus, SyncCounters, Trend, VisitProgress, VisitRow,
 };
 use ts_rs::{Config, TS};
 
@@ -56,6 +58,7 @@ fn declarations() -> Vec<String> {
         decl::<Scale>(&cfg),
         decl::<MarkedBy>(&cfg),
         decl::<NotGivenReason>(&cfg),
+        decl::<CorrectionReason>(&cfg),
         decl::<RawAnswer>(&cfg),
         decl::<ResponseContent>(&cfg),
         decl::<ResponseInput>(&cfg),
@@ -75,12 +78,15 @@ fn declarations() -> Vec<String> {
         decl::<CaseloadLine>(&cfg),
         decl::<VisitRow>(&cfg),
         decl::<NoteRow>(&cfg),
+        decl::<ResponseStatus>(&cfg),
+        decl::<ResponseRow>(&cfg),
         decl::<GoalStatus>(&cfg),
         decl::<GoalRow>(&cfg),
         decl::<PlannedScale>(&cfg),
         decl::<VisitProgress>(&cfg),
         decl::<CitizenPage>(&cfg),
         decl::<CitizenAnswer>(&cfg),
+        decl::<Correction>(&cfg),
         decl::<SyncCounters>(&cfg),
         decl::<SyncProgress>(&cfg),
         decl::<SyncStatus>(&cfg),

@@ -18,6 +18,8 @@ macro_rules! app_commands {
             get_scale,
             start_visit,
             record_response,
+            correct_response,
+            record_paper,
             close_visit,
             add_note,
             set_goal,

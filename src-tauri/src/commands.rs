@@ -10,7 +10,7 @@ use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
 use fit_core::response::ResponseInput;
 use fit_device::app::{App, AppError, AppStatus, CitizenAnswer, CitizenMode, SyncView};
 use fit_device::settings::AppSettings;
-use fit_device::{CaseloadLine, CitizenPage};
+use fit_device::{CaseloadLine, CitizenPage, Correction};
 use tauri::{Runtime, State, WebviewWindow};
 use zeroize::Zeroizing;
 
@@ -84,6 +84,22 @@ pub async fn start_visit(app: AppState<'_>, citizen: CitizenId) -> Answer<VisitI
 #[tauri::command(rename_all = "snake_case")]
 pub async fn record_response(app: AppState<'_>, visit: VisitId, input: ResponseInput) -> Answer<ResponseId> {
     blocking(&app, move |a| a.record_response(visit, input)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn correct_response(app: AppState<'_>, response: ResponseId, correction: Correction) -> Answer<ResponseId> {
+    blocking(&app, move |a| a.correct_response(response, correction)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn record_paper(
+    app: AppState<'_>,
+    citizen: CitizenId,
+    paper_day: String,
+    scale: String,
+    answers: Vec<(String, i64)>,
+) -> Answer<ResponseId> {
+    blocking(&app, move |a| a.record_paper(citizen, &paper_day, &scale, answers)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

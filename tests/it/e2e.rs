@@ -302,3 +302,124 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     app.stop().await.unwrap();
     drop(server);
 }
+
+/// Taps every line of the scale the worker marks (`ScaleMarks`) at `fraction`, then saves.
+async fn mark_all(app: &RealApp, items: &[&str], fraction: f64) {
+    app.find("scale-marks").await.unwrap();
+    for item in items {
+        app.tap_line_in(&format!("marks-item-{item}"), fraction).await.unwrap();
+    }
+}
+
+/// What the ORS chart draws: the visits' labels and their totals (empty where none).
+async fn ors_chart(app: &RealApp) -> (Vec<String>, Vec<String>) {
+    let chart = app.find("chart-ors").await.unwrap();
+    let split = |text: Option<String>| text.unwrap_or_default().split('|').map(String::from).collect::<Vec<_>>();
+    (split(chart.attr("data-labels").await.unwrap()), split(chart.attr("data-values").await.unwrap()))
+}
+
+/// Waits until the ORS chart draws `count` visits, and returns what it draws.
+async fn wait_ors_chart(app: &RealApp, count: usize, check: impl Fn(&[String]) -> bool) -> (Vec<String>, Vec<String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (labels, values) = ors_chart(app).await;
+        if labels.len() == count && check(&values) {
+            return (labels, values);
+        }
+        assert!(std::time::Instant::now() < deadline, "the chart drew {labels:?} {values:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paper_form_a_scale_read_aloud_and_a_correction_reach_the_server_as_marked() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let seeder = SeedingDevice::enroll(&server, caseload).await.unwrap();
+    // Today's visit from another device: ORS 32.0.
+    seeder.seed_citizen(caseload, caseload.citizen, "Borger C", 80, 95).await.unwrap();
+    let seed_device = seeder.device_id().unwrap();
+    let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
+    let args = ["--server", &server.url(), "--enroll-code", &code, "--pin", PIN].map(String::from);
+    let app = RealApp::start(&args).await.unwrap();
+    app.click(&format!("citizen-{}", caseload.citizen)).await.unwrap();
+    wait_ors_chart(&app, 1, |v| v == ["32"]).await;
+
+    // A paper ORS dated 20 days back: a point of its own, before today's, at the paper's day.
+    let paper_day = chrono::Local::now().date_naive() - chrono::Duration::days(20);
+    app.click("paper-entry").await.unwrap();
+    app.set_value("paper-date", &paper_day.format("%Y-%m-%d").to_string()).await.unwrap();
+    mark_all(&app, &ORS, 0.5).await;
+    app.screenshot("20-paper-form").await.unwrap();
+    app.click("save-marks").await.unwrap();
+    app.find("paper-saved").await.unwrap();
+    let (labels, values) = wait_ors_chart(&app, 2, |v| v[1] == "32").await;
+    let paper_total: f64 = values[0].parse().unwrap();
+    assert!((18.0..=22.0).contains(&paper_total), "four marks at the middle: {values:?}");
+    assert!(labels[0].starts_with(&format!("{}.", chrono::Datelike::day(&paper_day))), "{labels:?}");
+    app.screenshot("21-paper-in-chart").await.unwrap();
+
+    // The paper form had wrong marks: corrected, the chart shows the new version.
+    let paper_row =
+        app.driver().find(thirtyfour::By::XPath("//li[@data-current='true' and contains(., 'papir')]")).await.unwrap();
+    paper_row.find(thirtyfour::By::Css("[data-testid=\"correct\"]")).await.unwrap().click().await.unwrap();
+    app.find("correct-form").await.unwrap();
+    mark_all(&app, &ORS, 0.8).await;
+    app.screenshot("22-correction").await.unwrap();
+    app.click("save-marks").await.unwrap();
+    let (_, values) = wait_ors_chart(&app, 2, |v| v[0].parse::<f64>().is_ok_and(|t| t > 30.0)).await;
+    assert_eq!(values[1], "32", "the other visit is untouched");
+    app.wait_css("li.response.old").await.unwrap();
+    app.screenshot("23-corrected-history").await.unwrap();
+
+    // A visit whose ORS the citizen answers aloud and the worker marks.
+    app.click("start-visit").await.unwrap();
+    app.find("step-ors").await.unwrap();
+    app.click("read-aloud-marks").await.unwrap();
+    mark_all(&app, &ORS, 0.7).await;
+    app.screenshot("24-read-aloud-marks").await.unwrap();
+    app.click("save-marks").await.unwrap();
+    app.find("step-who5").await.unwrap();
+
+    // All of it reaches the server by itself, marked as it was given.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mine = loop {
+        let changes = server.store.changes().await.unwrap();
+        let mine: Vec<_> = changes.into_iter().filter(|c| c.device != seed_device).collect();
+        let responses = mine.iter().filter(|c| matches!(c.body, ChangeBody::ResponseRecorded { .. })).count();
+        if responses == 3 {
+            break mine;
+        }
+        assert!(std::time::Instant::now() < deadline, "the app did not sync its three responses within 60 s");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    let marked = |by: fit_core::MarkedBy| {
+        mine.iter()
+            .filter(|c| {
+                matches!(&c.body, ChangeBody::ResponseRecorded {
+                    answered: fit_protocol::ResponseContent::Given { marked_by, .. }, ..
+                } if *marked_by == by)
+            })
+            .count()
+    };
+    assert_eq!(marked(fit_core::MarkedBy::TranscribedFromPaper), 2, "the paper form and its correction");
+    assert_eq!(marked(fit_core::MarkedBy::ReadAloudVerbal), 1);
+    let paper_visit = mine.iter().find_map(|c| match c.body {
+        ChangeBody::VisitStarted { started_at_ms, .. } if started_at_ms < now_ms() - 19 * 86_400_000 => {
+            Some(started_at_ms)
+        }
+        _ => None,
+    });
+    assert!(paper_visit.is_some(), "the paper form's visit is at the paper's day: {mine:#?}");
+
+    // The export sees the current version of the paper form, with its trail.
+    let scales = fit_core::ScaleSet::built_in().unwrap();
+    let mut csv = Vec::new();
+    let rows = fit_server::export::responses_csv(&scales, &server.store.changes().await.unwrap(), &mut csv).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(rows, 4, "today's ORS and SRS, the paper ORS in its current version, the ORS read aloud:\n{csv}");
+    let corrected: Vec<_> = csv.lines().filter(|l| l.contains("transcribed_from_paper")).collect();
+    assert_eq!(corrected.len(), 1, "{csv}");
+    assert!(corrected[0].contains(",wrong_mark,") && corrected[0].contains(":wrong_mark"), "{csv}");
+    app.stop().await.unwrap();
+}

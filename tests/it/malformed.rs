@@ -132,6 +132,7 @@ impl World {
                 answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers: Vec::new() },
                 recorded_at_ms: now_ms(),
                 supersedes: None,
+                correction: None,
             },
         );
         let mut json = serde_json::to_value(change).unwrap();
@@ -489,6 +490,7 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
             answered: ResponseContent::NotGiven { reason: NotGivenReason::Declined },
             recorded_at_ms: now_ms(),
             supersedes,
+            correction: None,
         })
     };
     let note_on = |visit: Option<VisitId>, supersedes: Option<NoteId>| {
@@ -856,6 +858,7 @@ async fn other_workers_records<S: ServerStore>(
             answered: ResponseContent::NotGiven { reason: NotGivenReason::Declined },
             recorded_at_ms: now_ms(),
             supersedes: None,
+            correction: None,
         },
         ChangeBody::FieldSet {
             entity: Entity::Goal { goal: stranger_goal, citizen: stranger },
@@ -966,6 +969,7 @@ async fn every_malformed_request_gets_its_code_and_changes_nothing() {
             answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
             recorded_at_ms: now_ms(),
             supersedes: None,
+            correction: None,
         },
     );
     world.pushed = vec![visit, response];

@@ -309,6 +309,7 @@ async fn a_change_no_device_can_apply_stalls_no_device() {
             answered: ResponseContent::NotGiven { reason: fit_core::response::NotGivenReason::Declined },
             recorded_at_ms: now_ms(),
             supersedes: None,
+            correction: None,
         },
     ];
     write_into_log(&dir.path().join("server.db"), citizen, poison);

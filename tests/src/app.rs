@@ -219,7 +219,28 @@ impl RealApp {
     /// Taps the scale's line at `fraction` of its length (0.0 left end, 1.0 right end), as a
     /// citizen's finger would.
     pub async fn tap_line(&self, fraction: f64) -> anyhow::Result<()> {
-        let line = self.find("vas-line").await?;
+        self.tap_line_at("[data-testid=\"vas-line\"]", fraction).await
+    }
+
+    /// Taps the line inside the element with `data-testid="<container>"` (one item of a scale
+    /// the worker marks) at `fraction` of its length.
+    pub async fn tap_line_in(&self, container: &str, fraction: f64) -> anyhow::Result<()> {
+        self.tap_line_at(&format!("[data-testid=\"{container}\"] [data-testid=\"vas-line\"]"), fraction).await
+    }
+
+    /// Sets the value of a form field whose own picker WebDriver cannot type into (a date), as
+    /// a choice in the picker would: the value, then the input event.
+    pub async fn set_value(&self, id: &str, value: &str) -> anyhow::Result<()> {
+        let element = self.find(id).await?;
+        let script = "arguments[0].value = arguments[1];
+             arguments[0].dispatchEvent(new Event('input', { bubbles: true }));
+             arguments[0].dispatchEvent(new Event('change', { bubbles: true }));";
+        self.driver().execute(script, vec![element.to_json()?, serde_json::json!(value)]).await?;
+        Ok(())
+    }
+
+    async fn tap_line_at(&self, css: &str, fraction: f64) -> anyhow::Result<()> {
+        let line = self.wait_css(css).await?;
         let rect = line.rect().await?;
         let x = (rect.width * (fraction - 0.5)).round() as i64;
         self.driver().action_chain().move_to_element_with_offset(&line, x, 0).click().perform().await?;

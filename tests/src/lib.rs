@@ -28,15 +28,4 @@ pub fn read_scale_packs() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     Ok(packs)
 }
 
-/// The built-in ORS pack as a licence holder would ship it: another `version`, the full-text flag
-/// set, and `first_label` (Danish; English with " (en)") as the first item's wording.
-pub fn licensed_ors(version: &str, first_label: &str) -> Vec<u8> {
-    let ors = fit_core::pack::BUILT_IN_PACKS.iter().find(|(file, _)| *file == "scales/ors.json");
-    let mut pack: serde_json::Value = serde_json::from_str(ors.map_or("{}", |(_, json)| json)).unwrap_or_default();
-    pack["version"] = serde_json::json!(version);
-    pack["item"][0]["text"] = serde_json::json!(first_label);
-    pack["item"][0]["_text"]["extension"][0]["extension"][1]["valueString"] =
-        serde_json::json!(format!("{first_label} (en)"));
-    pack["extension"][2]["valueBoolean"] = serde_json::json!(true);
-    serde_json::to_vec_pretty(&pack).unwrap_or_default()
-}
+pub use fit_protocol::demo::licensed_ors;

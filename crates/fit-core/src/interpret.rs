@@ -82,14 +82,18 @@ pub enum Measure {
 }
 
 impl Measure {
-    fn from_response(response: &ValidResponse) -> Measure {
+    /// The measure of a response; a withdrawn one measured nothing.
+    fn from_response(response: &ValidResponse) -> Option<Measure> {
         match &response.value {
-            ResponseValue::Given { total, .. } => Measure::Given {
+            ResponseValue::Given { total, .. } => Some(Measure::Given {
                 scale: response.scale.clone(),
                 total: *total,
                 lowest_item: response.lowest_answer().map(|a| a.value).unwrap_or(0),
-            },
-            ResponseValue::NotGiven { reason } => Measure::NotGiven { scale: response.scale.clone(), reason: *reason },
+            }),
+            ResponseValue::NotGiven { reason } => {
+                Some(Measure::NotGiven { scale: response.scale.clone(), reason: *reason })
+            }
+            ResponseValue::Withdrawn => None,
         }
     }
 }
@@ -206,7 +210,8 @@ pub fn interpret(scales: &ScaleSet, age: AgeBand, visits: &[VisitScores]) -> Tra
     let mut wellbeing_series: Vec<(VisitId, &ValidResponse)> = Vec::new();
 
     for (index, visit) in visits.iter().enumerate() {
-        let latest_of = |kind| visit.responses.iter().rev().find(|r| r.kind == kind);
+        // A withdrawn response is no measurement: the one before it at the visit, if any, counts.
+        let latest_of = |kind| visit.responses.iter().rev().find(|r| r.kind == kind && !r.is_withdrawn());
         let outcome = latest_of(ScaleKind::Outcome);
         let alliance = latest_of(ScaleKind::Alliance);
         let wellbeing = latest_of(ScaleKind::Wellbeing);
@@ -222,9 +227,9 @@ pub fn interpret(scales: &ScaleSet, age: AgeBand, visits: &[VisitScores]) -> Tra
         points.push(TrajectoryPoint {
             visit: visit.visit,
             number: u32::try_from(index + 1).unwrap_or(u32::MAX),
-            outcome: outcome.map(Measure::from_response),
-            alliance: alliance.map(Measure::from_response),
-            wellbeing: wellbeing.map(Measure::from_response),
+            outcome: outcome.and_then(Measure::from_response),
+            alliance: alliance.and_then(Measure::from_response),
+            wellbeing: wellbeing.and_then(Measure::from_response),
             expected_outcome_tenths: expected,
         });
     }

@@ -20,8 +20,8 @@ pub use interpret::{AgeBand, Alert, AlertCode, Trajectory, VisitScores, interpre
 pub use pack::{PackError, PackProblem, ScaleSet};
 pub use plan::{Measured, PlanInput, Schedule, VisitKind, VisitPlan, visit_plan, wellbeing_applies};
 pub use response::{
-    MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseError, ResponseInput, Total, ValidResponse,
-    validate_response,
+    CorrectionReason, MarkedBy, NotGivenReason, PaperDateError, RawAnswer, ResponseContent, ResponseError,
+    ResponseInput, Total, ValidResponse, check_paper_date, validate_response,
 };
 pub use scale::{Scale, ScaleCode, ScaleKind};
 pub use text::{Lang, Text};

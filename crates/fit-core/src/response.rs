@@ -34,6 +34,54 @@ pub enum NotGivenReason {
     Other,
 }
 
+/// Why a recorded response is corrected. A wrong mark is replaced by the right marks (or by
+/// "not given"); a response recorded for the wrong citizen, or entered twice, is withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionReason {
+    WrongMark,
+    WrongCitizen,
+    EnteredTwice,
+}
+
+impl CorrectionReason {
+    /// True when the correction withdraws the response rather than replacing its marks.
+    pub fn withdraws(self) -> bool {
+        matches!(self, CorrectionReason::WrongCitizen | CorrectionReason::EnteredTwice)
+    }
+}
+
+/// How far back a paper form may be dated when it is transcribed: a form older than this is
+/// too late to say how the citizen is doing now, and is refused rather than drawn as news.
+pub const PAPER_DAYS_BACK_MAX: i64 = 90;
+
+/// What is wrong with the date written on a paper form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PaperDateError {
+    #[error("the date on the paper is after today")]
+    Future,
+    #[error("the date on the paper is more than {PAPER_DAYS_BACK_MAX} days ago")]
+    TooOld,
+    #[error("the date on the paper is before the citizen's support started")]
+    BeforeSupport,
+}
+
+/// Checks the date written on a paper form. Days are whole days of the device's calendar,
+/// counted from any fixed day (the caller's): `paper` the form's, `today` the device's, and
+/// `support_started` the day the citizen's support started, when the device knows it.
+pub fn check_paper_date(paper: i64, today: i64, support_started: Option<i64>) -> Result<(), PaperDateError> {
+    if paper > today {
+        return Err(PaperDateError::Future);
+    }
+    if today - paper > PAPER_DAYS_BACK_MAX {
+        return Err(PaperDateError::TooOld);
+    }
+    if support_started.is_some_and(|start| paper < start) {
+        return Err(PaperDateError::BeforeSupport);
+    }
+    Ok(())
+}
+
 /// One answer as handed over: an item id and whatever value came with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RawAnswer {
@@ -44,12 +92,14 @@ pub struct RawAnswer {
 }
 
 /// The answers of a response as handed over or sent: given with marks, or not given with a
-/// reason. The same type on the device, on the wire and on the server.
+/// reason; or, in a correction only, withdrawn (the response it supersedes should not have been
+/// recorded). The same type on the device, on the wire and on the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ResponseContent {
     Given { marked_by: MarkedBy, answers: Vec<RawAnswer> },
     NotGiven { reason: NotGivenReason },
+    Withdrawn {},
 }
 
 /// A response as handed over, before it is checked.
@@ -77,8 +127,16 @@ pub struct Total {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseValue {
-    Given { marked_by: MarkedBy, answers: Vec<Answer>, total: Total },
-    NotGiven { reason: NotGivenReason },
+    Given {
+        marked_by: MarkedBy,
+        answers: Vec<Answer>,
+        total: Total,
+    },
+    NotGiven {
+        reason: NotGivenReason,
+    },
+    /// A correction that takes back the response it supersedes: no measurement at all.
+    Withdrawn,
 }
 
 /// A response that has been checked against its scale.
@@ -90,10 +148,15 @@ pub struct ValidResponse {
 }
 
 impl ValidResponse {
+    /// True when this response takes back the one it supersedes (`ResponseContent::Withdrawn`).
+    pub fn is_withdrawn(&self) -> bool {
+        self.value == ResponseValue::Withdrawn
+    }
+
     pub fn total(&self) -> Option<Total> {
         match &self.value {
             ResponseValue::Given { total, .. } => Some(*total),
-            ResponseValue::NotGiven { .. } => None,
+            ResponseValue::NotGiven { .. } | ResponseValue::Withdrawn => None,
         }
     }
 
@@ -101,7 +164,7 @@ impl ValidResponse {
     pub fn lowest_answer(&self) -> Option<&Answer> {
         match &self.value {
             ResponseValue::Given { answers, .. } => answers.iter().min_by_key(|a| a.value),
-            ResponseValue::NotGiven { .. } => None,
+            ResponseValue::NotGiven { .. } | ResponseValue::Withdrawn => None,
         }
     }
 }
@@ -130,6 +193,7 @@ pub fn validate_response(scales: &ScaleSet, input: &ResponseInput) -> Result<Val
     let scale = scales.find(&input.scale).ok_or_else(|| ResponseError::UnknownScale(input.scale.clone()))?;
     let value = match &input.content {
         ResponseContent::NotGiven { reason } => ResponseValue::NotGiven { reason: *reason },
+        ResponseContent::Withdrawn {} => ResponseValue::Withdrawn,
         ResponseContent::Given { marked_by, answers } => {
             let answers = check_answers(scale, answers)?;
             let total = score(scale, &answers);

@@ -22,7 +22,9 @@ use ts_rs::TS;
 pub use crate::AppError;
 use crate::settings::{AppSettings, SettingsFile};
 use crate::sync::{self, SyncClient, SyncConfig, SyncError, SyncStatus};
-use crate::{CaseloadLine, CitizenPage, Clock, Device, DeviceConfig, DeviceError, SyncCounters, SystemClock};
+use crate::{
+    CaseloadLine, CitizenPage, Clock, Correction, Device, DeviceConfig, DeviceError, SyncCounters, SystemClock,
+};
 
 /// The nightly task looks at the clock and the settings at least this often, so a device that
 /// slept through the night, or a clock that was set, is noticed within minutes.
@@ -262,9 +264,35 @@ impl App {
         self.write(|device| device.start_visit(citizen))
     }
 
-    /// Records a scale the worker marks: not given (with the reason), or answers read aloud.
+    /// Records a scale the worker marks: not given (with the reason), or the answers the citizen
+    /// gave aloud. Marks the citizen placed on the device come from citizen mode only, and
+    /// paper forms and corrections have their own commands, so the record says who marked.
     pub fn record_response(&self, visit: VisitId, input: ResponseInput) -> Result<ResponseId, AppError> {
-        self.write(|device| device.record_response(visit, input))
+        match &input.content {
+            ResponseContent::Given { marked_by: MarkedBy::ReadAloudVerbal, .. } | ResponseContent::NotGiven { .. } => {
+                self.write(|device| device.record_response(visit, input))
+            }
+            _ => Err(AppError::new(
+                ErrorCode::InputInvalid,
+                "the worker records answers given aloud or a scale not given; the citizen's own marks come from citizen mode",
+            )),
+        }
+    }
+
+    /// Corrects a response with a new version (`Device::correct_response`).
+    pub fn correct_response(&self, response: ResponseId, correction: Correction) -> Result<ResponseId, AppError> {
+        self.write(|device| device.correct_response(response, correction))
+    }
+
+    /// Enters a paper form with the date written on it (`Device::record_paper`).
+    pub fn record_paper(
+        &self,
+        citizen: CitizenId,
+        paper_day: &str,
+        scale: &str,
+        answers: Vec<(String, i64)>,
+    ) -> Result<ResponseId, AppError> {
+        self.write(|device| device.record_paper(citizen, paper_day, scale, answers))
     }
 
     pub fn close_visit(&self, visit: VisitId) -> Result<(), AppError> {

@@ -41,6 +41,10 @@ pub enum DeviceError {
     Store(#[from] StoreError),
     #[error("the device cannot do this right now: {0}")]
     Unavailable(String),
+    #[error("{0}")]
+    NotCorrectable(&'static str),
+    #[error(transparent)]
+    PaperDate(#[from] fit_core::PaperDateError),
 }
 
 impl From<KeyError> for DeviceError {
@@ -61,6 +65,8 @@ impl DeviceError {
             DeviceError::Invalid(_) => ErrorCode::InputInvalid,
             DeviceError::Store(e) => e.code(),
             DeviceError::Unavailable(_) => ErrorCode::DeviceUnavailable,
+            DeviceError::NotCorrectable(_) => ErrorCode::ResponseNotCorrectable,
+            DeviceError::PaperDate(e) => ErrorCode::from(e),
         }
     }
 }

@@ -20,7 +20,9 @@ use fit_core::hlc::MAX_DRIFT_MS_DEFAULT;
 use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::interpret::{Measure, VisitScores};
 use fit_core::plan::{Measured, PlanInput, Schedule, VisitKind};
-use fit_core::response::{ResponseError, ResponseInput};
+use fit_core::response::{
+    CorrectionReason, MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseError, ResponseInput,
+};
 use fit_core::{AgeBand, IdGenerator, ScaleSet, Trajectory, interpret};
 use fit_protocol::{ChangeBody, Entity, FieldName};
 use fit_store::keys::{self, StorePaths, UnlockPolicy};
@@ -31,7 +33,7 @@ use rand::rngs::StdRng;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, DeviceError};
 pub use fit_protocol::{ErrorCode, GoalStatus};
-pub use fit_store::{CitizenRow, GoalRow, NoteRow, VisitRow};
+pub use fit_store::{CitizenRow, GoalRow, NoteRow, ResponseRow, ResponseStatus, VisitRow};
 pub use views::{CaseloadLine, CitizenPage, PlannedScale, SyncCounters, Trend, VisitProgress};
 
 /// Where the device keeps its store and how it behaves.
@@ -203,6 +205,7 @@ impl Device {
         let worker = self.check_caseload(citizen)?;
         let store = self.store()?;
         let profile = store.citizen(citizen)?.ok_or(DeviceError::NotInCaseload)?;
+        let age = profile.age_band;
         let visits = store.visits(citizen)?;
         let history = store.history(worker, Some(citizen))?;
         let scores = visit_scores(&visits, history);
@@ -222,7 +225,25 @@ impl Device {
             goals: store.goals(citizen)?,
             visit_plan,
             wellbeing_due_ms,
+            responses: store.responses(citizen)?,
+            scales: self.applicable_scales(age),
         })
+    }
+
+    /// Every scale a visit may give a citizen of this age band (well-being included).
+    fn applicable_scales(&self, age: AgeBand) -> Vec<PlannedScale> {
+        let plan = fit_core::visit_plan(&self.scales, PlanInput { age, visit: VisitKind::Single, wellbeing_due: true });
+        plan.start
+            .into_iter()
+            .chain(plan.end)
+            .filter_map(|code| self.scales.get(&code))
+            .map(|scale| PlannedScale {
+                scale: scale.code.clone(),
+                title: scale.title.clone(),
+                kind: scale.kind,
+                done: false,
+            })
+            .collect()
     }
 
     /// The team's well-being schedule, or the default until the server has sent one.
@@ -298,7 +319,107 @@ impl Device {
             answered: input.content,
             recorded_at_ms: now,
             supersedes: None,
+            correction: None,
         })?;
+        Ok(response)
+    }
+
+    /// Corrects a response in force with a new one that supersedes it, at the same visit, of the
+    /// same citizen and scale: the right marks (placed as the original's were), "not given", or
+    /// withdrawn (recorded for the wrong citizen, or twice). The corrected one stays in the
+    /// history. A response already corrected is refused: its latest version is the one to correct.
+    pub fn correct_response(
+        &mut self,
+        response: ResponseId,
+        correction: Correction,
+    ) -> Result<ResponseId, DeviceError> {
+        let earlier =
+            self.store()?.response(response)?.ok_or(DeviceError::NotCorrectable("the response was not found"))?;
+        self.check_caseload(earlier.citizen)?;
+        if earlier.superseded_by.is_some() {
+            return Err(DeviceError::NotCorrectable("the response is corrected already: correct its latest version"));
+        }
+        let (reason, answered) = match correction {
+            Correction::Marks { answers } => {
+                // The right marks are the same person's answer: who placed the wrong ones placed these.
+                let marked_by = earlier.marked_by.unwrap_or(MarkedBy::ReadAloudVerbal);
+                (CorrectionReason::WrongMark, ResponseContent::Given { marked_by, answers: raw_answers(answers) })
+            }
+            Correction::NotGiven { reason } => (CorrectionReason::WrongMark, ResponseContent::NotGiven { reason }),
+            Correction::Withdraw { reason } if reason.withdraws() => (reason, ResponseContent::Withdrawn {}),
+            Correction::Withdraw { .. } => {
+                return Err(DeviceError::Invalid("a wrong mark is corrected with the right marks".into()));
+            }
+        };
+        let scale =
+            self.scales.get(&earlier.scale).ok_or_else(|| ResponseError::UnknownScale(earlier.scale.to_string()))?;
+        let scale_version = scale.version.clone();
+        let now = self.clock.now_ms();
+        let id: ResponseId = self.ids.next(now);
+        self.commit(ChangeBody::ResponseRecorded {
+            response: id,
+            visit: earlier.visit,
+            citizen: earlier.citizen,
+            scale: earlier.scale,
+            scale_version,
+            answered,
+            recorded_at_ms: now,
+            supersedes: Some(response),
+            correction: Some(reason),
+        })?;
+        Ok(id)
+    }
+
+    /// Enters a scale the citizen filled in on paper, dated `paper_day` (`YYYY-MM-DD`, the date
+    /// written on the form): a visit of its own at that day, closed, with the response marked
+    /// as transcribed. The date may not be after today, more than 90 days back, or before the
+    /// citizen's support started (`fit_core::check_paper_date`). Another form of the same day
+    /// joins the paper visit of that day.
+    pub fn record_paper(
+        &mut self,
+        citizen: CitizenId,
+        paper_day: &str,
+        scale: &str,
+        answers: Vec<(String, i64)>,
+    ) -> Result<ResponseId, DeviceError> {
+        let worker = self.check_caseload(citizen)?;
+        let profile = self.store()?.citizen(citizen)?.ok_or(DeviceError::NotInCaseload)?;
+        let day = fit_protocol::parse_day(paper_day)
+            .ok_or_else(|| DeviceError::Invalid(format!("{paper_day:?} is not a date (YYYY-MM-DD)")))?;
+        let now = self.clock.now_ms();
+        let today = local_day(now);
+        let started = profile.support_started.as_deref().and_then(fit_protocol::parse_day);
+        let number = |d: chrono::NaiveDate| i64::from(chrono::Datelike::num_days_from_ce(&d));
+        fit_core::check_paper_date(number(day), number(today), started.map(number))?;
+        let scale = self.scales.find(scale).ok_or_else(|| ResponseError::UnknownScale(scale.to_owned()))?;
+        let (scale, scale_version) = (scale.code.clone(), scale.version.clone());
+        let answered =
+            ResponseContent::Given { marked_by: MarkedBy::TranscribedFromPaper, answers: raw_answers(answers) };
+        let at = paper_visit_ms(day);
+        let existing = self.store()?.visits(citizen)?.into_iter().find(|v| v.started_at_ms == at && v.worker == worker);
+        let response: ResponseId = self.ids.next(now);
+        let visit = existing.as_ref().map_or_else(|| self.ids.next(now), |v| v.id);
+        let body = ChangeBody::ResponseRecorded {
+            response,
+            visit,
+            citizen,
+            scale,
+            scale_version,
+            answered,
+            recorded_at_ms: now,
+            supersedes: None,
+            correction: None,
+        };
+        // Check the answers before the visit is written, so a wrong form leaves nothing behind.
+        body.check(&self.scales).map_err(|e| match e {
+            fit_protocol::ChangeError::Response(r) => DeviceError::Response(r),
+            other => DeviceError::Invalid(other.to_string()),
+        })?;
+        if existing.is_none() {
+            self.commit(ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: at })?;
+            self.commit(ChangeBody::VisitClosed { visit, citizen, closed_at_ms: at })?;
+        }
+        self.commit(body)?;
         Ok(response)
     }
 
@@ -372,6 +493,37 @@ impl Device {
             oldest_pending_age_ms: oldest.map(|t| self.clock.now_ms().saturating_sub(t)),
         })
     }
+}
+
+/// How a worker corrects a response (`Device::correct_response`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Correction {
+    /// The marks were wrong: these are the right ones, item by item (tenths or option values).
+    Marks { answers: Vec<(String, i64)> },
+    /// The scale was not given after all.
+    NotGiven { reason: NotGivenReason },
+    /// Recorded for the wrong citizen, or twice: the response is taken back.
+    Withdraw { reason: CorrectionReason },
+}
+
+fn raw_answers(answers: Vec<(String, i64)>) -> Vec<RawAnswer> {
+    answers.into_iter().map(|(item, value)| RawAnswer { item, value: value.into() }).collect()
+}
+
+/// The device's own calendar day at `now_ms` (its time zone): a paper form dated "today" in
+/// Denmark is today here, also in the hours when the UTC date is still yesterday.
+fn local_day(now_ms: u64) -> chrono::NaiveDate {
+    let utc = i64::try_from(now_ms).ok().and_then(chrono::DateTime::from_timestamp_millis).unwrap_or_default();
+    utc.with_timezone(&chrono::Local).date_naive()
+}
+
+/// When a paper visit of `day` is placed: noon of that day on the device's clock, so it sorts
+/// among the visits of its day and on its day in any Danish time.
+fn paper_visit_ms(day: chrono::NaiveDate) -> u64 {
+    let noon = day.and_hms_opt(12, 0, 0).unwrap_or_default();
+    let local = noon.and_local_timezone(chrono::Local).earliest().map(|t| t.timestamp_millis());
+    local.and_then(|ms| u64::try_from(ms).ok()).unwrap_or(0)
 }
 
 /// Every visit of a citizen in order, with the responses recorded at it.

@@ -264,3 +264,124 @@ fn a_child_is_given_the_childrens_scales_and_no_well_being() {
     assert_eq!(codes(&plan.end), [("csrs".into(), false)]);
     assert_eq!(page.wellbeing_due_ms, None);
 }
+
+/// A day `days` before the device's today, as written on a paper form.
+fn day_before(days: i64) -> String {
+    (local_day(NOW) - chrono::Duration::days(days)).format("%Y-%m-%d").to_string()
+}
+
+const ORS_ITEMS: [&str; 4] = ["individually", "interpersonally", "socially", "overall"];
+
+fn marks(values: [i64; 4]) -> Vec<(String, i64)> {
+    ORS_ITEMS.iter().zip(values).map(|(i, v)| ((*i).to_owned(), v)).collect()
+}
+
+/// Sets the day the citizen's support started, as the server sends it; `edit` orders the
+/// server's edits (the later wins).
+fn support_started(f: &mut Fixture, day: &str, edit: u32) {
+    let device: fit_core::ids::DeviceId = f.device.ids.next(NOW);
+    let change = fit_protocol::Change {
+        id: f.device.ids.next(NOW),
+        device,
+        seq: 1,
+        hlc: fit_core::Hlc { wall_ms: NOW, counter: edit },
+        device_time_ms: NOW,
+        schema_version: fit_protocol::SCHEMA_VERSION,
+        body: ChangeBody::FieldSet {
+            entity: Entity::Citizen { citizen: f.citizen },
+            field: FieldName::SupportStarted,
+            value: json!(day),
+            base: None,
+        },
+    };
+    let scales = f.device.scales.clone();
+    f.device.store_mut().unwrap().apply_pulled(&scales, NOW, &[change], None).unwrap();
+}
+
+#[test]
+fn a_paper_form_is_dated_by_the_paper_and_refused_outside_its_window() {
+    let mut f = fixture();
+    support_started(&mut f, &day_before(60), 0);
+    let pending = f.device.sync_counters().unwrap().pending_changes;
+    let refusals = [
+        (day_before(-1), "paper.date_future"),
+        (day_before(61), "paper.date_before_support"),
+        ("2026-13-01".to_owned(), "input.invalid"),
+    ];
+    for (day, code) in refusals {
+        let error = f.device.record_paper(f.citizen, &day, "ors", marks([50, 50, 50, 50])).unwrap_err();
+        assert_eq!(error.code(), code, "{day}");
+    }
+    let error = f.device.record_paper(f.citizen, &day_before(10), "ors", marks([50, 50, 50, 101])).unwrap_err();
+    assert_eq!(error.code(), "response.out_of_range");
+    assert_eq!(f.device.sync_counters().unwrap().pending_changes, pending, "a refused form writes nothing");
+
+    // Support started long ago: the 90-day bound holds, at its boundary.
+    support_started(&mut f, "2000-01-01", 1);
+    let error = f.device.record_paper(f.citizen, &day_before(91), "ors", marks([50, 50, 50, 50])).unwrap_err();
+    assert_eq!(error.code(), "paper.date_too_old");
+    f.device.record_paper(f.citizen, &day_before(90), "ors", marks([10, 10, 10, 10])).unwrap();
+    f.device
+        .record_paper(f.citizen, &day_before(0), "srs", {
+            let items = ["relationship", "goals-and-topics", "approach-or-method", "overall"];
+            items.iter().map(|i| ((*i).to_owned(), 95)).collect()
+        })
+        .unwrap();
+    // The same day's second form joins that day's paper visit.
+    f.device
+        .record_paper(f.citizen, &day_before(90), "srs", {
+            let items = ["relationship", "goals-and-topics", "approach-or-method", "overall"];
+            items.iter().map(|i| ((*i).to_owned(), 90)).collect()
+        })
+        .unwrap();
+
+    let view = f.device.citizen_view(f.citizen).unwrap();
+    assert_eq!(view.visits.len(), 4, "two demo visits and two paper visits");
+    // The trajectory orders by the visit's date: the form from 90 days back comes first.
+    let first = &view.trajectory.points[0];
+    assert!(matches!(first.outcome, Some(Measure::Given { total: fit_core::Total { score: 40, .. }, .. })));
+    assert!(matches!(first.alliance, Some(Measure::Given { total: fit_core::Total { score: 360, .. }, .. })));
+    assert!(view.visits.iter().all(|v| v.closed_at_ms.is_some()), "a paper visit is closed");
+    let paper: Vec<_> = view.responses.iter().filter(|r| r.marked_by == Some(MarkedBy::TranscribedFromPaper)).collect();
+    assert_eq!(paper.len(), 3);
+    assert_eq!(view.visits[0].started_at_ms, paper_visit_ms(local_day(NOW) - chrono::Duration::days(90)));
+}
+
+#[test]
+fn a_correction_replaces_a_response_in_the_chart_and_keeps_it_in_the_history() {
+    let mut f = fixture();
+    let visit = f.device.start_visit(f.citizen).unwrap();
+    let wrong = f.device.record_response(visit, ors([10, 10, 10, 10])).unwrap();
+    let right = f.device.correct_response(wrong, Correction::Marks { answers: marks([80, 80, 80, 80]) }).unwrap();
+    let view = f.device.citizen_view(f.citizen).unwrap();
+    assert_eq!(view.trajectory.outcome.as_ref().unwrap().latest_tenths, 320);
+    let old = view.responses.iter().find(|r| r.id == wrong).unwrap();
+    let new = view.responses.iter().find(|r| r.id == right).unwrap();
+    assert_eq!(old.superseded_by, Some(right));
+    assert_eq!((new.supersedes, new.correction), (Some(wrong), Some(CorrectionReason::WrongMark)));
+    assert_eq!(new.marked_by, Some(MarkedBy::CitizenOnDevice), "the same person's marks");
+
+    // The old version is history: only the latest may be corrected, and a correction of a
+    // correction is one.
+    assert_eq!(
+        f.device.correct_response(wrong, Correction::Marks { answers: marks([1, 1, 1, 1]) }).unwrap_err().code(),
+        "response.not_correctable"
+    );
+    let again = f.device.correct_response(right, Correction::Marks { answers: marks([70, 70, 70, 70]) }).unwrap();
+    assert_eq!(f.device.citizen_view(f.citizen).unwrap().trajectory.outcome.unwrap().latest_tenths, 280);
+
+    // A wrong mark is not withdrawn; entered twice is.
+    let refused =
+        f.device.correct_response(again, Correction::Withdraw { reason: CorrectionReason::WrongMark }).unwrap_err();
+    assert_eq!(refused.code(), "input.invalid");
+    f.device.correct_response(again, Correction::Withdraw { reason: CorrectionReason::EnteredTwice }).unwrap();
+    let view = f.device.citizen_view(f.citizen).unwrap();
+    let point = view.trajectory.points.iter().find(|p| p.visit == visit).unwrap();
+    assert_eq!(point.outcome, None, "the visit's only outcome response is taken back");
+    assert_eq!(view.responses.iter().filter(|r| r.visit == visit).count(), 4, "every version stays");
+    let unknown: ResponseId = f.device.ids.next(NOW);
+    assert_eq!(
+        f.device.correct_response(unknown, Correction::Marks { answers: marks([1, 1, 1, 1]) }).unwrap_err().code(),
+        "response.not_correctable"
+    );
+}

@@ -4,7 +4,7 @@ use fit_core::ids::VisitId;
 use fit_core::interpret::{AlertCode, Measure};
 use fit_core::scale::ScaleKind;
 use fit_core::{Measured, ScaleCode, Text, Trajectory};
-use fit_store::{CitizenRow, CitizenSummary, GoalRow, NoteRow, VisitRow};
+use fit_store::{CitizenRow, CitizenSummary, GoalRow, NoteRow, ResponseRow, VisitRow};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -82,6 +82,11 @@ pub struct CitizenPage {
     pub visit_plan: Option<VisitProgress>,
     /// When the well-being scale is next due, as on the caseload line.
     pub wellbeing_due_ms: Option<u64>,
+    /// Every response, corrected ones included, by visit: the history with its corrections.
+    pub responses: Vec<ResponseRow>,
+    /// The scales that apply to this citizen (a visit's plan with well-being), in the order a
+    /// visit gives them: what a paper form may be, and the titles of the responses.
+    pub scales: Vec<PlannedScale>,
 }
 
 /// One scale of a visit's plan.

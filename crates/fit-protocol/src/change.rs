@@ -7,7 +7,9 @@ use fit_core::hlc::Hlc;
 use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::ids::{IdError, check_v7};
 use fit_core::merge::Version;
-use fit_core::response::{ResponseContent, ResponseError, ResponseInput, ValidResponse, validate_response};
+use fit_core::response::{
+    CorrectionReason, ResponseContent, ResponseError, ResponseInput, ValidResponse, validate_response,
+};
 use fit_core::scale::ScaleCode;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -54,6 +56,8 @@ pub enum ChangeError {
     ScaleVersionInvalid,
     #[error(transparent)]
     Field(#[from] FieldError),
+    #[error("{0}")]
+    Correction(&'static str),
 }
 
 impl ChangeError {
@@ -65,6 +69,7 @@ impl ChangeError {
             ChangeError::ScaleVersionInvalid => ErrorCode::ResponseInvalidScaleVersion,
             ChangeError::NoteInvalid => ErrorCode::NoteInvalid,
             ChangeError::Field(_) => ErrorCode::FieldInvalid,
+            ChangeError::Correction(_) => ErrorCode::ResponseCorrectionInvalid,
         }
     }
 }
@@ -140,7 +145,12 @@ pub enum ChangeBody {
         scale_version: String,
         answered: ResponseContent,
         recorded_at_ms: u64,
+        /// The response this one corrects, of the same citizen: it stays in the history, and this
+        /// one is the current version.
         supersedes: Option<ResponseId>,
+        /// Why the response it supersedes is corrected: present exactly when `supersedes` is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        correction: Option<CorrectionReason>,
     },
     NoteWritten {
         note: NoteId,
@@ -176,10 +186,11 @@ impl ChangeBody {
     /// a change: a device checks every body of a multi-change edit before it writes the first.
     pub fn check(&self, scales: &ScaleSet) -> Result<Checked, ChangeError> {
         match self {
-            ChangeBody::ResponseRecorded { scale, scale_version, answered, .. } => {
+            ChangeBody::ResponseRecorded { scale, scale_version, answered, supersedes, correction, .. } => {
                 if !is_scale_version(scale_version) {
                     return Err(ChangeError::ScaleVersionInvalid);
                 }
+                check_correction(supersedes.is_some(), *correction, answered)?;
                 let input = ResponseInput { scale: scale.to_string(), content: answered.clone() };
                 Ok(Checked::Response(validate_response(scales, &input)?))
             }
@@ -192,6 +203,28 @@ impl ChangeBody {
             ChangeBody::FieldSet { entity, field, value, .. } => Ok(Checked::Field(field.check(entity, value)?)),
             ChangeBody::VisitStarted { .. } | ChangeBody::VisitClosed { .. } => Ok(Checked::Fact),
         }
+    }
+}
+
+/// A correction names the response it supersedes and why, or neither; a wrong mark is replaced
+/// by marks (or "not given"), and only a wrong citizen or a response entered twice is withdrawn.
+fn check_correction(
+    supersedes: bool,
+    correction: Option<CorrectionReason>,
+    answered: &ResponseContent,
+) -> Result<(), ChangeError> {
+    let withdrawn = matches!(answered, ResponseContent::Withdrawn {});
+    match correction {
+        None if supersedes => Err(ChangeError::Correction("a correction needs its reason")),
+        None if withdrawn => Err(ChangeError::Correction("only a correction withdraws a response")),
+        None => Ok(()),
+        Some(_) if !supersedes => Err(ChangeError::Correction("a correction names the response it supersedes")),
+        Some(reason) if reason.withdraws() != withdrawn => Err(ChangeError::Correction(if withdrawn {
+            "a wrong mark is corrected with the right marks, not withdrawn"
+        } else {
+            "a response for the wrong citizen or entered twice is withdrawn"
+        })),
+        Some(_) => Ok(()),
     }
 }
 
@@ -223,6 +256,9 @@ pub enum FieldName {
     AgeBand,
     /// Citizen: the municipality's case reference.
     CaseReference,
+    /// Citizen: the day the citizen's support started (`YYYY-MM-DD`); a paper form dated before
+    /// it is refused.
+    SupportStarted,
     /// Goal: what the citizen wants to reach.
     Title,
     /// Goal: active, achieved or dropped.
@@ -339,9 +375,11 @@ pub enum FieldError {
 impl FieldName {
     pub fn entity_kind(self) -> EntityKind {
         match self {
-            FieldName::DisplayName | FieldName::BirthYear | FieldName::AgeBand | FieldName::CaseReference => {
-                EntityKind::Citizen
-            }
+            FieldName::DisplayName
+            | FieldName::BirthYear
+            | FieldName::AgeBand
+            | FieldName::CaseReference
+            | FieldName::SupportStarted => EntityKind::Citizen,
             FieldName::Title | FieldName::Status | FieldName::Deleted => EntityKind::Goal,
         }
     }
@@ -382,6 +420,11 @@ impl FieldName {
                 },
                 _ => invalid("null or a year from 1900 to 2200"),
             },
+            FieldName::SupportStarted => match value {
+                Value::Null => Ok(FieldValue::Null),
+                Value::String(day) if parse_day(day).is_some() => Ok(FieldValue::Text(day.clone())),
+                _ => invalid("null or a day as YYYY-MM-DD from 1900 to 2200"),
+            },
             FieldName::AgeBand => match value.as_str() {
                 Some(band @ ("child" | "adolescent" | "adult")) => Ok(FieldValue::Text(band.to_owned())),
                 _ => invalid("child, adolescent or adult"),
@@ -405,11 +448,19 @@ impl FieldName {
             FieldName::BirthYear => "birth_year",
             FieldName::AgeBand => "age_band",
             FieldName::CaseReference => "case_reference",
+            FieldName::SupportStarted => "support_started",
             FieldName::Title => "title",
             FieldName::Status => "status",
             FieldName::Deleted => "deleted",
         }
     }
+}
+
+/// A day written as `YYYY-MM-DD` (exactly that form), from 1900 to 2200.
+pub fn parse_day(text: &str) -> Option<chrono::NaiveDate> {
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    // chrono accepts "2024-1-5"; the one written form keeps a field's value comparable as text.
+    (day.format("%Y-%m-%d").to_string() == text && (1900..=2200).contains(&chrono::Datelike::year(&day))).then_some(day)
 }
 
 #[cfg(test)]
@@ -463,5 +514,77 @@ mod text_tests {
     #[case(&"v".repeat(65), false)]
     fn a_scale_version_is_a_short_tag(#[case] version: &str, #[case] valid: bool) {
         assert_eq!(is_scale_version(version), valid, "{version:?}");
+    }
+}
+
+#[cfg(test)]
+mod correction_tests {
+    use fit_core::response::{MarkedBy, NotGivenReason};
+    use rstest::rstest;
+
+    use super::*;
+
+    fn response(supersedes: bool, correction: Option<CorrectionReason>, answered: ResponseContent) -> ChangeBody {
+        let id = |n: u128| uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n);
+        ChangeBody::ResponseRecorded {
+            response: id(1).into(),
+            visit: id(2).into(),
+            citizen: id(3).into(),
+            scale: ScaleCode::parse("ors").unwrap(),
+            scale_version: "1".into(),
+            answered,
+            recorded_at_ms: 1,
+            supersedes: supersedes.then(|| id(4).into()),
+            correction,
+        }
+    }
+
+    fn marks() -> ResponseContent {
+        let answers = ["individually", "interpersonally", "socially", "overall"]
+            .map(|item| fit_core::RawAnswer { item: item.into(), value: 50.into() })
+            .to_vec();
+        ResponseContent::Given { marked_by: MarkedBy::ReadAloudVerbal, answers }
+    }
+
+    /// A correction names what it supersedes and why, and its content fits its reason.
+    #[rstest]
+    #[case::a_plain_response(false, None, marks(), true)]
+    #[case::a_wrong_mark_corrected(true, Some(CorrectionReason::WrongMark), marks(), true)]
+    #[case::a_wrong_mark_now_not_given(
+        true,
+        Some(CorrectionReason::WrongMark),
+        ResponseContent::NotGiven { reason: NotGivenReason::Other },
+        true
+    )]
+    #[case::a_wrong_citizen_withdrawn(true, Some(CorrectionReason::WrongCitizen), ResponseContent::Withdrawn {}, true)]
+    #[case::entered_twice_withdrawn(true, Some(CorrectionReason::EnteredTwice), ResponseContent::Withdrawn {}, true)]
+    #[case::a_correction_without_its_reason(true, None, marks(), false)]
+    #[case::a_reason_without_what_it_corrects(false, Some(CorrectionReason::WrongMark), marks(), false)]
+    #[case::a_withdrawal_that_corrects_nothing(false, None, ResponseContent::Withdrawn {}, false)]
+    #[case::a_wrong_mark_withdrawn(true, Some(CorrectionReason::WrongMark), ResponseContent::Withdrawn {}, false)]
+    #[case::a_wrong_citizen_given_marks(true, Some(CorrectionReason::WrongCitizen), marks(), false)]
+    fn a_correction_fits_its_reason(
+        #[case] supersedes: bool,
+        #[case] correction: Option<CorrectionReason>,
+        #[case] answered: ResponseContent,
+        #[case] valid: bool,
+    ) {
+        let scales = ScaleSet::built_in().unwrap();
+        match response(supersedes, correction, answered).check(&scales) {
+            Ok(_) => assert!(valid, "accepted"),
+            Err(error) => {
+                assert!(!valid, "refused: {error}");
+                assert_eq!(error.code(), ErrorCode::ResponseCorrectionInvalid);
+            }
+        }
+    }
+
+    #[test]
+    fn a_response_without_a_correction_reads_and_writes_as_before() {
+        let body = response(false, None, marks());
+        let json = serde_json::to_value(&body).unwrap();
+        assert!(json.get("correction").is_none(), "no correction field unless it is one: {json}");
+        let back: ChangeBody = serde_json::from_value(json).unwrap();
+        assert_eq!(back, body);
     }
 }

@@ -46,6 +46,7 @@ pub fn visit_with_ors(
         answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
         recorded_at_ms: at_ms,
         supersedes: None,
+        correction: None,
     };
     vec![
         change(device, first_seq, at_ms, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: at_ms }),
@@ -163,10 +164,25 @@ impl Recorder<'_> {
                     answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
                     recorded_at_ms: at,
                     supersedes: None,
+                    correction: None,
                 },
             );
         }
         let closed = start + 3_600_000;
         self.push(closed, ChangeBody::VisitClosed { visit, citizen, closed_at_ms: closed });
     }
+}
+
+/// A licence holder's ORS pack, made from the built-in one: a new `version`, and the first item's
+/// text replaced by `first_label` (in English with " (en)" after it), marked as full text. For
+/// tests, the simulation and the demo of installing a pack.
+pub fn licensed_ors(version: &str, first_label: &str) -> Vec<u8> {
+    let ors = fit_core::pack::BUILT_IN_PACKS.iter().find(|(file, _)| *file == "scales/ors.json");
+    let mut pack: serde_json::Value = serde_json::from_str(ors.map_or("{}", |(_, json)| json)).unwrap_or_default();
+    pack["version"] = serde_json::json!(version);
+    pack["item"][0]["text"] = serde_json::json!(first_label);
+    pack["item"][0]["_text"]["extension"][0]["extension"][1]["valueString"] =
+        serde_json::json!(format!("{first_label} (en)"));
+    pack["extension"][2]["valueBoolean"] = serde_json::json!(true);
+    serde_json::to_vec_pretty(&pack).unwrap_or_default()
 }

@@ -93,6 +93,17 @@ error_codes! {
     ResponseOutOfRange = "response.out_of_range",
     ResponseNotAnOption = "response.not_an_option",
     ResponseInvalidScaleVersion = "response.invalid_scale_version",
+    /// A correction without its reason or the response it supersedes, or one whose content does
+    /// not fit its reason (a wrong mark withdrawn, a wrong citizen given marks).
+    ResponseCorrectionInvalid = "response.correction_invalid",
+    /// A correction of a response the device does not hold, or of one already corrected.
+    ResponseNotCorrectable = "response.not_correctable",
+    /// The date on a paper form is after today.
+    PaperDateFuture = "paper.date_future",
+    /// The date on a paper form is more than 90 days back.
+    PaperDateTooOld = "paper.date_too_old",
+    /// The date on a paper form is before the citizen's support started.
+    PaperDateBeforeSupport = "paper.date_before_support",
     // Scale packs (`fit-server install-pack`, and the packs a device fetches at sync).
     /// A pack broken in itself: the message names the file and the field.
     PackInvalid = "pack.invalid",
@@ -170,6 +181,16 @@ impl From<&ResponseError> for ErrorCode {
             ResponseError::NotAnInteger { .. } => ErrorCode::ResponseNotAnInteger,
             ResponseError::OutOfRange { .. } => ErrorCode::ResponseOutOfRange,
             ResponseError::NotAnOption { .. } => ErrorCode::ResponseNotAnOption,
+        }
+    }
+}
+
+impl From<&fit_core::PaperDateError> for ErrorCode {
+    fn from(error: &fit_core::PaperDateError) -> ErrorCode {
+        match error {
+            fit_core::PaperDateError::Future => ErrorCode::PaperDateFuture,
+            fit_core::PaperDateError::TooOld => ErrorCode::PaperDateTooOld,
+            fit_core::PaperDateError::BeforeSupport => ErrorCode::PaperDateBeforeSupport,
         }
     }
 }

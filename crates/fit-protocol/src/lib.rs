@@ -8,7 +8,7 @@ pub mod sync;
 
 pub use change::{
     Change, ChangeBody, ChangeError, Checked, Entity, FieldError, FieldName, FieldValue, GoalStatus, is_text,
-    looks_like_cpr, written_text,
+    looks_like_cpr, parse_day, written_text,
 };
 pub use error::ErrorCode;
 pub use fit_core::response::ResponseContent;

@@ -55,6 +55,10 @@ enum Command {
         /// The municipality's case reference.
         #[arg(long)]
         case_reference: Option<String>,
+        /// The day the support started, YYYY-MM-DD (default: today). A paper form dated before
+        /// it cannot be entered.
+        #[arg(long)]
+        support_started: Option<String>,
     },
     /// Set when a team's citizens are given the well-being scale (WHO-5): at the first visit
     /// (unless --not-at-first-visit) and again every --every-days days (1 to 3650; without it,
@@ -323,9 +327,10 @@ async fn change<S: ServerStore>(
             writeln!(out, "{worker}")?;
             format!("worker {worker} in team {team}")
         }
-        Command::CreateCitizen { team, name, age_band, birth_year, case_reference } => {
+        Command::CreateCitizen { team, name, age_band, birth_year, case_reference, support_started } => {
             let citizen = CitizenId::from(new_id());
-            let profile = CitizenProfile { display_name: name, birth_year, age_band, case_reference };
+            let support_started = Some(support_started.unwrap_or_else(|| day_of(now())));
+            let profile = CitizenProfile { display_name: name, birth_year, age_band, case_reference, support_started };
             store.create_citizen(citizen, team, profile, now()).await?;
             writeln!(out, "{citizen}")?;
             format!("citizen {citizen} in team {team}")
@@ -449,13 +454,19 @@ async fn seed_demo<S: ServerStore>(
     let worker = WorkerId::from(uuid::Uuid::now_v7());
     let worker_name = "Demo-medarbejder".to_owned();
     store.create_worker(worker, team, worker_name.clone()).await?;
+    let start_ms = now().saturating_sub(visits as u64 * WEEK_MS);
     let names = ["Anna K.", "Bo L.", "Carla M.", "Dennis N.", "Eva O.", "Frank P.", "Gitte R.", "Hassan S."];
     let mut ids = Vec::new();
     for n in 0..citizens {
         let citizen = CitizenId::from(uuid::Uuid::now_v7());
         let name = names.get(n).map_or_else(|| format!("Borger {}", n + 1), |name| (*name).to_owned());
-        let profile =
-            CitizenProfile { display_name: name, birth_year: None, age_band: "adult".into(), case_reference: None };
+        let profile = CitizenProfile {
+            display_name: name,
+            birth_year: None,
+            age_band: "adult".into(),
+            case_reference: None,
+            support_started: Some(day_of(start_ms)),
+        };
         store.create_citizen(citizen, team, profile, now()).await?;
         store.assign(citizen, worker, now()).await?;
         ids.push(citizen);
@@ -465,7 +476,6 @@ async fn seed_demo<S: ServerStore>(
     let (code, _) = enrollment_code(store, worker, 1, now).await?;
     store.enroll(secret_hash(&code), device, secret_hash(&code), now()).await?;
     let auth = store.authenticate(secret_hash(&code), now(), TokenPolicy::default()).await?;
-    let start_ms = now().saturating_sub(visits as u64 * WEEK_MS);
     let changes =
         demo_visits(DemoSpec { citizens, visits_per_citizen: visits, seed: 7, start_ms }, worker, device, &ids);
     for batch in changes.chunks(PUSH_CHANGES_MAX) {
@@ -502,4 +512,13 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// The day (UTC) of a time in milliseconds, as `YYYY-MM-DD`.
+fn day_of(ms: u64) -> String {
+    i64::try_from(ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "1970-01-01".into())
 }

@@ -15,6 +15,9 @@
 //! device wrote a year ahead, and every device syncs until nothing moves. Then (`oracle`): each
 //! device holds exactly what the server's log says for its worker's caseload; every response,
 //! visit and note recorded on a device is in the log exactly once, and nothing else is; every
+//! replica holds every version of every response and agrees on the current one (the work
+//! corrects responses, and the server is given new versions of the ORS pack now and then, which
+//! every device uses once it has synced); every
 //! device's sequence is acknowledged in full; the conflict log holds exactly the concurrent edits
 //! by the `base` rule; and no field edit is lost silently.
 //!
@@ -33,8 +36,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, TeamId, VisitId, WorkerId};
-use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput};
+use fit_core::response::{CorrectionReason, MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput};
 use fit_core::{IdGenerator, ScaleSet};
+use fit_device::Correction;
 use fit_device::sync::{SyncConfig, SyncError};
 use fit_protocol::{ChangeBody, Entity, FieldName};
 use fit_server::secret_hash;
@@ -248,6 +252,8 @@ pub(crate) struct Sim {
     visits: Vec<(VisitId, usize)>,
     responses: Vec<ResponseId>,
     notes: Vec<(NoteId, usize)>,
+    /// How many new versions of the ORS pack the server was given.
+    packs_installed: u32,
     report: Report,
     /// Print every event to standard error (`FIT_SIM_TRACE=1`), to follow a failing seed.
     trace: bool,
@@ -303,6 +309,7 @@ impl Team {
                 birth_year: rng.random_bool(0.5).then(|| rng.random_range(1940..=2005)),
                 age_band: "adult".into(),
                 case_reference: None,
+                support_started: None,
             };
             store.create_citizen(citizen, team, profile, START_MS).await.map_err(err)?;
             let worker = rng.random_range(0..workers.len());
@@ -340,6 +347,7 @@ impl Sim {
             visits: Vec::new(),
             responses: Vec::new(),
             notes: Vec::new(),
+            packs_installed: 0,
             report: Report { seed, devices: device_count, ..Report::default() },
             trace: std::env::var_os("FIT_SIM_TRACE").is_some(),
             _dir: dir,
@@ -456,6 +464,7 @@ impl Sim {
                 self.net().faults.device_crashes += 1;
                 self.devices[d].crash_and_restart()
             }
+            97 => self.install_pack().await,
             _ => self.sync_run(d, faults).await.map(|_| ()),
         }
     }
@@ -566,9 +575,10 @@ impl Sim {
         let writes = self.devices[d].writes;
         let kind = self.rng.random_range(0..100);
         let result = match kind {
-            0..40 => self.visit(d, c),
-            40..50 => self.continue_visit(d, c),
-            50..60 => self.note(d, c),
+            0..36 => self.visit(d, c),
+            36..46 => self.continue_visit(d, c),
+            46..52 => self.correct(d, c),
+            52..60 => self.note(d, c),
             60..85 => self.goal(d, c),
             _ => self.profile_edit(d, c),
         };
@@ -641,6 +651,44 @@ impl Sim {
         }
         self.devices[d].device().close_visit(visit).map_err(err)?;
         self.devices[d].writes += 1;
+        Ok(())
+    }
+
+    /// A correction of a response in force on this device (perhaps corrected already on another
+    /// device, which makes two versions of it): new marks, not given, or taken back.
+    fn correct(&mut self, d: usize, c: usize) -> SimResult<()> {
+        let held = self.devices[d].store()?.responses(self.citizens[c]).map_err(err)?;
+        let in_force: std::collections::HashMap<ResponseId, fit_core::ScaleCode> =
+            held.into_iter().filter(|r| r.superseded_by.is_none()).map(|r| (r.id, r.scale)).collect();
+        // In the order they were recorded, so the seed, not the random ids, decides the pick.
+        let candidates: Vec<ResponseId> = self.responses.iter().copied().filter(|r| in_force.contains_key(r)).collect();
+        let Some(response) = self.pick(&candidates) else { return Ok(()) };
+        let scale = in_force[&response].clone();
+        let correction = match self.rng.random_range(0..10) {
+            0..7 => {
+                let items = if scale.as_str() == "ors" { ORS_ITEMS } else { SRS_ITEMS };
+                let answers = items.iter().map(|item| ((*item).to_owned(), self.rng.random_range(0..=100))).collect();
+                Correction::Marks { answers }
+            }
+            7 => Correction::NotGiven { reason: NotGivenReason::Other },
+            8 => Correction::Withdraw { reason: CorrectionReason::WrongCitizen },
+            _ => Correction::Withdraw { reason: CorrectionReason::EnteredTwice },
+        };
+        let corrected = self.devices[d].device().correct_response(response, correction).map_err(err)?;
+        self.devices[d].writes += 1;
+        self.responses.push(corrected);
+        Ok(())
+    }
+
+    /// A municipality installs a new version of the ORS pack (a licence holder's text) on the
+    /// server; devices fetch it at their next sync and record with it from then on.
+    async fn install_pack(&mut self) -> SimResult<()> {
+        self.packs_installed += 1;
+        let version = format!("licensed-sim-{}", self.packs_installed);
+        let pack = fit_protocol::demo::licensed_ors(&version, &format!("Mig selv ({version})"));
+        self.trace(|| format!("the server installs the ORS pack {version}"));
+        let store = self.net().server.store()?.clone();
+        fit_server::install_pack(&store, "licensed/ors.json", &pack, self.now_ms()).await.map_err(err)?;
         Ok(())
     }
 

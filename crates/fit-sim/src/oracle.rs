@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, VisitId, WorkerId};
+use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::merge::{FieldWrite, Version, merge_lww};
 use fit_protocol::{Change, ChangeBody, Checked, Entity, FieldName, GoalStatus};
 use fit_server::store::{Conflict, DeviceInfo, ServerStore};
@@ -64,8 +64,9 @@ impl Fields {
 #[derive(Default)]
 struct Expected {
     visits: BTreeMap<VisitId, VisitRow>,
-    /// (visit, response as checked and scored), as text for comparing.
-    responses: Vec<(VisitId, String)>,
+    /// Every version of every response: (id, visit, response as checked and scored as text
+    /// for comparing, the response it supersedes, withdrawn).
+    responses: Vec<(ResponseId, VisitId, String, Option<ResponseId>, bool)>,
     notes: BTreeMap<NoteId, (NoteRow, Option<NoteId>)>,
     goals: BTreeSet<GoalId>,
     /// Ids of every response, visit and note row.
@@ -112,6 +113,21 @@ impl Sim {
         let per_citizen = self.fold(&log)?;
         for d in 0..self.devices.len() {
             self.check_replica(d, &per_citizen, &fields, &log)?;
+        }
+        self.check_packs()
+    }
+
+    /// Every device uses the last pack the server was given.
+    fn check_packs(&mut self) -> SimResult<()> {
+        if self.packs_installed == 0 {
+            return Ok(());
+        }
+        let expected = format!("licensed-sim-{}", self.packs_installed);
+        for d in 0..self.devices.len() {
+            let held = self.devices[d].device().scales().find("ors").map(|s| s.version.clone());
+            if held.as_deref() != Some(expected.as_str()) {
+                return Err(format!("device {d} uses the ORS pack {held:?}, the server's is {expected}"));
+            }
         }
         Ok(())
     }
@@ -221,11 +237,12 @@ impl Sim {
                     // The earliest close holds, whichever arrived first.
                     row.closed_at_ms = Some(row.closed_at_ms.map_or(*closed_at_ms, |t| t.min(*closed_at_ms)));
                 }
-                ChangeBody::ResponseRecorded { response, visit, .. } => {
+                ChangeBody::ResponseRecorded { response, visit, supersedes, .. } => {
                     let Checked::Response(valid) = change.check(&self.scales).map_err(err)? else {
                         return Err(format!("response {response} checks as another kind of change"));
                     };
-                    citizen.responses.push((*visit, format!("{valid:?}")));
+                    let withdrawn = valid.is_withdrawn();
+                    citizen.responses.push((*response, *visit, format!("{valid:?}"), *supersedes, withdrawn));
                     citizen.ids.push(response.to_string());
                 }
                 ChangeBody::NoteWritten { note, visit, body, written_at_ms, supersedes, .. } => {
@@ -343,6 +360,7 @@ fn check_citizen(
     let expected_visits: Vec<VisitRow> = log.visits.values().cloned().collect();
     compare("visits", d, &visits, &expected_visits)?;
 
+    // The current version of every response: the ones no correction supersedes, unless withdrawn.
     let mut responses: Vec<(VisitId, String)> = store
         .history(worker, Some(citizen))
         .map_err(err)?
@@ -350,9 +368,23 @@ fn check_citizen(
         .map(|row| (row.visit, format!("{:?}", row.response)))
         .collect();
     responses.sort();
-    let mut expected_responses = log.responses.clone();
+    let superseded: BTreeSet<ResponseId> = log.responses.iter().filter_map(|r| r.3).collect();
+    let mut expected_responses: Vec<(VisitId, String)> = log
+        .responses
+        .iter()
+        .filter(|(id, _, _, _, withdrawn)| !superseded.contains(id) && !withdrawn)
+        .map(|(_, visit, text, _, _)| (*visit, text.clone()))
+        .collect();
     expected_responses.sort();
-    compare("responses", d, &responses, &expected_responses)?;
+    compare("current responses", d, &responses, &expected_responses)?;
+    // And the trail: every version, each with the one it supersedes.
+    let mut versions: Vec<(ResponseId, Option<ResponseId>)> =
+        store.responses(citizen).map_err(err)?.into_iter().map(|r| (r.id, r.supersedes)).collect();
+    versions.sort();
+    let mut expected_versions: Vec<(ResponseId, Option<ResponseId>)> =
+        log.responses.iter().map(|(id, _, _, supersedes, _)| (*id, *supersedes)).collect();
+    expected_versions.sort();
+    compare("response versions", d, &versions, &expected_versions)?;
 
     let mut notes = store.notes(citizen).map_err(err)?;
     notes.sort_by_key(|n| n.id);

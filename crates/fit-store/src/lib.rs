@@ -21,7 +21,9 @@ pub use db::{MIGRATIONS, schema_sql};
 pub use identity::Identity;
 pub use keys::{DataKey, KdfCost, KeyError, StorePaths, UnlockPolicy};
 pub use packs::StoredPack;
-pub use read::{CitizenRow, CitizenSummary, GoalRow, HistoryRow, NoteRow, QuarantinedChange, VisitRow};
+pub use read::{
+    CitizenRow, CitizenSummary, GoalRow, HistoryRow, NoteRow, QuarantinedChange, ResponseRow, ResponseStatus, VisitRow,
+};
 pub use restamp::RESTAMP_MARGIN_MS;
 pub use write::SyncPage;
 

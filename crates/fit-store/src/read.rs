@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use fit_core::hlc::Hlc;
-use fit_core::ids::{CitizenId, GoalId, NoteId, VisitId, WorkerId};
+use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::interpret::AgeBand;
-use fit_core::response::{Answer, ResponseValue, Total, ValidResponse};
-use fit_core::scale::ScaleCode;
+use fit_core::response::{Answer, CorrectionReason, MarkedBy, NotGivenReason, ResponseValue, Total, ValidResponse};
+use fit_core::scale::{ScaleCode, ScaleKind};
 use fit_protocol::sync::QuarantineReport;
 use fit_protocol::{Change, ChangeBody, ErrorCode, GoalStatus};
 use rusqlite::{OptionalExtension, Row, params};
@@ -31,6 +31,8 @@ pub struct CitizenRow {
     pub birth_year: Option<i64>,
     pub age_band: AgeBand,
     pub case_reference: Option<String>,
+    /// The day the support started (`YYYY-MM-DD`), when the server has sent it.
+    pub support_started: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
@@ -92,28 +94,29 @@ fn ms(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Damaged(format!("negative time {value}")))
 }
 
-type CitizenColumns = (String, String, Option<i64>, String, Option<String>);
+type CitizenColumns = (String, String, Option<i64>, String, Option<String>, Option<String>);
 
 fn citizen_row(row: &Row<'_>) -> rusqlite::Result<CitizenColumns> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
 }
 
 fn to_citizen(raw: CitizenColumns) -> Result<CitizenRow, StoreError> {
-    let (id, display_name, birth_year, age_band, case_reference) = raw;
+    let (id, display_name, birth_year, age_band, case_reference, support_started) = raw;
     Ok(CitizenRow {
         id: parse(id, "citizen id")?,
         display_name,
         birth_year,
         age_band: from_enum_text(age_band)?,
         case_reference,
+        support_started,
     })
 }
 
 type ResponseColumns =
-    (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>);
+    (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, String);
 
-const RESPONSE_COLUMNS: &str =
-    "r.citizen_id, r.visit_id, r.scale, r.kind, r.marked_by, r.not_given_reason, r.answers, r.total_raw, r.total_score";
+const RESPONSE_COLUMNS: &str = "r.citizen_id, r.visit_id, r.scale, r.kind, r.marked_by, r.not_given_reason, r.answers, \
+     r.total_raw, r.total_score, r.status";
 
 fn response_columns(row: &Row<'_>) -> rusqlite::Result<ResponseColumns> {
     Ok((
@@ -126,25 +129,102 @@ fn response_columns(row: &Row<'_>) -> rusqlite::Result<ResponseColumns> {
         row.get(6)?,
         row.get(7)?,
         row.get(8)?,
+        row.get(9)?,
     ))
 }
 
 fn to_history(raw: ResponseColumns) -> Result<HistoryRow, StoreError> {
-    let (citizen, visit, scale, kind, marked_by, reason, answers, total_raw, total_score) = raw;
+    let (citizen, visit, scale, kind, marked_by, reason, answers, total_raw, total_score, status) = raw;
     let scale = ScaleCode::parse(&scale).ok_or_else(|| StoreError::Damaged(format!("scale {scale:?}")))?;
     let value = match (marked_by, answers, total_raw, total_score, reason) {
+        (None, None, None, None, None) if status == "withdrawn" => ResponseValue::Withdrawn,
         (Some(marked_by), Some(answers), Some(raw), Some(score), None) => ResponseValue::Given {
             marked_by: from_enum_text(marked_by)?,
             answers: serde_json::from_str::<Vec<Answer>>(&answers).map_err(|e| StoreError::Damaged(e.to_string()))?,
             total: Total { raw, score },
         },
         (None, None, None, None, Some(reason)) => ResponseValue::NotGiven { reason: from_enum_text(reason)? },
-        _ => return Err(StoreError::Damaged("a response is neither given nor not given".into())),
+        _ => return Err(StoreError::Damaged("a response is neither given, not given nor withdrawn".into())),
     };
     Ok(HistoryRow {
         citizen: parse(citizen, "citizen id")?,
         visit: parse(visit, "visit id")?,
         response: ValidResponse { scale, kind: from_enum_text(kind)?, value },
+    })
+}
+
+/// One response as the history shows it: its value, who marked it, and its place in a chain of
+/// corrections (the response it supersedes and why, and whether a later one supersedes it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[ts(rename = "ResponseInfo")]
+pub struct ResponseRow {
+    pub id: ResponseId,
+    pub visit: VisitId,
+    pub citizen: CitizenId,
+    pub scale: ScaleCode,
+    pub kind: ScaleKind,
+    pub status: ResponseStatus,
+    pub marked_by: Option<MarkedBy>,
+    pub not_given_reason: Option<NotGivenReason>,
+    pub total: Option<Total>,
+    pub recorded_at_ms: u64,
+    pub supersedes: Option<ResponseId>,
+    pub correction: Option<CorrectionReason>,
+    /// The response that corrects this one, if any: then this one is history, not in force.
+    pub superseded_by: Option<ResponseId>,
+}
+
+/// Whether a response was given, not given, or withdrawn by a correction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseStatus {
+    Given,
+    NotGiven,
+    Withdrawn,
+}
+
+// The latest correction of a response names it in `superseded_by`; two corrections of one
+// response (made on two devices at once) both stay, and the one recorded last is named.
+const RESPONSE_ROW_SELECT: &str = "SELECT r.id, r.visit_id, r.citizen_id, r.scale, r.kind, r.status, r.marked_by, \
+     r.not_given_reason, r.total_raw, r.total_score, r.recorded_at_ms, r.supersedes, r.correction, \
+     (SELECT s.id FROM responses s WHERE s.supersedes = r.id ORDER BY s.hlc_wall_ms DESC, s.hlc_counter DESC LIMIT 1) \
+     FROM responses r JOIN visits v ON v.id = r.visit_id";
+
+type ResponseRowColumns = (
+    [String; 6],
+    (Option<String>, Option<String>, Option<i64>, Option<i64>, i64),
+    (Option<String>, Option<String>, Option<String>),
+);
+
+fn response_row_columns(row: &Row<'_>) -> rusqlite::Result<ResponseRowColumns> {
+    Ok((
+        [row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?],
+        (row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?, row.get(10)?),
+        (row.get(11)?, row.get(12)?, row.get(13)?),
+    ))
+}
+
+fn to_response_row(raw: ResponseRowColumns) -> Result<ResponseRow, StoreError> {
+    let ([id, visit, citizen, scale, kind, status], (marked_by, reason, raw_total, score, recorded_at_ms), later) = raw;
+    let (supersedes, correction, superseded_by) = later;
+    let total = match (raw_total, score) {
+        (Some(raw), Some(score)) => Some(Total { raw, score }),
+        _ => None,
+    };
+    Ok(ResponseRow {
+        id: parse(id, "response id")?,
+        visit: parse(visit, "visit id")?,
+        citizen: parse(citizen, "citizen id")?,
+        scale: ScaleCode::parse(&scale).ok_or_else(|| StoreError::Damaged(format!("scale {scale:?}")))?,
+        kind: from_enum_text(kind)?,
+        status: from_enum_text(status)?,
+        marked_by: marked_by.map(from_enum_text).transpose()?,
+        not_given_reason: reason.map(from_enum_text).transpose()?,
+        total,
+        recorded_at_ms: ms(recorded_at_ms)?,
+        supersedes: supersedes.map(|s| parse(s, "response id")).transpose()?,
+        correction: correction.map(from_enum_text).transpose()?,
+        superseded_by: superseded_by.map(|s| parse(s, "response id")).transpose()?,
     })
 }
 
@@ -190,7 +270,7 @@ impl Store {
     /// The citizens assigned to `worker`, by display name.
     pub fn caseload(&self, worker: WorkerId) -> Result<Vec<CitizenRow>, StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT c.id, c.display_name, c.birth_year, c.age_band, c.case_reference
+            "SELECT c.id, c.display_name, c.birth_year, c.age_band, c.case_reference, c.support_started
              FROM caseload l JOIN citizens c ON c.id = l.citizen_id
              WHERE l.worker_id = ?1 ORDER BY c.display_name, c.id",
         )?;
@@ -202,7 +282,7 @@ impl Store {
         let raw = self
             .conn
             .query_row(
-                "SELECT id, display_name, birth_year, age_band, case_reference FROM citizens WHERE id = ?1",
+                "SELECT id, display_name, birth_year, age_band, case_reference, support_started FROM citizens WHERE id = ?1",
                 [citizen.to_string()],
                 citizen_row,
             )
@@ -240,8 +320,8 @@ impl Store {
         rows.map(|r| to_visit(r?)).collect()
     }
 
-    /// The responses in force (not superseded) of one citizen, or of every citizen in `worker`'s
-    /// caseload, ordered by citizen, then visit, then the order they were recorded in.
+    /// The responses in force (not superseded, not withdrawn) of one citizen, or of every citizen
+    /// in `worker`'s caseload, ordered by citizen, then visit, then the order they were recorded in.
     pub fn history(&self, worker: WorkerId, citizen: Option<CitizenId>) -> Result<Vec<HistoryRow>, StoreError> {
         // Two statements rather than `?2 IS NULL OR …`, so the one-citizen query uses its index.
         let citizen_filter = if citizen.is_some() { "r.citizen_id = ?2" } else { "?2 IS NULL" };
@@ -251,6 +331,7 @@ impl Store {
              JOIN visits v ON v.id = r.visit_id
              JOIN caseload l ON l.citizen_id = r.citizen_id AND l.worker_id = ?1
              WHERE {citizen_filter}
+               AND r.status <> 'withdrawn'
                AND NOT EXISTS (SELECT 1 FROM responses s WHERE s.supersedes = r.id)
              ORDER BY r.citizen_id, v.started_at_ms, v.id, r.hlc_wall_ms, r.hlc_counter"
         );
@@ -258,6 +339,24 @@ impl Store {
         let rows =
             statement.query_map(params![worker.to_string(), citizen.map(|c| c.to_string())], response_columns)?;
         rows.map(|r| to_history(r?)).collect()
+    }
+
+    /// Every response of a citizen, corrected ones included, by visit and then the order they
+    /// were recorded in: the history with its trail of corrections.
+    pub fn responses(&self, citizen: CitizenId) -> Result<Vec<ResponseRow>, StoreError> {
+        let sql = format!(
+            "{RESPONSE_ROW_SELECT} WHERE r.citizen_id = ?1 ORDER BY v.started_at_ms, v.id, r.hlc_wall_ms, r.hlc_counter"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map([citizen.to_string()], response_row_columns)?;
+        rows.map(|r| to_response_row(r?)).collect()
+    }
+
+    /// One response, corrected or not.
+    pub fn response(&self, response: ResponseId) -> Result<Option<ResponseRow>, StoreError> {
+        let sql = format!("{RESPONSE_ROW_SELECT} WHERE r.id = ?1");
+        let raw = self.conn.prepare_cached(&sql)?.query_row([response.to_string()], response_row_columns).optional()?;
+        raw.map(to_response_row).transpose()
     }
 
     /// A citizen's notes in force (the latest version of each), newest first.

@@ -65,6 +65,7 @@ impl Fixture {
             answered: ResponseContent::Given { marked_by: MarkedBy::CitizenOnDevice, answers },
             recorded_at_ms: NOW,
             supersedes: None,
+            correction: None,
         })
     }
 }

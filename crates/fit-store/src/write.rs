@@ -430,7 +430,15 @@ fn apply_visit_closed(
 
 fn apply_response(tx: &Connection, change: &Change, valid: &ValidResponse) -> Result<(), StoreError> {
     let ChangeBody::ResponseRecorded {
-        response, visit, citizen, scale, scale_version, recorded_at_ms, supersedes, ..
+        response,
+        visit,
+        citizen,
+        scale,
+        scale_version,
+        recorded_at_ms,
+        supersedes,
+        correction,
+        ..
     } = &change.body
     else {
         return Err(StoreError::Invalid("not a response".into()));
@@ -442,18 +450,31 @@ fn apply_response(tx: &Connection, change: &Change, valid: &ValidResponse) -> Re
     if visit_citizen.as_deref() != Some(citizen.to_string().as_str()) {
         return Err(StoreError::NotFound(format!("visit {visit} of this citizen")));
     }
-    let (marked_by, reason, answers, total) = match &valid.value {
+    // A correction supersedes a response of the same citizen (the server refuses any other, as
+    // `reference.foreign`); one this device does not hold is refused by the foreign key.
+    if let Some(earlier) = supersedes {
+        let earlier_citizen: Option<String> = tx
+            .prepare_cached("SELECT citizen_id FROM responses WHERE id = ?1")?
+            .query_row([earlier.to_string()], |row| row.get(0))
+            .optional()?;
+        if earlier_citizen.is_some_and(|c| c != citizen.to_string()) {
+            return Err(StoreError::Invalid(format!("response {earlier} is another citizen's")));
+        }
+    }
+    let (status, marked_by, reason, answers, total) = match &valid.value {
         ResponseValue::Given { marked_by, answers, total } => {
             let answers = serde_json::to_string(answers).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            (Some(enum_text(marked_by)?), None, Some(answers), Some(*total))
+            ("given", Some(enum_text(marked_by)?), None, Some(answers), Some(*total))
         }
-        ResponseValue::NotGiven { reason } => (None, Some(enum_text(reason)?), None, None),
+        ResponseValue::NotGiven { reason } => ("not_given", None, Some(enum_text(reason)?), None, None),
+        ResponseValue::Withdrawn => ("withdrawn", None, None, None, None),
     };
     exec(
         tx,
-        "INSERT INTO responses (id, visit_id, citizen_id, scale, scale_version, kind, marked_by,
-            not_given_reason, answers, total_raw, total_score, recorded_at_ms, supersedes, hlc_wall_ms, hlc_counter)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+        "INSERT INTO responses (id, visit_id, citizen_id, scale, scale_version, kind, status, marked_by,
+            not_given_reason, answers, total_raw, total_score, recorded_at_ms, supersedes, correction,
+            hlc_wall_ms, hlc_counter)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          ON CONFLICT (id) DO NOTHING",
         params![
             response.to_string(),
@@ -462,6 +483,7 @@ fn apply_response(tx: &Connection, change: &Change, valid: &ValidResponse) -> Re
             scale.as_str(),
             scale_version,
             enum_text(&valid.kind)?,
+            status,
             marked_by,
             reason,
             answers,
@@ -469,6 +491,7 @@ fn apply_response(tx: &Connection, change: &Change, valid: &ValidResponse) -> Re
             total.map(|t| t.score),
             sql_u64(*recorded_at_ms)?,
             supersedes.map(|s| s.to_string()),
+            correction.map(|c| enum_text(&c)).transpose()?,
             sql_u64(change.hlc.wall_ms)?,
             change.hlc.counter,
         ],

@@ -1,7 +1,7 @@
 // Made by src-tauri/src/bindings.rs from the Rust types; do not edit. To make it anew:
 // FIT_BLESS=1 cargo test -p fit-app --lib bindings
 
-export type ErrorCode = "route.not_found" | "route.method_not_allowed" | "request.malformed" | "request.too_large" | "request.encoding_unsupported" | "request.out_of_range" | "protocol.unsupported" | "auth.required" | "device.revoked" | "server.internal" | "server.busy" | "rate.limited" | "request.timeout" | "enroll.code_invalid" | "enroll.code_used" | "enroll.code_expired" | "enroll.code_revoked" | "enroll.device_exists" | "enroll.device_invalid" | "batch.too_large" | "batch.sequence_gap" | "change.wrong_device" | "change.invalid_seq" | "change.schema_unsupported" | "change.clock_ahead" | "change.invalid_id" | "change.conflict" | "citizen.out_of_scope" | "reference.unknown" | "reference.foreign" | "visit.wrong_worker" | "change.time_implausible" | "sync.cursor_past_end" | "note.invalid" | "field.invalid" | "response.unknown_scale" | "response.unknown_item" | "response.duplicate_item" | "response.missing_item" | "response.not_an_integer" | "response.out_of_range" | "response.not_an_option" | "response.invalid_scale_version" | "pack.invalid" | "pack.version_reused" | "pack.changed" | "admin.constraint" | "device.unknown" | "admin.code_validity" | "worker.unknown" | "team.unknown" | "worker.deactivated" | "sync.offline" | "sync.busy" | "sync.garbled_answer" | "sync.insecure_url" | "device.not_enrolled" | "device.locked" | "device.unavailable" | "citizen.not_in_caseload" | "visit.not_found" | "visit.closed" | "input.invalid" | "scale.unknown" | "store.not_set_up" | "store.already_set_up" | "store.wiped" | "store.damaged" | "store.io" | "store.wrong_key" | "store.database" | "store.invalid" | "store.not_found" | "store.rolled_back" | "pin.too_short" | "pin.wrong" | "pin.too_soon" | "citizen_mode.active" | "citizen_mode.off" | "citizen_mode.done" | "app.internal" | "app.ipc" | "unknown";
+export type ErrorCode = "route.not_found" | "route.method_not_allowed" | "request.malformed" | "request.too_large" | "request.encoding_unsupported" | "request.out_of_range" | "protocol.unsupported" | "auth.required" | "device.revoked" | "server.internal" | "server.busy" | "rate.limited" | "request.timeout" | "enroll.code_invalid" | "enroll.code_used" | "enroll.code_expired" | "enroll.code_revoked" | "enroll.device_exists" | "enroll.device_invalid" | "batch.too_large" | "batch.sequence_gap" | "change.wrong_device" | "change.invalid_seq" | "change.schema_unsupported" | "change.clock_ahead" | "change.invalid_id" | "change.conflict" | "citizen.out_of_scope" | "reference.unknown" | "reference.foreign" | "visit.wrong_worker" | "change.time_implausible" | "sync.cursor_past_end" | "note.invalid" | "field.invalid" | "response.unknown_scale" | "response.unknown_item" | "response.duplicate_item" | "response.missing_item" | "response.not_an_integer" | "response.out_of_range" | "response.not_an_option" | "response.invalid_scale_version" | "response.correction_invalid" | "response.not_correctable" | "paper.date_future" | "paper.date_too_old" | "paper.date_before_support" | "pack.invalid" | "pack.version_reused" | "pack.changed" | "admin.constraint" | "device.unknown" | "admin.code_validity" | "worker.unknown" | "team.unknown" | "worker.deactivated" | "sync.offline" | "sync.busy" | "sync.garbled_answer" | "sync.insecure_url" | "device.not_enrolled" | "device.locked" | "device.unavailable" | "citizen.not_in_caseload" | "visit.not_found" | "visit.closed" | "input.invalid" | "scale.unknown" | "store.not_set_up" | "store.already_set_up" | "store.wiped" | "store.damaged" | "store.io" | "store.wrong_key" | "store.database" | "store.invalid" | "store.not_found" | "store.rolled_back" | "pin.too_short" | "pin.wrong" | "pin.too_soon" | "citizen_mode.active" | "citizen_mode.off" | "citizen_mode.done" | "app.internal" | "app.ipc" | "unknown";
 
 export type AppError = { code: ErrorCode, message: string, };
 
@@ -75,13 +75,15 @@ export type MarkedBy = "citizen_on_device" | "read_aloud_verbal" | "transcribed_
 
 export type NotGivenReason = "declined" | "too_unwell" | "no_time" | "other";
 
+export type CorrectionReason = "wrong_mark" | "wrong_citizen" | "entered_twice";
+
 export type RawAnswer = { item: string, 
 /**
  * Any JSON on the wire, so a wrong unit is refused with its own error; the UI sends a number.
  */
 value: number, };
 
-export type ResponseContent = { "given": { marked_by: MarkedBy, answers: Array<RawAnswer>, } } | { "not_given": { reason: NotGivenReason, } };
+export type ResponseContent = { "given": { marked_by: MarkedBy, answers: Array<RawAnswer>, } } | { "not_given": { reason: NotGivenReason, } } | { "withdrawn": Record<symbol, never> };
 
 export type ResponseInput = { scale: string, content: ResponseContent, };
 
@@ -142,7 +144,11 @@ done: boolean, };
 
 export type AppStatus = { set_up: boolean, unlocked: boolean, enrolled: boolean, worker_name: string | null, team_name: string | null, citizen_mode: CitizenMode | null, };
 
-export type CitizenInfo = { id: CitizenId, display_name: string, birth_year: number | null, age_band: AgeBand, case_reference: string | null, };
+export type CitizenInfo = { id: CitizenId, display_name: string, birth_year: number | null, age_band: AgeBand, case_reference: string | null, 
+/**
+ * The day the support started (`YYYY-MM-DD`), when the server has sent it.
+ */
+support_started: string | null, };
 
 export type CaseloadLine = { citizen: CitizenInfo, last_ors_tenths: number | null, trend: Trend | null, alerts: Array<AlertCode>, pending_changes: number, 
 /**
@@ -154,6 +160,14 @@ wellbeing_due_ms: number | null, };
 export type VisitInfo = { id: VisitId, citizen: CitizenId, worker: WorkerId, started_at_ms: number, closed_at_ms: number | null, };
 
 export type NoteInfo = { id: NoteId, visit: VisitId | null, body: string, written_at_ms: number, };
+
+export type ResponseStatus = "given" | "not_given" | "withdrawn";
+
+export type ResponseInfo = { id: ResponseId, visit: VisitId, citizen: CitizenId, scale: ScaleCode, kind: ScaleKind, status: ResponseStatus, marked_by: MarkedBy | null, not_given_reason: NotGivenReason | null, total: Total | null, recorded_at_ms: number, supersedes: ResponseId | null, correction: CorrectionReason | null, 
+/**
+ * The response that corrects this one, if any: then this one is history, not in force.
+ */
+superseded_by: ResponseId | null, };
 
 export type GoalStatus = "active" | "achieved" | "dropped";
 
@@ -187,9 +201,20 @@ visit_plan: VisitProgress | null,
 /**
  * When the well-being scale is next due, as on the caseload line.
  */
-wellbeing_due_ms: number | null, };
+wellbeing_due_ms: number | null, 
+/**
+ * Every response, corrected ones included, by visit: the history with its corrections.
+ */
+responses: Array<ResponseInfo>, 
+/**
+ * The scales that apply to this citizen (a visit's plan with well-being), in the order a
+ * visit gives them: what a paper form may be, and the titles of the responses.
+ */
+scales: Array<PlannedScale>, };
 
 export type CitizenAnswer = { "kind": "given", answers: Array<[string, number]>, } | { "kind": "not_given", reason: NotGivenReason, };
+
+export type Correction = { "kind": "marks", answers: Array<[string, number]>, } | { "kind": "not_given", reason: NotGivenReason, } | { "kind": "withdraw", reason: CorrectionReason, };
 
 export type SyncCounters = { pending_changes: number, 
 /**
@@ -237,8 +262,8 @@ utc_offset_minutes: number, };
 export type AppSettings = { lang: Lang, auto_lock_minutes: number, nightly: NightlyWindow, };
 
 /** Every error code the app and the server can answer. */
-export const ERROR_CODES: readonly ErrorCode[] = ['route.not_found', 'route.method_not_allowed', 'request.malformed', 'request.too_large', 'request.encoding_unsupported', 'request.out_of_range', 'protocol.unsupported', 'auth.required', 'device.revoked', 'server.internal', 'server.busy', 'rate.limited', 'request.timeout', 'enroll.code_invalid', 'enroll.code_used', 'enroll.code_expired', 'enroll.code_revoked', 'enroll.device_exists', 'enroll.device_invalid', 'batch.too_large', 'batch.sequence_gap', 'change.wrong_device', 'change.invalid_seq', 'change.schema_unsupported', 'change.clock_ahead', 'change.invalid_id', 'change.conflict', 'citizen.out_of_scope', 'reference.unknown', 'reference.foreign', 'visit.wrong_worker', 'change.time_implausible', 'sync.cursor_past_end', 'note.invalid', 'field.invalid', 'response.unknown_scale', 'response.unknown_item', 'response.duplicate_item', 'response.missing_item', 'response.not_an_integer', 'response.out_of_range', 'response.not_an_option', 'response.invalid_scale_version', 'pack.invalid', 'pack.version_reused', 'pack.changed', 'admin.constraint', 'device.unknown', 'admin.code_validity', 'worker.unknown', 'team.unknown', 'worker.deactivated', 'sync.offline', 'sync.busy', 'sync.garbled_answer', 'sync.insecure_url', 'device.not_enrolled', 'device.locked', 'device.unavailable', 'citizen.not_in_caseload', 'visit.not_found', 'visit.closed', 'input.invalid', 'scale.unknown', 'store.not_set_up', 'store.already_set_up', 'store.wiped', 'store.damaged', 'store.io', 'store.wrong_key', 'store.database', 'store.invalid', 'store.not_found', 'store.rolled_back', 'pin.too_short', 'pin.wrong', 'pin.too_soon', 'citizen_mode.active', 'citizen_mode.off', 'citizen_mode.done', 'app.internal', 'app.ipc'];
+export const ERROR_CODES: readonly ErrorCode[] = ['route.not_found', 'route.method_not_allowed', 'request.malformed', 'request.too_large', 'request.encoding_unsupported', 'request.out_of_range', 'protocol.unsupported', 'auth.required', 'device.revoked', 'server.internal', 'server.busy', 'rate.limited', 'request.timeout', 'enroll.code_invalid', 'enroll.code_used', 'enroll.code_expired', 'enroll.code_revoked', 'enroll.device_exists', 'enroll.device_invalid', 'batch.too_large', 'batch.sequence_gap', 'change.wrong_device', 'change.invalid_seq', 'change.schema_unsupported', 'change.clock_ahead', 'change.invalid_id', 'change.conflict', 'citizen.out_of_scope', 'reference.unknown', 'reference.foreign', 'visit.wrong_worker', 'change.time_implausible', 'sync.cursor_past_end', 'note.invalid', 'field.invalid', 'response.unknown_scale', 'response.unknown_item', 'response.duplicate_item', 'response.missing_item', 'response.not_an_integer', 'response.out_of_range', 'response.not_an_option', 'response.invalid_scale_version', 'response.correction_invalid', 'response.not_correctable', 'paper.date_future', 'paper.date_too_old', 'paper.date_before_support', 'pack.invalid', 'pack.version_reused', 'pack.changed', 'admin.constraint', 'device.unknown', 'admin.code_validity', 'worker.unknown', 'team.unknown', 'worker.deactivated', 'sync.offline', 'sync.busy', 'sync.garbled_answer', 'sync.insecure_url', 'device.not_enrolled', 'device.locked', 'device.unavailable', 'citizen.not_in_caseload', 'visit.not_found', 'visit.closed', 'input.invalid', 'scale.unknown', 'store.not_set_up', 'store.already_set_up', 'store.wiped', 'store.damaged', 'store.io', 'store.wrong_key', 'store.database', 'store.invalid', 'store.not_found', 'store.rolled_back', 'pin.too_short', 'pin.wrong', 'pin.too_soon', 'citizen_mode.active', 'citizen_mode.off', 'citizen_mode.done', 'app.internal', 'app.ipc'];
 
 /** Every command the app's window may invoke. */
-export const COMMANDS = ['get_status', 'set_up_device', 'enroll_device', 'unlock_app', 'lock_app', 'change_pin', 'list_caseload', 'get_citizen', 'get_scale', 'start_visit', 'record_response', 'close_visit', 'add_note', 'set_goal', 'delete_goal', 'enter_citizen_mode', 'record_citizen_answer', 'leave_citizen_mode', 'get_sync_status', 'sync_now', 'get_settings', 'save_settings'] as const;
+export const COMMANDS = ['get_status', 'set_up_device', 'enroll_device', 'unlock_app', 'lock_app', 'change_pin', 'list_caseload', 'get_citizen', 'get_scale', 'start_visit', 'record_response', 'correct_response', 'record_paper', 'close_visit', 'add_note', 'set_goal', 'delete_goal', 'enter_citizen_mode', 'record_citizen_answer', 'leave_citizen_mode', 'get_sync_status', 'sync_now', 'get_settings', 'save_settings'] as const;
 export type Command = (typeof COMMANDS)[number];

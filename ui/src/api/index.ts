@@ -5,7 +5,7 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
   AppError, AppSettings, AppStatus, CaseloadLine, CitizenAnswer, CitizenMode, CitizenPage, Command,
-  NotGivenReason, Scale, SyncView,
+  Correction, NotGivenReason, Scale, SyncView,
 } from './bindings';
 
 export * from './bindings';
@@ -42,6 +42,20 @@ export const api = {
   startVisit: (citizen: string) => call<string>('start_visit', { citizen }),
   recordNotGiven: (visit: string, scale: string, reason: NotGivenReason) =>
     call<string>('record_response', { visit, input: { scale, content: { not_given: { reason } } } }),
+  /** Answers the citizen gave aloud, the worker placing the marks (`answers`: item id, value). */
+  recordReadAloud: async (visit: string, scale: string, answers: [string, number][]) =>
+    call<string>('record_response', {
+      visit,
+      input: {
+        scale,
+        content: { given: { marked_by: 'read_aloud_verbal', answers: answers.map(([item, value]) => ({ item, value })) } },
+      },
+    }),
+  correctResponse: (response: string, correction: Correction) =>
+    call<string>('correct_response', { response, correction }),
+  /** A paper form, dated by the day written on it (`YYYY-MM-DD`). */
+  recordPaper: (citizen: string, paper_day: string, scale: string, answers: [string, number][]) =>
+    call<string>('record_paper', { citizen, paper_day, scale, answers }),
   closeVisit: (visit: string) => call<void>('close_visit', { visit }),
   addNote: (citizen: string, visit: string | null, body: string) =>
     call<string>('add_note', { citizen, visit, body }),

@@ -22,12 +22,14 @@ function given(measure: Measure | null, divisor: number): number | null {
   return measure && measure.status === 'given' ? measure.total.score / divisor : null;
 }
 
-export function chartData(trajectory: Trajectory): ChartData {
+/** `dayOf` names a visit's day for the axis (a paper form's visit is at the date on the paper);
+ * without it, or for a visit it does not know, the visit's number. */
+export function chartData(trajectory: Trajectory, dayOf: (visit: string) => string | undefined = () => undefined): ChartData {
   const points = trajectory.points;
   const outcome = trajectory.outcome;
   const who5 = points.map((p) => given(p.wellbeing, 1));
   return {
-    labels: points.map((p) => String(p.number)),
+    labels: points.map((p) => dayOf(p.visit) ?? String(p.number)),
     ors: points.map((p) => given(p.outcome, 10)),
     cutoff: outcome ? outcome.cutoff_tenths / 10 : null,
     bandLow: outcome ? outcome.band_low_tenths / 10 : null,

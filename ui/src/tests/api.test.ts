@@ -20,6 +20,9 @@ describe('the API layer', () => {
     await api.enroll('https://fit.kommune.dk', 'abc', '-----BEGIN CERTIFICATE-----');
     await api.recordNotGiven('visit-1', 'srs', 'too_unwell');
     await api.recordCitizenAnswer({ kind: 'given', answers: [['individually', 55]] });
+    await api.recordReadAloud('visit-1', 'ors', [['individually', 40]]);
+    await api.correctResponse('response-1', { kind: 'withdraw', reason: 'entered_twice' });
+    await api.recordPaper('citizen-1', '2026-11-20', 'ors', [['individually', 40]]);
     expect(calls).toEqual([
       { cmd: 'start_visit', args: { citizen: 'citizen-1' } },
       { cmd: 'enroll_device', args: { server_url: 'http://127.0.0.1:8080', code: 'abc', certificate: null } },
@@ -32,6 +35,18 @@ describe('the API layer', () => {
         args: { visit: 'visit-1', input: { scale: 'srs', content: { not_given: { reason: 'too_unwell' } } } },
       },
       { cmd: 'record_citizen_answer', args: { answer: { kind: 'given', answers: [['individually', 55]] } } },
+      {
+        cmd: 'record_response',
+        args: {
+          visit: 'visit-1',
+          input: { scale: 'ors', content: { given: { marked_by: 'read_aloud_verbal', answers: [{ item: 'individually', value: 40 }] } } },
+        },
+      },
+      { cmd: 'correct_response', args: { response: 'response-1', correction: { kind: 'withdraw', reason: 'entered_twice' } } },
+      {
+        cmd: 'record_paper',
+        args: { citizen: 'citizen-1', paper_day: '2026-11-20', scale: 'ors', answers: [['individually', 40]] },
+      },
     ]);
   });
 

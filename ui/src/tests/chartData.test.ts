@@ -30,6 +30,11 @@ describe('chart data', () => {
     expect(data.srs).toEqual([37.2, 35.1, null]);
   });
 
+  it('names each visit by its day where the day is known, by its number otherwise', () => {
+    const days: Record<string, string> = { v1: '2. nov.', v3: '30. nov.' };
+    expect(chartData(trajectory, (visit) => days[visit]).labels).toEqual(['2. nov.', '2', '30. nov.']);
+  });
+
   it('carries the cutoff and the reliable-change band around the first score', () => {
     const data = chartData(trajectory);
     expect(data.cutoff).toBe(25);

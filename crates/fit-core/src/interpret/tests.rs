@@ -18,6 +18,8 @@ enum Held {
     /// A WHO-5 raw total, 0–25.
     Who5(i64),
     OutcomeNotGiven,
+    /// An outcome response taken back (recorded for the wrong citizen, or twice).
+    OutcomeWithdrawn,
 }
 
 use Held::*;
@@ -57,6 +59,10 @@ fn response(scales: &ScaleSet, given: Held) -> ValidResponse {
                 scale: "ors".into(),
                 content: ResponseContent::NotGiven { reason: NotGivenReason::Declined },
             };
+            return validate_response(scales, &input).unwrap();
+        }
+        OutcomeWithdrawn => {
+            let input = ResponseInput { scale: "ors".into(), content: ResponseContent::Withdrawn {} };
             return validate_response(scales, &input).unwrap();
         }
     };
@@ -193,6 +199,19 @@ fn visits_where_the_outcome_scale_was_not_given_do_not_count_as_measurements() {
     assert_eq!(t.outcome.as_ref().unwrap().measurements, 5);
     assert!(!t.has_alert(AlertCode::OrsNoReliableImprovement));
     assert!(matches!(t.points[2].outcome, Some(Measure::NotGiven { reason: NotGivenReason::Declined, .. })));
+}
+
+#[test]
+fn a_withdrawn_response_measures_nothing_and_the_one_before_it_at_the_visit_counts() {
+    // Withdrawn alone: the visit has no outcome point, and the first score is the next visit's.
+    let t = check(&[&[OutcomeWithdrawn], &[ors(200)], &[ors(260)]]);
+    assert_eq!(t.points[0].outcome, None);
+    let summary = t.outcome.as_ref().unwrap();
+    assert_eq!((summary.first_tenths, summary.latest_tenths, summary.measurements), (200, 260, 2));
+    // Entered twice: the second is withdrawn, so the first is the visit's measure.
+    let t = check(&[&[ors(150), OutcomeWithdrawn]]);
+    assert!(matches!(t.points[0].outcome, Some(Measure::Given { total: Total { score: 150, .. }, .. })));
+    assert!(t.has_alert(AlertCode::OrsBelowCutoff));
 }
 
 #[test]

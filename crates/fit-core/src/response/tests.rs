@@ -130,6 +130,38 @@ fn a_response_round_trips_through_json() {
     assert_eq!(serde_json::from_str::<ValidResponse>(&text).unwrap(), response);
 }
 
+#[test]
+fn a_withdrawal_checks_against_its_scale_and_has_no_total() {
+    let input = ResponseInput { scale: "ors".into(), content: ResponseContent::Withdrawn {} };
+    let response = validate_response(&scales(), &input).unwrap();
+    assert!(response.is_withdrawn());
+    assert_eq!(response.total(), None);
+    let unknown = ResponseInput { scale: "nope".into(), content: ResponseContent::Withdrawn {} };
+    assert_eq!(validate_response(&scales(), &unknown), Err(ResponseError::UnknownScale("nope".into())));
+    assert!(CorrectionReason::WrongCitizen.withdraws() && CorrectionReason::EnteredTwice.withdraws());
+    assert!(!CorrectionReason::WrongMark.withdraws());
+}
+
+/// The paper's date at each boundary: today, 90 days back, the day support started; one day past
+/// each is refused with its reason.
+#[rstest]
+#[case::today(1000, 1000, None, Ok(()))]
+#[case::tomorrow(1001, 1000, None, Err(PaperDateError::Future))]
+#[case::ninety_days_back(910, 1000, None, Ok(()))]
+#[case::ninety_one_days_back(909, 1000, None, Err(PaperDateError::TooOld))]
+#[case::the_day_support_started(950, 1000, Some(950), Ok(()))]
+#[case::the_day_before_support(949, 1000, Some(950), Err(PaperDateError::BeforeSupport))]
+#[case::future_before_too_old(2000, 1000, Some(950), Err(PaperDateError::Future))]
+#[case::too_old_and_before_support(800, 1000, Some(950), Err(PaperDateError::TooOld))]
+fn a_paper_date_is_checked_at_each_boundary(
+    #[case] paper: i64,
+    #[case] today: i64,
+    #[case] support_started: Option<i64>,
+    #[case] expected: Result<(), PaperDateError>,
+) {
+    assert_eq!(check_paper_date(paper, today, support_started), expected);
+}
+
 proptest! {
     #[test]
     fn a_total_is_always_the_sum_of_its_items(values in prop::array::uniform4(0i64..=100)) {

@@ -110,6 +110,8 @@ pub struct CitizenProfile {
     /// `child`, `adolescent` or `adult`.
     pub age_band: String,
     pub case_reference: Option<String>,
+    /// The day the support started (`YYYY-MM-DD`): a paper form dated before it is refused.
+    pub support_started: Option<String>,
 }
 
 impl CitizenProfile {
@@ -120,6 +122,7 @@ impl CitizenProfile {
             birth_year: None,
             age_band: "adult".into(),
             case_reference: None,
+            support_started: None,
         }
     }
 
@@ -131,6 +134,7 @@ impl CitizenProfile {
             (FieldName::AgeBand, serde_json::json!(self.age_band)),
             (FieldName::BirthYear, serde_json::json!(self.birth_year)),
             (FieldName::CaseReference, serde_json::json!(self.case_reference)),
+            (FieldName::SupportStarted, serde_json::json!(self.support_started)),
         ];
         values
             .into_iter()

@@ -320,6 +320,7 @@ mod references {
             answered: ResponseContent::NotGiven { reason: NotGivenReason::Declined },
             recorded_at_ms: NOW,
             supersedes,
+            correction: supersedes.map(|_| fit_core::CorrectionReason::WrongMark),
         };
         at(seq, NOW, body)
     }
