@@ -20,6 +20,7 @@ describe('the API layer', () => {
     await api.enroll('https://fit.kommune.dk', 'abc', '-----BEGIN CERTIFICATE-----');
     await api.recordNotGiven('visit-1', 'srs', 'too_unwell');
     await api.recordCitizenAnswer({ kind: 'given', answers: [['individually', 55]] });
+    await api.speak('Hvordan har du det?', 'da');
     expect(calls).toEqual([
       { cmd: 'start_visit', args: { citizen: 'citizen-1' } },
       { cmd: 'enroll_device', args: { server_url: 'http://127.0.0.1:8080', code: 'abc', certificate: null } },
@@ -32,6 +33,7 @@ describe('the API layer', () => {
         args: { visit: 'visit-1', input: { scale: 'srs', content: { not_given: { reason: 'too_unwell' } } } },
       },
       { cmd: 'record_citizen_answer', args: { answer: { kind: 'given', answers: [['individually', 55]] } } },
+      { cmd: 'speak_text', args: { text: 'Hvordan har du det?', lang: 'da' } },
     ]);
   });
 
