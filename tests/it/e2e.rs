@@ -241,10 +241,11 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     app.click(&citizen_card).await.unwrap();
     app.click("start-visit").await.unwrap();
     app.click("hand-over").await.unwrap();
-    app.find("citizen-mode").await.unwrap();
+    // The item shows once the scale and the speech engine's answer are both in.
+    app.find("item-individually").await.unwrap();
     let heading = app.driver().find(thirtyfour::By::Css("[data-testid=\"item-individually\"] h2")).await.unwrap();
     assert_eq!(heading.text().await.unwrap(), full_text, "the licensed pack's wording, after the sync");
-    // Read-aloud shows once the device's speech engine answers.
+    // The item shows with read-aloud: the device's speech engine answered.
     app.find("read-aloud").await.unwrap();
     app.screenshot("11b-citizen-mode-licensed-pack").await.unwrap();
 
