@@ -3,11 +3,13 @@
 //! offline, unlike the web view's speechSynthesis, which WebKitGTK and Android's WebView lack.
 //!
 //! The engine starts on first use, on the blocking thread the command runs on: connecting to
-//! speech-dispatcher may start it, which takes a moment the UI must not wait for. An engine
-//! that does not start makes read-aloud unavailable and is not tried again; the user sees the
-//! button hidden, not an error.
+//! speech-dispatcher may start it, which takes a moment the UI must not wait for. Its voices are
+//! listed on a thread of their own right after: speech-dispatcher lists every espeak-ng voice
+//! with every variant (thousands), which takes seconds, and the answer to "is read-aloud
+//! available" must not wait for that. An engine that does not start makes read-aloud
+//! unavailable and is not tried again; the user sees the button hidden, not an error.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use fit_core::Lang;
 use fit_device::speech::{Speech, SpeechError};
@@ -16,7 +18,7 @@ use tts::{Tts, Voice};
 /// The device's speech engine, started on first use.
 #[derive(Default)]
 pub struct DeviceSpeech {
-    engine: OnceLock<Option<Mutex<Engine>>>,
+    engine: OnceLock<Option<Arc<Mutex<Engine>>>>,
 }
 
 impl std::fmt::Debug for DeviceSpeech {
@@ -25,28 +27,46 @@ impl std::fmt::Debug for DeviceSpeech {
     }
 }
 
-/// A started engine, its voices, and the language its voice was last chosen for.
+/// A started engine, its voices (None until listed), and the language its voice was last
+/// chosen for.
 struct Engine {
     tts: Tts,
-    voices: Vec<Voice>,
+    voices: Option<Vec<Voice>>,
     voice_for: Option<Lang>,
 }
 
-impl DeviceSpeech {
-    fn engine(&self) -> Option<&Mutex<Engine>> {
-        self.engine.get_or_init(start).as_ref()
+impl Engine {
+    /// The engine's voices, listed once. An engine that cannot list them still speaks, with its
+    /// default voice.
+    fn voices(&mut self) -> &[Voice] {
+        let tts = &self.tts;
+        self.voices.get_or_insert_with(|| tts.voices().unwrap_or_default())
     }
 }
 
-fn start() -> Option<Mutex<Engine>> {
+impl DeviceSpeech {
+    /// The engine, started on first use.
+    fn engine(&self) -> Option<MutexGuard<'_, Engine>> {
+        let engine = self.engine.get_or_init(start).as_ref()?;
+        // A panic under the lock cannot leave the engine half-set: the voice is chosen anew.
+        Some(engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
+
+fn start() -> Option<Arc<Mutex<Engine>>> {
     // The engine's own setup can panic where the platform lacks a piece it expects (on Android,
     // the `rs.tts.Bridge` Java class in the app); that too is an engine that did not start.
     let started = std::panic::catch_unwind(Tts::default).unwrap_or(Err(tts::Error::NoneError));
     match started {
         Ok(tts) => {
-            // An engine that cannot list its voices still speaks, with its default voice.
-            let voices = tts.voices().unwrap_or_default();
-            Some(Mutex::new(Engine { tts, voices, voice_for: None }))
+            let engine = Arc::new(Mutex::new(Engine { tts, voices: None, voice_for: None }));
+            let listing = engine.clone();
+            // Listed now, so the first read-aloud finds them ready; one asked for before the
+            // list is in waits for it under the lock.
+            let _ = std::thread::Builder::new().name("speech-voices".into()).spawn(move || {
+                listing.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).voices();
+            });
+            Some(engine)
         }
         Err(error) => {
             // The engine's own reason, for whoever reads the app's output; no text is in it.
@@ -75,17 +95,15 @@ fn engine_error(error: tts::Error) -> SpeechError {
 
 impl Speech for DeviceSpeech {
     fn is_available(&self) -> bool {
-        self.engine().is_some()
+        self.engine.get_or_init(start).is_some()
     }
 
     fn speak(&self, text: &str, lang: Lang) -> Result<(), SpeechError> {
-        let engine = self.engine().ok_or(SpeechError::Unavailable)?;
-        // A panic under the lock cannot leave the engine half-set: the voice is chosen anew.
-        let mut engine = engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut engine = self.engine().ok_or(SpeechError::Unavailable)?;
         if engine.voice_for != Some(lang) {
             // Without a voice of the language the engine keeps the voice it has: reading in
             // another voice is better than not reading at all.
-            if let Some(voice) = voice_for(&engine.voices, lang).cloned() {
+            if let Some(voice) = voice_for(engine.voices(), lang).cloned() {
                 engine.tts.set_voice(&voice).map_err(engine_error)?;
             }
             engine.voice_for = Some(lang);
@@ -95,8 +113,7 @@ impl Speech for DeviceSpeech {
     }
 
     fn stop(&self) -> Result<(), SpeechError> {
-        let Some(engine) = self.engine() else { return Ok(()) };
-        let mut engine = engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(mut engine) = self.engine() else { return Ok(()) };
         engine.tts.stop().map_err(engine_error)?;
         Ok(())
     }
