@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing the app needs, and nothing that is already there:
 # WebKitGTK for Tauri, Xvfb and WebKitWebDriver for the end-to-end tests, ImageMagick for their
-# screenshots, the UI's npm packages, and tauri-driver. Sourced by scripts/run.sh and
+# screenshots, the speech engine read-aloud speaks through (speech-dispatcher with espeak-ng,
+# which has a Danish voice) with the headers and libclang the tts crate's bindings are generated
+# from, the UI's npm packages, and tauri-driver. Sourced by scripts/run.sh and
 # scripts/test.sh after scripts/install-deps.sh.
 set -euo pipefail
 
 app_packages=(libwebkit2gtk-4.1-dev xvfb webkit2gtk-driver imagemagick
-  xauth nodejs npm)
+  xauth nodejs npm
+  speech-dispatcher speech-dispatcher-espeak-ng espeak-ng libspeechd-dev libclang-dev)
 app_missing=()
 for package in "${app_packages[@]}"; do
   # Node.js may come from elsewhere than Debian; what matters is that node and npm run.

@@ -31,6 +31,9 @@ macro_rules! app_commands {
             sync_now,
             get_settings,
             save_settings,
+            get_speech_available,
+            speak_text,
+            stop_speech,
         }
     };
 }

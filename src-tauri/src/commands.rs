@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use fit_core::Scale;
 use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
 use fit_core::response::ResponseInput;
+use fit_core::{Lang, Scale};
 use fit_device::app::{App, AppError, AppStatus, CitizenAnswer, CitizenMode, SyncView};
 use fit_device::settings::AppSettings;
 use fit_device::{CaseloadLine, CitizenPage, Correction};
@@ -169,6 +169,22 @@ pub async fn get_settings(app: AppState<'_>) -> Answer<AppSettings> {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn save_settings(app: AppState<'_>, settings: AppSettings) -> Answer<AppSettings> {
     app.save_settings(settings)
+}
+
+/// Asked once when citizen mode opens; the first ask starts the engine, off the UI thread.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn get_speech_available(app: AppState<'_>) -> Answer<bool> {
+    blocking(&app, |a| Ok(a.speech_available())).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn speak_text(app: AppState<'_>, text: String, lang: Lang) -> Answer<()> {
+    blocking(&app, move |a| a.speak(&text, lang)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn stop_speech(app: AppState<'_>) -> Answer<()> {
+    blocking(&app, |a| a.stop_speech()).await
 }
 
 fn fullscreen<R: Runtime>(window: &WebviewWindow<R>, on: bool) {

@@ -1,7 +1,8 @@
 //! The Tauri shell of FIT Field: only wiring. It opens the app's service
 //! (`fit_device::app::App`) as managed state, spawns its background work (the sync engine, its
-//! status events, the nightly window) and hands the UI one command per action, each a one-liner
-//! over the service. Every command answers `{code, message}` on failure; no panic reaches the UI.
+//! status events, the nightly window), brings the device's speech engine for read-aloud
+//! (`speech`), and hands the UI one command per action, each a one-liner over the service.
+//! Every command answers `{code, message}` on failure; no panic reaches the UI.
 
 #[macro_use]
 mod command_list;
@@ -9,6 +10,7 @@ mod command_list;
 mod bindings;
 mod commands;
 mod shell;
+mod speech;
 
 use std::path::PathBuf;
 

@@ -12,15 +12,18 @@ use fit_device::sync::SyncConfig;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::Cli;
+use crate::speech::DeviceSpeech;
 
 /// The event the UI listens to for the sync status line and progress bar.
 pub const SYNC_STATUS_EVENT: &str = "sync-status";
 
-/// Opens the app's service over the device directory, with the sync retry of the command line.
+/// Opens the app's service over the device directory, with the sync retry of the command line
+/// and the device's speech engine (started when read-aloud is first asked for).
 pub fn open(data_dir: &Path, cli: &Cli) -> Result<Arc<App>, AppError> {
     let backoff_max = Duration::from_secs(cli.sync_retry_max_seconds.max(1));
     let config = SyncConfig { backoff_max, allow_plain_http: cli.allow_plain_http, ..SyncConfig::default() };
-    Ok(Arc::new(App::open(data_dir, config)?))
+    let speech = Arc::new(DeviceSpeech::default());
+    Ok(Arc::new(App::open(data_dir, config)?.with_speech(speech)))
 }
 
 /// Runs `action` on a blocking thread: the store does disk I/O and unlocking runs Argon2id,

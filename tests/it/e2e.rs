@@ -1,12 +1,14 @@
 //! The real app, driven through WebDriver (tauri-driver + WebKitWebDriver under Xvfb), against a
 //! real fit-server on loopback: a whole visit recorded offline reaches the server by itself,
 //! exactly once, with the WHO-5 the schedule asks for; citizen mode cannot be left without the
-//! worker's PIN; a licensed pack installed on the server shows its full text after a sync. Every
+//! worker's PIN; a licensed pack installed on the server shows its full text after a sync, and
+//! read-aloud speaks it through the device's speech engine (the harness's own speech-dispatcher,
+//! whose log shows what its espeak-ng module was given), in Danish and then in English. Every
 //! screen passed on the way is saved under target/screenshots/.
 
 use fit_protocol::ChangeBody;
 use fit_server::store::ServerStore;
-use fit_tests::app::{RealApp, SeedingDevice, is_png, now_ms};
+use fit_tests::app::{RealApp, SeedingDevice, WAIT, is_png, now_ms};
 use fit_tests::server::{LiveServer, create_caseload, enrollment_code};
 
 const PIN: &str = "482615";
@@ -239,10 +241,21 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     app.click(&citizen_card).await.unwrap();
     app.click("start-visit").await.unwrap();
     app.click("hand-over").await.unwrap();
-    app.find("citizen-mode").await.unwrap();
+    // The item shows once the scale and the speech engine's answer are both in.
+    app.find("item-individually").await.unwrap();
     let heading = app.driver().find(thirtyfour::By::Css("[data-testid=\"item-individually\"] h2")).await.unwrap();
     assert_eq!(heading.text().await.unwrap(), full_text, "the licensed pack's wording, after the sync");
+    // The item shows with read-aloud: the device's speech engine answered.
+    app.find("read-aloud").await.unwrap();
     app.screenshot("11b-citizen-mode-licensed-pack").await.unwrap();
+
+    // Read-aloud reaches the device's speech engine: the introduction and the item as shown,
+    // with a Danish voice, and espeak-ng begins to speak it.
+    app.click("read-aloud").await.unwrap();
+    let spoken = app.speech().wait_spoken("Hvordan har jeg det med mig selv", WAIT).await.unwrap();
+    let said = "Hvordan har du haft det den sidste uge, også i dag? Hvordan har jeg det med mig selv";
+    assert!(spoken.text.starts_with(said), "the introduction, then the item: {spoken:?}");
+    assert!(spoken.voice.starts_with("Danish"), "a Danish voice: {spoken:?}");
     app.tap_line(0.5).await.unwrap();
 
     // No navigation in citizen mode, and nothing of the worker's view answers from the page.
@@ -299,6 +312,10 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     app.click("hand-over").await.unwrap();
     app.find("vas-line").await.unwrap();
     app.screenshot("16-phone-citizen-mode").await.unwrap();
+    // In English, read-aloud reads the English text with an English voice.
+    app.click("read-aloud").await.unwrap();
+    let spoken = app.speech().wait_spoken("How have you been doing over the last week", WAIT).await.unwrap();
+    assert!(spoken.voice.starts_with("English"), "an English voice: {spoken:?}");
     app.stop().await.unwrap();
     drop(server);
 }

@@ -1,6 +1,7 @@
-//! The real app under WebDriver: a virtual display (Xvfb), tauri-driver (which starts
-//! WebKitWebDriver, which starts the app) and a thirtyfour session, with helpers to find, click
-//! and type by `data-testid`, and to save screenshots under `target/screenshots/`. Also a
+//! The real app under WebDriver: a virtual display (Xvfb), a speech-dispatcher of its own (the
+//! engine read-aloud speaks through), tauri-driver (which starts WebKitWebDriver, which starts
+//! the app) and a thirtyfour session, with helpers to find, click and type by `data-testid`, and
+//! to save screenshots under `target/screenshots/`. Also a
 //! seeding device that puts a citizen with history on a server, as another device would.
 
 use std::net::TcpListener;
@@ -20,6 +21,7 @@ use thirtyfour::prelude::*;
 
 use crate::repo_root;
 use crate::server::{Caseload, LiveServer, enrollment_code};
+use crate::speech::SpeechDispatcher;
 
 /// How long a screen may take to show what a test waits for. Generous: a debug build on two
 /// busy cores, and Argon2id at full cost on every PIN.
@@ -37,7 +39,7 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// Stops a child with SIGTERM, so tauri-driver can stop WebKitWebDriver (a SIGKILL would orphan
 /// it on its port), then waits for it.
-fn terminate(child: &mut Child) {
+pub(crate) fn terminate(child: &mut Child) {
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
@@ -93,6 +95,8 @@ pub struct RealApp {
     pub data_dir: tempfile::TempDir,
     tauri_driver: Child,
     display: Display,
+    /// The app's speech engine: the app never reaches the machine's own, or another test's.
+    speech: SpeechDispatcher,
     screenshots: PathBuf,
     /// Every tap made through `click` and `tap_line`, for counting what a task costs.
     taps: std::sync::atomic::AtomicU32,
@@ -106,6 +110,7 @@ impl RealApp {
             bail!("{} is missing: build it with `cargo build -p fit-app`", binary.display());
         }
         let display = Display::start()?;
+        let speech = SpeechDispatcher::start()?;
         let data_dir = tempfile::tempdir()?;
         let (port, native_port) = (free_port()?, free_port()?);
         let log = std::fs::File::create(std::env::temp_dir().join(format!("tauri-driver-{port}.log")))?;
@@ -114,6 +119,7 @@ impl RealApp {
             .env("DISPLAY", format!(":{}", display.number))
             // WebKitGTK's sandbox and GPU paths do not work on a virtual display as root.
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .env("SPEECHD_ADDRESS", speech.address())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
@@ -123,6 +129,7 @@ impl RealApp {
             data_dir,
             tauri_driver,
             display,
+            speech,
             screenshots: repo_root().join("target").join("screenshots"),
             taps: Default::default(),
         };
@@ -144,6 +151,11 @@ impl RealApp {
         app.driver = Some(driver);
         std::fs::create_dir_all(&app.screenshots)?;
         Ok(app)
+    }
+
+    /// The speech-dispatcher the app reads aloud through.
+    pub fn speech(&self) -> &SpeechDispatcher {
+        &self.speech
     }
 
     pub fn driver(&self) -> &WebDriver {

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod server;
+pub mod speech;
 
 pub use fit_localhost::postgres;
 

@@ -1,11 +1,12 @@
 //! The app's one service: what the shell calls and spawns, with no Tauri in sight. One method
 //! per screen action over the shared `Device`, the `{code, message}` error of the app boundary,
-//! citizen mode, the settings, and the background work (the sync engine, its status for the
-//! UI, the nightly window) as futures the shell only has to spawn.
+//! citizen mode, the settings, read-aloud, and the background work (the sync engine, its status
+//! for the UI, the nightly window) as futures the shell only has to spawn.
 //!
 //! Citizen mode is enforced here, not only in the UI: while it is on, every worker action is
 //! refused with `citizen_mode.active`, so a citizen holding the device cannot reach another
-//! citizen's record however the screen is poked. Only the worker's PIN turns it off.
+//! citizen's record however the screen is poked. Only the worker's PIN turns it off. Read-aloud
+//! is not a worker action: it speaks what the screen shows, so citizen mode may use it.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
 use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput};
-use fit_core::{Scale, ScaleCode};
+use fit_core::{Lang, Scale, ScaleCode};
 use fit_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
@@ -21,6 +22,7 @@ use ts_rs::TS;
 
 pub use crate::AppError;
 use crate::settings::{AppSettings, SettingsFile};
+use crate::speech::{self, Speech, SpeechError};
 use crate::sync::{self, SyncClient, SyncConfig, SyncError, SyncStatus};
 use crate::{
     CaseloadLine, CitizenPage, Clock, Correction, Device, DeviceConfig, DeviceError, SyncCounters, SystemClock,
@@ -38,6 +40,12 @@ impl From<DeviceError> for AppError {
 
 impl From<SyncError> for AppError {
     fn from(error: SyncError) -> AppError {
+        AppError::new(error.code(), error.to_string())
+    }
+}
+
+impl From<SpeechError> for AppError {
+    fn from(error: SpeechError) -> AppError {
         AppError::new(error.code(), error.to_string())
     }
 }
@@ -100,6 +108,8 @@ pub struct App {
     shutdown: Arc<Notify>,
     /// What the sync engine publishes after every step; the sync line shows it.
     status: watch::Sender<SyncStatus>,
+    /// The device's speech engine, when the shell brought one (`with_speech`).
+    speech: Option<Arc<dyn Speech>>,
 }
 
 impl std::fmt::Debug for App {
@@ -108,6 +118,7 @@ impl std::fmt::Debug for App {
             .field("device", &self.device)
             .field("citizen_mode", &self.citizen_mode)
             .field("settings", &self.settings)
+            .field("speech", &self.speech)
             .finish_non_exhaustive()
     }
 }
@@ -138,7 +149,14 @@ impl App {
             wake: Arc::new(Notify::new()),
             shutdown: Arc::new(Notify::new()),
             status: watch::channel(SyncStatus::default()).0,
+            speech: None,
         })
+    }
+
+    /// The app reading aloud through `speech`; without it, read-aloud is not offered.
+    pub fn with_speech(mut self, speech: Arc<dyn Speech>) -> App {
+        self.speech = Some(speech);
+        self
     }
 
     /// Refuses a worker action while a citizen holds the device. Every worker action goes
@@ -370,6 +388,28 @@ impl App {
         lock(&self.device).verify_pin(pin)?;
         *mode = None;
         Ok(())
+    }
+
+    /// Whether read-aloud can be offered: an engine was brought and it started.
+    pub fn speech_available(&self) -> bool {
+        self.speech.as_ref().is_some_and(|speech| speech.is_available())
+    }
+
+    /// Reads `text` aloud in `lang` (the language the screen shows it in), interrupting what
+    /// is being read. Allowed in citizen mode and outside it alike: it speaks only what the
+    /// caller passes, and reads nothing of the device.
+    pub fn speak(&self, text: &str, lang: Lang) -> Result<(), AppError> {
+        let speech = self.speech.as_ref().ok_or(SpeechError::Unavailable)?;
+        speech.speak(speech::spoken_text(text)?, lang)?;
+        Ok(())
+    }
+
+    /// Stops reading aloud; with no engine there is nothing to stop.
+    pub fn stop_speech(&self) -> Result<(), AppError> {
+        match &self.speech {
+            Some(speech) => Ok(speech.stop()?),
+            None => Ok(()),
+        }
     }
 
     pub fn settings(&self) -> AppSettings {

@@ -1,7 +1,8 @@
 //! What the app can ask for, with no Tauri in sight: unlock with a PIN, the caseload overview,
-//! a citizen's trajectory, the visit flow (start, responses, notes, goals, close) and the sync
-//! counters. Each service checks its input with fit-core and writes through fit-store, where
-//! every write lands with its outbox entry in one transaction. `app::App` puts them, with citizen
+//! a citizen's trajectory, the visit flow (start, responses, notes, goals, close), the sync
+//! counters, and read-aloud through a speech engine the shell brings (`speech`). Each service
+//! checks its input with fit-core and writes through fit-store, where every write lands with its
+//! outbox entry in one transaction. `app::App` puts them, with citizen
 //! mode, the settings and the sync engine, behind the one service the app's shell calls.
 
 pub mod app;
@@ -10,6 +11,7 @@ pub mod demo;
 mod error;
 pub mod packs;
 pub mod settings;
+pub mod speech;
 pub mod sync;
 mod views;
 

@@ -155,6 +155,8 @@ error_codes! {
     CitizenModeOff = "citizen_mode.off",
     CitizenModeDone = "citizen_mode.done",
     AppInternal = "app.internal",
+    /// The device has no speech engine that can read aloud (none installed, or it did not start).
+    SpeechUnavailable = "speech.unavailable",
     /// The web view could not reach the app's commands (said by the UI itself).
     AppIpc = "app.ipc",
 }

@@ -575,10 +575,10 @@ impl Sim {
         let writes = self.devices[d].writes;
         let kind = self.rng.random_range(0..100);
         let result = match kind {
-            0..36 => self.visit(d, c),
-            36..46 => self.continue_visit(d, c),
-            46..52 => self.correct(d, c),
-            52..60 => self.note(d, c),
+            0..34 => self.visit(d, c),
+            34..44 => self.continue_visit(d, c),
+            44..54 => self.correct(d, c),
+            54..60 => self.note(d, c),
             60..85 => self.goal(d, c),
             _ => self.profile_edit(d, c),
         };

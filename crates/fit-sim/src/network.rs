@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use fit_core::hlc::MAX_DRIFT_MS_DEFAULT;
 use fit_core::ids::CitizenId;
-use fit_device::sync::{Post, Reply, SyncError, Transport};
+use fit_device::sync::{Get, Post, Reply, SyncError, Transport};
 use fit_protocol::{ErrorBody, ErrorCode, SyncRequest, SyncResponse};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::server::{SERVER_URL, SimServer, deliver};
+use crate::server::{SERVER_URL, SimServer, deliver, deliver_get};
 use crate::{Faults, SimResult, err};
 
 const SYNC_PATH: &str = "/api/v1/sync";
@@ -202,6 +202,32 @@ pub(crate) struct SimTransport {
 }
 
 impl Transport for SimTransport {
+    /// The scale packs: delivered, or lost on the way there or back as a request may be (the
+    /// device then keeps the packs it has and asks again after its next sync).
+    async fn get(&self, get: Get) -> Result<Reply, SyncError> {
+        let path = get.url.strip_prefix(SERVER_URL).unwrap_or_default().to_owned();
+        let (lost, router) = {
+            let mut net = lock(&self.net);
+            // As often as a sync request or its answer is lost (12 in 100), in a run with faults.
+            let lost = net.faulty && net.rng.random_range(0..100) < 12;
+            match net.server.router() {
+                Ok(router) => (lost, router),
+                Err(_) => return Err(SyncError::Offline("the server is down".into())),
+            }
+        };
+        if lost {
+            lock(&self.net).trace(|| format!("device {}: a scale-pack request is lost", self.device));
+            return Err(SyncError::Offline("the request was lost".into()));
+        }
+        match deliver_get(router, &path, &get).await {
+            Ok(reply) => Ok(reply),
+            Err(broken) => {
+                lock(&self.net).broken.get_or_insert(broken);
+                Err(SyncError::Offline("the simulation stops".into()))
+            }
+        }
+    }
+
     async fn post(&self, post: Post) -> Result<Reply, SyncError> {
         match carry(&self.net, self.device, post).await {
             Ok(reply) => reply,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, header};
-use fit_device::sync::{Post, Reply};
+use fit_device::sync::{Get, Post, Reply};
 use fit_server::AppState;
 use fit_server::rules::token::TokenPolicy;
 use fit_server::store::sqlite::SqliteStore;
@@ -96,6 +96,18 @@ impl SimServer {
     }
 }
 
+/// Delivers a GET (the scale packs) through the whole router, with the token and the tag the
+/// device holds, as `Http` sends it.
+pub(crate) async fn deliver_get(router: Router, path: &str, get: &Get) -> SimResult<Reply> {
+    let mut request =
+        Request::builder().method("GET").uri(path).header(header::AUTHORIZATION, format!("Bearer {}", get.token));
+    if let Some(tag) = &get.if_none_match {
+        request = request.header(header::IF_NONE_MATCH, format!("\"{tag}\""));
+    }
+    let request = request.body(Body::empty()).map_err(|e| e.to_string())?;
+    read(router.oneshot(request).await).await
+}
+
 /// Delivers a request through the whole router, with the body as the device's client sends it
 /// (compressed when large), and reads the reply as a transport would.
 pub(crate) async fn deliver(router: Router, path: &str, post: &Post) -> SimResult<Reply> {
@@ -108,7 +120,12 @@ pub(crate) async fn deliver(router: Router, path: &str, post: &Post) -> SimResul
         request = request.header(header::CONTENT_ENCODING, encoding);
     }
     let request = request.body(Body::from(body)).map_err(|e| e.to_string())?;
-    let Ok(response) = router.oneshot(request).await;
+    read(router.oneshot(request).await).await
+}
+
+/// Reads a reply as a transport would.
+async fn read(response: Result<axum::response::Response, std::convert::Infallible>) -> SimResult<Reply> {
+    let Ok(response) = response;
     let status = response.status().as_u16();
     let retry_after = response
         .headers()

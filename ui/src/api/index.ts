@@ -5,7 +5,7 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
   AppError, AppSettings, AppStatus, CaseloadLine, CitizenAnswer, CitizenMode, CitizenPage, Command,
-  Correction, NotGivenReason, Scale, SyncView,
+  Correction, Lang, NotGivenReason, Scale, SyncView,
 } from './bindings';
 
 export * from './bindings';
@@ -71,6 +71,11 @@ export const api = {
   syncNow: () => call<void>('sync_now'),
   settings: () => call<AppSettings>('get_settings'),
   saveSettings: (settings: AppSettings) => call<AppSettings>('save_settings', { settings }),
+  /** Whether the device's speech engine can read aloud; the first ask starts it. */
+  speechAvailable: () => call<boolean>('get_speech_available'),
+  /** Reads `text` aloud with a voice of `lang` (the language it is written in). */
+  speak: (text: string, lang: Lang) => call<void>('speak_text', { text, lang }),
+  stopSpeech: () => call<void>('stop_speech'),
   onSyncStatus: (handler: (view: SyncView) => void): Promise<UnlistenFn> =>
     listen<SyncView>(SYNC_STATUS_EVENT, (event) => handler(event.payload)),
 };

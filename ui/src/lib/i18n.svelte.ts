@@ -499,6 +499,7 @@ const errorTexts: Record<Exclude<ErrorCode, 'unknown'>, Text> = {
   'citizen_mode.done': { da: 'Svaret er gemt. Giv enheden tilbage.', en: 'The answer is saved. Hand the device back.' },
   'app.internal': { da: 'Appen havde et problem. Intet er gemt.', en: 'The app had a problem. Nothing was saved.' },
   'app.ipc': { da: 'Appen kunne ikke nå sine funktioner. Genstart appen.', en: 'The app could not reach its functions. Restart the app.' },
+  'speech.unavailable': { da: 'Enheden kan ikke læse højt lige nu.', en: 'The device cannot read aloud right now.' },
 };
 
 /** The words for an error code in the current language, if the code is known. */

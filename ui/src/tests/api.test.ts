@@ -23,6 +23,7 @@ describe('the API layer', () => {
     await api.recordReadAloud('visit-1', 'ors', [['individually', 40]]);
     await api.correctResponse('response-1', { kind: 'withdraw', reason: 'entered_twice' });
     await api.recordPaper('citizen-1', '2026-11-20', 'ors', [['individually', 40]]);
+    await api.speak('Hvordan har du det?', 'da');
     expect(calls).toEqual([
       { cmd: 'start_visit', args: { citizen: 'citizen-1' } },
       { cmd: 'enroll_device', args: { server_url: 'http://127.0.0.1:8080', code: 'abc', certificate: null } },
@@ -47,6 +48,7 @@ describe('the API layer', () => {
         cmd: 'record_paper',
         args: { citizen: 'citizen-1', paper_day: '2026-11-20', scale: 'ors', answers: [['individually', 40]] },
       },
+      { cmd: 'speak_text', args: { text: 'Hvordan har du det?', lang: 'da' } },
     ]);
   });
 

@@ -162,3 +162,71 @@ fn the_sync_view_is_the_status_with_the_counters_beside_it() {
     let view = serde_json::to_value(app.sync_view()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(view["pending_changes"], serde_json::Value::Null, "unknown while the app is locked");
 }
+
+/// A speech engine that speaks nothing and writes down every request, in order: the stand-in
+/// for the device's engine, behind the same trait.
+#[derive(Debug, Default)]
+struct Recorder {
+    heard: Mutex<Vec<Heard>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Heard {
+    Spoken(String, Lang),
+    Stopped,
+}
+
+impl Speech for Recorder {
+    fn is_available(&self) -> bool {
+        true
+    }
+
+    fn speak(&self, text: &str, lang: Lang) -> Result<(), SpeechError> {
+        lock(&self.heard).push(Heard::Spoken(text.to_owned(), lang));
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), SpeechError> {
+        lock(&self.heard).push(Heard::Stopped);
+        Ok(())
+    }
+}
+
+#[test]
+fn citizen_mode_reads_aloud_what_it_is_given_in_the_language_it_is_given() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let recorder = Arc::new(Recorder::default());
+    let app = app_in(dir.path()).with_speech(recorder.clone());
+    let citizen = with_citizen(&app);
+    let visit = ok(app.start_visit(citizen));
+    ok(app.enter_citizen_mode(visit, "who5"));
+    assert_eq!(app.caseload().map_err(|e| e.code.as_str()).err(), Some("citizen_mode.active"));
+
+    assert!(app.speech_available(), "read-aloud is offered in citizen mode");
+    ok(app.speak("  Jeg har været glad og i godt humør. Hele tiden. Aldrig.\n", Lang::Da));
+    ok(app.stop_speech());
+    ok(app.speak("I have felt cheerful and in good spirits.", Lang::En));
+    let nothing = app.speak(" \n", Lang::Da);
+    assert_eq!(nothing.map_err(|e| e.code.as_str()).err(), Some("input.invalid"));
+    let too_long = app.speak(&"a".repeat(speech::SPEECH_TEXT_CHARS_MAX + 1), Lang::Da);
+    assert_eq!(too_long.map_err(|e| e.code.as_str()).err(), Some("input.invalid"));
+
+    assert_eq!(
+        *lock(&recorder.heard),
+        [
+            Heard::Spoken("Jeg har været glad og i godt humør. Hele tiden. Aldrig.".into(), Lang::Da),
+            Heard::Stopped,
+            Heard::Spoken("I have felt cheerful and in good spirits.".into(), Lang::En),
+        ],
+        "trimmed, in the language asked for; a refused text reaches no engine"
+    );
+}
+
+#[test]
+fn without_a_speech_engine_read_aloud_is_not_offered_and_says_so() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = app_in(dir.path());
+    assert!(!app.speech_available());
+    assert_eq!(app.speak("Hej", Lang::Da).map_err(|e| e.code.as_str()).err(), Some("speech.unavailable"));
+    ok(app.stop_speech());
+}

@@ -76,7 +76,7 @@ pub struct Reply {
 pub trait Transport: Clone + Send + Sync + 'static {
     fn post(&self, post: Post) -> impl Future<Output = Result<Reply, SyncError>> + Send;
 
-    /// Carries one GET, like `post`. A transport that carries none (the simulation's) answers
+    /// Carries one GET, like `post`. A transport that carries none answers
     /// `Offline`, and the device keeps the packs it has.
     fn get(&self, get: Get) -> impl Future<Output = Result<Reply, SyncError>> + Send {
         let _ = get;
