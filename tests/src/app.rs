@@ -211,6 +211,9 @@ impl RealApp {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // To the middle of the screen, as a worker scrolls to what they tap: at an edge, the sticky
+        // header would take the tap.
+        self.driver().execute("arguments[0].scrollIntoView({ block: 'center' });", vec![element.to_json()?]).await?;
         element.click().await?;
         self.taps.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
@@ -253,6 +256,9 @@ impl RealApp {
 
     async fn tap_line_at(&self, css: &str, fraction: f64) -> anyhow::Result<()> {
         let line = self.wait_css(css).await?;
+        // A scale the worker marks is longer than the screen: the line is brought into view first,
+        // as the worker would scroll to it.
+        self.driver().execute("arguments[0].scrollIntoView({ block: 'center' });", vec![line.to_json()?]).await?;
         let rect = line.rect().await?;
         let x = (rect.width * (fraction - 0.5)).round() as i64;
         self.driver().action_chain().move_to_element_with_offset(&line, x, 0).click().perform().await?;
