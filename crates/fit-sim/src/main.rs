@@ -1,6 +1,7 @@
 //! `fit-sim`: runs the sync simulation for one seed (`--seed N`, printing what the run did) or a
 //! range (`--seeds A..B`, on every core, printing one line per failure and a summary).
-//! `--steps N` changes the length of a run; `--calm` turns faults and clock jumps off.
+//! `--steps N` changes the length of a run; `--calm` turns faults and clock jumps off;
+//! `--corrections-and-packs` adds corrections and pack installs to the work.
 
 // The binary's output is its report.
 #![allow(clippy::print_stdout)]
@@ -27,6 +28,9 @@ struct Args {
     /// No faults and no clock jumps.
     #[arg(long)]
     calm: bool,
+    /// Also correct responses and install new ORS packs on the server (see `Config`).
+    #[arg(long)]
+    corrections_and_packs: bool,
 }
 
 fn seed_range(value: &str) -> Result<Range<u64>, String> {
@@ -39,7 +43,12 @@ fn seed_range(value: &str) -> Result<Range<u64>, String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     let defaults = Config::default();
-    let config = Config { steps: args.steps.unwrap_or(defaults.steps), faults: !args.calm, ..defaults };
+    let config = Config {
+        steps: args.steps.unwrap_or(defaults.steps),
+        faults: !args.calm,
+        corrections_and_packs: args.corrections_and_packs,
+        ..defaults
+    };
     if let Some(seed) = args.seed {
         return match run(seed, &config) {
             Ok(report) => {
