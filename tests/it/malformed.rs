@@ -490,7 +490,8 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
             answered: ResponseContent::NotGiven { reason: NotGivenReason::Declined },
             recorded_at_ms: now_ms(),
             supersedes,
-            correction: None,
+            // A correction names why, so what it supersedes is what the case is about.
+            correction: supersedes.map(|_| fit_core::CorrectionReason::WrongMark),
         })
     };
     let note_on = |visit: Option<VisitId>, supersedes: Option<NoteId>| {

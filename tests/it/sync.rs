@@ -230,7 +230,12 @@ async fn the_apps_sync_engine_sends_a_visit_by_itself_and_reports_it() {
     app.set_up_enrolled(PIN, &server.url(), &code, None).await.unwrap();
 
     let visit = app.start_visit(caseload.citizen).unwrap();
-    app.record_response(visit, ors(60)).unwrap();
+    // Through the app the worker records answers given aloud; the citizen's own come from citizen mode.
+    let mut answered = ors(60);
+    if let ResponseContent::Given { marked_by, .. } = &mut answered.content {
+        *marked_by = MarkedBy::ReadAloudVerbal;
+    }
+    app.record_response(visit, answered).unwrap();
     app.close_visit(visit).unwrap();
     // Far less than the engine's one-minute timer: the writes woke it.
     let deadline = Instant::now() + Duration::from_secs(30);
