@@ -3,7 +3,7 @@
 //! this makes; a test fails when the file drifts from the Rust types
 //! (`FIT_BLESS=1 cargo test -p fit-app --lib bindings` writes it anew).
 
-use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
+use fit_core::ids::{CitizenId, GoalId, GroupId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::interpret::{Alert, AlertCode, Measure, OutcomeChange, OutcomeSummary, TrajectoryPoint};
 use fit_core::response::{
     CorrectionReason, MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput, Total,
@@ -16,8 +16,8 @@ use fit_device::app::{AppStatus, CitizenAnswer, CitizenMode, SyncView};
 use fit_device::settings::{AppSettings, NightlyWindow};
 use fit_device::sync::{SyncProgress, SyncStatus};
 use fit_device::{
-    AppError, CaseloadLine, CitizenPage, CitizenRow, Correction, ErrorCode, GoalRow, GoalStatus, NoteRow, PlannedScale,
-    ResponseRow, ResponseStatus, SyncCounters, Trend, VisitProgress, VisitRow,
+    AppError, CaseloadLine, CitizenPage, CitizenRow, Correction, ErrorCode, GoalRow, GoalStatus, GroupMember,
+    GroupPage, NoteRow, PlannedScale, ResponseRow, ResponseStatus, SyncCounters, Trend, VisitProgress, VisitRow,
 };
 use ts_rs::{Config, TS};
 
@@ -40,6 +40,7 @@ fn declarations() -> Vec<String> {
         decl::<CitizenId>(&cfg),
         decl::<WorkerId>(&cfg),
         decl::<VisitId>(&cfg),
+        decl::<GroupId>(&cfg),
         decl::<ResponseId>(&cfg),
         decl::<NoteId>(&cfg),
         decl::<GoalId>(&cfg),
@@ -85,6 +86,8 @@ fn declarations() -> Vec<String> {
         decl::<PlannedScale>(&cfg),
         decl::<VisitProgress>(&cfg),
         decl::<CitizenPage>(&cfg),
+        decl::<GroupMember>(&cfg),
+        decl::<GroupPage>(&cfg),
         decl::<CitizenAnswer>(&cfg),
         decl::<Correction>(&cfg),
         decl::<SyncCounters>(&cfg),

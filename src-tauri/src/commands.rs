@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
+use fit_core::ids::{CitizenId, GoalId, GroupId, NoteId, ResponseId, VisitId};
 use fit_core::response::ResponseInput;
 use fit_core::{Lang, Scale};
 use fit_device::app::{App, AppError, AppStatus, CitizenAnswer, CitizenMode, SyncView};
 use fit_device::settings::AppSettings;
-use fit_device::{CaseloadLine, CitizenPage, Correction};
+use fit_device::{CaseloadLine, CitizenPage, Correction, GroupPage};
 use tauri::{Runtime, State, WebviewWindow};
 use zeroize::Zeroizing;
 
@@ -105,6 +105,21 @@ pub async fn record_paper(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn close_visit(app: AppState<'_>, visit: VisitId) -> Answer<()> {
     blocking(&app, move |a| a.close_visit(visit)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn start_group_visit(app: AppState<'_>, citizens: Vec<CitizenId>) -> Answer<GroupId> {
+    blocking(&app, move |a| a.start_group_visit(&citizens)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn get_group(app: AppState<'_>, group: GroupId) -> Answer<GroupPage> {
+    blocking(&app, move |a| a.group(group)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn close_group_visit(app: AppState<'_>, group: GroupId) -> Answer<()> {
+    blocking(&app, move |a| a.close_group_visit(group)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

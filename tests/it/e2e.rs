@@ -440,3 +440,134 @@ async fn a_paper_form_a_scale_read_aloud_and_a_correction_reach_the_server_as_ma
     assert!(corrected[0].contains(",wrong_mark,") && corrected[0].contains(":wrong_mark"), "{csv}");
     app.stop().await.unwrap();
 }
+
+/// Waits until the step on screen is `name`'s turn (the screen shows the next step once what
+/// was given is recorded).
+async fn whose_turn(app: &RealApp, name: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        // The button is drawn anew as the steps change: a stale one is read again.
+        let text = match app.find("hand-over").await {
+            Ok(button) => button.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(name) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{name}'s turn, but the step says {text:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_visit_with_three_citizens_records_three_group_scales_given_in_turn() {
+    const GSRS: [&str; 4] = SRS;
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let mut citizens = vec![caseload.citizen];
+    for name in ["Bo", "Carl"] {
+        let citizen: fit_core::ids::CitizenId = fit_tests::server::new_id();
+        let profile = fit_server::store::CitizenProfile::adult(name);
+        server.store.create_citizen(citizen, caseload.team, profile, now_ms()).await.unwrap();
+        server.store.assign(citizen, caseload.worker, now_ms()).await.unwrap();
+        citizens.push(citizen);
+    }
+    let code = enrollment_code(&server.store, caseload.worker, now_ms()).await.unwrap();
+    let args = ["--server", &server.url(), "--enroll-code", &code, "--pin", PIN].map(String::from);
+    let app = RealApp::start(&args).await.unwrap();
+    for citizen in &citizens {
+        app.find(&format!("citizen-{citizen}")).await.unwrap();
+    }
+
+    // The worker ticks the three present and starts the group visit.
+    app.click("group-visit").await.unwrap();
+    for citizen in &citizens {
+        app.click(&format!("pick-{citizen}")).await.unwrap();
+    }
+    app.screenshot("30-group-pick").await.unwrap();
+    app.click("start-group").await.unwrap();
+    app.find("group-members").await.unwrap();
+    app.screenshot("31-group-start").await.unwrap();
+
+    // Each gives the start's scales in turn, by name order: the ORS, and WHO-5, which the
+    // schedule asks of everyone at a first visit. Anna gives both on the device; Bo answers the
+    // ORS aloud with the worker marking and does not want WHO-5; Carl wants neither.
+    whose_turn(&app, "Anna").await;
+    app.find("step-ors").await.unwrap();
+    app.click("hand-over").await.unwrap();
+    fill_in_citizen_mode(&app, &ORS, 0.6, "32-group-citizen-ors").await;
+    whose_turn(&app, "Anna").await;
+    app.find("step-who5").await.unwrap();
+    app.click("hand-over").await.unwrap();
+    choose_in_citizen_mode(&app, &WHO5, 3, "32-group-citizen-who5").await;
+    whose_turn(&app, "Bo").await;
+    app.click("read-aloud-marks").await.unwrap();
+    mark_all(&app, &ORS, 0.4).await;
+    app.click("save-marks").await.unwrap();
+    for (name, scale) in [("Bo", "who5"), ("Carl", "ors"), ("Carl", "who5")] {
+        whose_turn(&app, name).await;
+        app.find(&format!("step-{scale}")).await.unwrap();
+        app.click("not-given").await.unwrap();
+        app.click("save-not-given").await.unwrap();
+    }
+
+    // After the session, each gives the GSRS in turn in citizen mode.
+    app.find("group-after-session").await.unwrap();
+    app.screenshot("33-group-after-session").await.unwrap();
+    for (name, fraction) in [("Anna", 0.9), ("Bo", 0.7), ("Carl", 0.5)] {
+        whose_turn(&app, name).await;
+        app.find("step-gsrs").await.unwrap();
+        app.click("hand-over").await.unwrap();
+        fill_in_citizen_mode(&app, &GSRS, fraction, &format!("34-group-gsrs-{}", name.to_lowercase())).await;
+    }
+    app.find("close-group").await.unwrap();
+    let steps = app.driver().find_all(thirtyfour::By::Css("[data-testid^=\"member-\"]")).await.unwrap();
+    assert_eq!(steps.len(), 3);
+    for member in steps {
+        assert_eq!(member.attr("data-step").await.unwrap().as_deref(), Some("close"));
+    }
+    app.screenshot("35-group-close").await.unwrap();
+    app.click("close-group").await.unwrap();
+    app.find("caseload").await.unwrap();
+
+    // Three visits of one group reach the server, each with its citizen's own GSRS.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let changes = loop {
+        let changes = server.store.changes().await.unwrap();
+        let closed = changes.iter().filter(|c| matches!(c.body, ChangeBody::VisitClosed { .. })).count();
+        if closed == 3 {
+            break changes;
+        }
+        assert!(std::time::Instant::now() < deadline, "the app did not sync the group visit within 60 s");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    let groups: Vec<_> = changes
+        .iter()
+        .filter_map(|c| match c.body {
+            ChangeBody::VisitStarted { citizen, group, visit, .. } => Some((citizen, group, visit)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(groups.len(), 3);
+    assert!(groups.iter().all(|(_, g, _)| g.is_some() && *g == groups[0].1), "one group: {groups:?}");
+    let gsrs: Vec<_> = changes
+        .iter()
+        .filter_map(|c| match &c.body {
+            ChangeBody::ResponseRecorded {
+                citizen,
+                visit,
+                scale,
+                answered: fit_protocol::ResponseContent::Given { marked_by, .. },
+                ..
+            } if scale.as_str() == "gsrs" => Some((*citizen, *visit, *marked_by)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gsrs.len(), 3, "{gsrs:?}");
+    for citizen in &citizens {
+        let (_, visit, by) = gsrs.iter().find(|(c, ..)| c == citizen).expect("each citizen's own GSRS");
+        assert_eq!(*by, fit_core::MarkedBy::CitizenOnDevice);
+        assert!(groups.contains(&(*citizen, groups[0].1, *visit)), "at the citizen's own visit of the group");
+    }
+    app.stop().await.unwrap();
+}

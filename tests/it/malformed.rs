@@ -115,7 +115,13 @@ impl World {
     fn visit(&self, seq: u64, citizen: CitizenId) -> Change {
         self.change(
             seq,
-            ChangeBody::VisitStarted { visit: new_id(), citizen, worker: self.worker, started_at_ms: now_ms() },
+            ChangeBody::VisitStarted {
+                visit: new_id(),
+                citizen,
+                worker: self.worker,
+                started_at_ms: now_ms(),
+                group: None,
+            },
         )
     }
 
@@ -506,7 +512,7 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
     };
     let close = |visit: VisitId| body(ChangeBody::VisitClosed { visit, citizen: w.citizen, closed_at_ms: now_ms() });
     let start = |visit: VisitId, worker: WorkerId| {
-        body(ChangeBody::VisitStarted { visit, citizen: w.citizen, worker, started_at_ms: now_ms() })
+        body(ChangeBody::VisitStarted { visit, citizen: w.citizen, worker, started_at_ms: now_ms(), group: None })
     };
     let (unknown, foreign) = ("reference.unknown", "reference.foreign");
     sync("closing a visit that does not exist", close(new_id()), 422, unknown);
@@ -848,8 +854,14 @@ async fn other_workers_records<S: ServerStore>(
     server.store.assign(citizen, other, now_ms()).await.unwrap();
     let (their_visit, stranger_visit, stranger_response, stranger_goal) = (new_id(), new_id(), new_id(), new_id());
     let bodies = vec![
-        ChangeBody::VisitStarted { visit: their_visit, citizen, worker: other, started_at_ms: now_ms() },
-        ChangeBody::VisitStarted { visit: stranger_visit, citizen: stranger, worker: other, started_at_ms: now_ms() },
+        ChangeBody::VisitStarted { visit: their_visit, citizen, worker: other, started_at_ms: now_ms(), group: None },
+        ChangeBody::VisitStarted {
+            visit: stranger_visit,
+            citizen: stranger,
+            worker: other,
+            started_at_ms: now_ms(),
+            group: None,
+        },
         ChangeBody::ResponseRecorded {
             response: stranger_response,
             visit: stranger_visit,

@@ -296,7 +296,7 @@ async fn a_change_no_device_can_apply_stalls_no_device() {
     let dir = server.stop().await;
     let poison = vec![
         ChangeBody::VisitClosed { visit: new_id(), citizen, closed_at_ms: now_ms() },
-        ChangeBody::VisitStarted { visit: new_id(), citizen, worker, started_at_ms: 1 << 63 },
+        ChangeBody::VisitStarted { visit: new_id(), citizen, worker, started_at_ms: 1 << 63, group: None },
         ChangeBody::NoteWritten {
             note: new_id(),
             citizen,

@@ -110,6 +110,11 @@ id_type!(
     VisitId
 );
 id_type!(
+    /// A group visit: the visits of the citizens present at one group session, each a visit of
+    /// its own, share it.
+    GroupId
+);
+id_type!(
     /// One filled-in (or not given) scale.
     ResponseId
 );

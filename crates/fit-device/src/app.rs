@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId};
+use fit_core::ids::{CitizenId, GoalId, GroupId, NoteId, ResponseId, VisitId};
 use fit_core::response::{MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput};
 use fit_core::{Lang, Scale, ScaleCode};
 use fit_protocol::ErrorCode;
@@ -25,7 +25,8 @@ use crate::settings::{AppSettings, SettingsFile};
 use crate::speech::{self, Speech, SpeechError};
 use crate::sync::{self, SyncClient, SyncConfig, SyncError, SyncStatus};
 use crate::{
-    CaseloadLine, CitizenPage, Clock, Correction, Device, DeviceConfig, DeviceError, SyncCounters, SystemClock,
+    CaseloadLine, CitizenPage, Clock, Correction, Device, DeviceConfig, DeviceError, GroupPage, SyncCounters,
+    SystemClock,
 };
 
 /// The nightly task looks at the clock and the settings at least this often, so a device that
@@ -315,6 +316,19 @@ impl App {
 
     pub fn close_visit(&self, visit: VisitId) -> Result<(), AppError> {
         self.write(|device| device.close_visit(visit))
+    }
+
+    /// Starts a group session with the citizens present (`Device::start_group_visit`).
+    pub fn start_group_visit(&self, citizens: &[CitizenId]) -> Result<GroupId, AppError> {
+        self.write(|device| device.start_group_visit(citizens))
+    }
+
+    pub fn group(&self, group: GroupId) -> Result<GroupPage, AppError> {
+        Ok(self.worker()?.group_view(group)?)
+    }
+
+    pub fn close_group_visit(&self, group: GroupId) -> Result<(), AppError> {
+        self.write(|device| device.close_group_visit(group))
     }
 
     pub fn add_note(&self, citizen: CitizenId, visit: Option<VisitId>, body: &str) -> Result<NoteId, AppError> {

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use fit_core::hlc::MAX_DRIFT_MS_DEFAULT;
-use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
+use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, GroupId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::interpret::{Measure, VisitScores};
 use fit_core::plan::{Measured, PlanInput, Schedule, VisitKind};
 use fit_core::response::{
@@ -36,7 +36,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, DeviceError};
 pub use fit_protocol::{ErrorCode, GoalStatus};
 pub use fit_store::{CitizenRow, GoalRow, NoteRow, ResponseRow, ResponseStatus, VisitRow};
-pub use views::{CaseloadLine, CitizenPage, PlannedScale, SyncCounters, Trend, VisitProgress};
+pub use views::{CaseloadLine, CitizenPage, GroupMember, GroupPage, PlannedScale, SyncCounters, Trend, VisitProgress};
 
 /// Where the device keeps its store and how it behaves.
 #[derive(Debug, Clone)]
@@ -275,7 +275,8 @@ impl Device {
                 .map(|(v, given)| (v.started_at_ms, given)),
         );
         let wellbeing_due = before.is_due(schedule, open.started_at_ms);
-        let plan = fit_core::visit_plan(&self.scales, PlanInput { age, visit: VisitKind::Single, wellbeing_due });
+        let visit = if open.group.is_some() { VisitKind::Group } else { VisitKind::Single };
+        let plan = fit_core::visit_plan(&self.scales, PlanInput { age, visit, wellbeing_due });
         let recorded: Vec<_> = scores
             .iter()
             .filter(|s| s.visit == open.id)
@@ -300,8 +301,82 @@ impl Device {
         let worker = self.check_caseload(citizen)?;
         let now = self.clock.now_ms();
         let visit: VisitId = self.ids.next(now);
-        self.commit(ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: now })?;
+        self.commit(ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: now, group: None })?;
         Ok(visit)
+    }
+
+    /// Starts a group session: a visit for each citizen present (every change names one
+    /// citizen), sharing the session's id, so each gives the group's scales in turn. Two to
+    /// `GROUP_SIZE_MAX` different citizens of the caseload; anything else writes nothing.
+    pub fn start_group_visit(&mut self, citizens: &[CitizenId]) -> Result<GroupId, DeviceError> {
+        let distinct: std::collections::BTreeSet<_> = citizens.iter().collect();
+        if distinct.len() != citizens.len() || !(2..=GROUP_SIZE_MAX).contains(&citizens.len()) {
+            return Err(DeviceError::Invalid(format!(
+                "a group visit has 2 to {GROUP_SIZE_MAX} different citizens, not {} with {} different",
+                citizens.len(),
+                distinct.len()
+            )));
+        }
+        let mut worker = None;
+        for citizen in citizens {
+            worker = Some(self.check_caseload(*citizen)?);
+        }
+        let worker = worker.ok_or(DeviceError::NotInCaseload)?;
+        let now = self.clock.now_ms();
+        let group: GroupId = self.ids.next(now);
+        for &citizen in citizens {
+            let visit: VisitId = self.ids.next(now);
+            self.commit(ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: now, group: Some(group) })?;
+        }
+        Ok(group)
+    }
+
+    /// A group session as the worker runs it: each citizen present with the plan of their visit
+    /// (`VisitKind::Group`: the group alliance scale at the end) and what is recorded, their
+    /// point of this visit and their alerts. Each member's read is logged in the audit log.
+    pub fn group_view(&self, group: GroupId) -> Result<GroupPage, DeviceError> {
+        let worker = self.worker()?;
+        let store = self.store()?;
+        let visits = store.group_visits(group)?;
+        let started_at_ms = visits.iter().map(|v| v.started_at_ms).min().ok_or(DeviceError::VisitNotFound)?;
+        let schedule = self.schedule()?;
+        let mut members = Vec::with_capacity(visits.len());
+        for visit in visits {
+            // A member who has left the caseload since is not shown to this worker.
+            if !store.is_in_caseload(worker, visit.citizen)? {
+                continue;
+            }
+            let profile = store.citizen(visit.citizen)?.ok_or(DeviceError::NotInCaseload)?;
+            let all = store.visits(visit.citizen)?;
+            let scores = visit_scores(&all, store.history(worker, Some(visit.citizen))?);
+            let trajectory = interpret(&self.scales, profile.age_band, &scores);
+            store.audit_read(visit.citizen, Some(worker), "group_view", self.clock.now_ms())?;
+            let plan = visit
+                .closed_at_ms
+                .is_none()
+                .then(|| self.progress(profile.age_band, &visit, &all, &scores, &trajectory, &schedule));
+            members.push(GroupMember {
+                point: trajectory.points.iter().find(|p| p.visit == visit.id).cloned(),
+                alerts: trajectory.alerts,
+                display_name: profile.display_name,
+                citizen: visit.citizen,
+                visit: visit.id,
+                plan,
+            });
+        }
+        Ok(GroupPage { group, started_at_ms, members })
+    }
+
+    /// Closes every visit of a group session still open.
+    pub fn close_group_visit(&mut self, group: GroupId) -> Result<(), DeviceError> {
+        let visits = self.store()?.group_visits(group)?;
+        if visits.is_empty() {
+            return Err(DeviceError::VisitNotFound);
+        }
+        for visit in visits.iter().filter(|v| v.closed_at_ms.is_none()) {
+            self.close_visit(visit.id)?;
+        }
+        Ok(())
     }
 
     /// Records a filled-in or not-given scale at an open visit.
@@ -418,7 +493,7 @@ impl Device {
             other => DeviceError::Invalid(other.to_string()),
         })?;
         if existing.is_none() {
-            self.commit(ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: at })?;
+            self.commit(ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: at, group: None })?;
             self.commit(ChangeBody::VisitClosed { visit, citizen, closed_at_ms: at })?;
         }
         self.commit(body)?;
@@ -496,6 +571,9 @@ impl Device {
         })
     }
 }
+
+/// The most citizens one group visit may have: a group session of a bostøtte team, with room.
+pub const GROUP_SIZE_MAX: usize = 12;
 
 /// How a worker corrects a response (`Device::correct_response`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, ts_rs::TS)]

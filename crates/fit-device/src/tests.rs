@@ -385,3 +385,84 @@ fn a_correction_replaces_a_response_in_the_chart_and_keeps_it_in_the_history() {
         "response.not_correctable"
     );
 }
+
+#[test]
+fn a_scale_marked_by_mistake_is_corrected_to_not_given() {
+    let mut f = fixture();
+    let visit = f.device.start_visit(f.citizen).unwrap();
+    let wrong = f.device.record_response(visit, ors([10, 10, 10, 10])).unwrap();
+    let reason = NotGivenReason::TooUnwell;
+    let right = f.device.correct_response(wrong, Correction::NotGiven { reason }).unwrap();
+    let view = f.device.citizen_view(f.citizen).unwrap();
+    let point = view.trajectory.points.iter().find(|p| p.visit == visit).unwrap();
+    assert!(matches!(point.outcome, Some(fit_core::interpret::Measure::NotGiven { .. })), "{point:?}");
+    let new = view.responses.iter().find(|r| r.id == right).unwrap();
+    assert_eq!((new.status, new.correction), (ResponseStatus::NotGiven, Some(CorrectionReason::WrongMark)));
+    assert!(view.visit_plan.unwrap().start[0].done, "the scale stays recorded at the visit");
+}
+
+/// A device with three citizens in its caseload, each with two earlier visits.
+fn three_citizens() -> (Fixture, Vec<CitizenId>) {
+    let mut f = fixture();
+    let spec = DemoSpec { citizens: 2, visits_per_citizen: 2, seed: 2, start_ms: NOW - 30 * 86_400_000 };
+    let mut citizens = f.device.load_demo(spec).unwrap();
+    citizens.insert(0, f.citizen);
+    (f, citizens)
+}
+
+#[test]
+fn a_group_visit_gives_each_citizen_present_the_group_scale_in_turn() {
+    let (mut f, citizens) = three_citizens();
+    let group = f.device.start_group_visit(&citizens).unwrap();
+    let page = f.device.group_view(group).unwrap();
+    assert_eq!(page.members.len(), 3);
+    let names: Vec<_> = page.members.iter().map(|m| m.display_name.clone()).collect();
+    assert!(names.is_sorted(), "by name: {names:?}");
+    for member in &page.members {
+        let plan = member.plan.as_ref().unwrap();
+        assert_eq!(plan.visit, member.visit);
+        assert_eq!(codes(&plan.start).first(), Some(&("ors".to_string(), false)));
+        assert_eq!(codes(&plan.end), [("gsrs".into(), false)], "a group visit closes with the group scale");
+        // Each citizen's own page shows the group visit as their open visit, with the same plan.
+        let own = f.device.citizen_view(member.citizen).unwrap();
+        assert_eq!(own.visit_plan.as_ref(), Some(plan));
+        assert_eq!(own.visits.last().unwrap().group, Some(group));
+    }
+
+    let gsrs = |values: [i64; 4]| {
+        given("gsrs", &["relationship", "goals-and-topics", "approach-or-method", "overall"], &values)
+    };
+    for (i, member) in page.members.iter().enumerate() {
+        f.device.record_response(member.visit, gsrs([90, 80, 70, 60 + i as i64 * 10])).unwrap();
+    }
+    let page = f.device.group_view(group).unwrap();
+    for (i, member) in page.members.iter().enumerate() {
+        assert!(member.plan.as_ref().unwrap().end[0].done);
+        let Some(fit_core::interpret::Measure::Given { total, .. }) = &member.point.as_ref().unwrap().alliance else {
+            panic!("{member:?} has no alliance measure");
+        };
+        assert_eq!(total.score, 90 + 80 + 70 + 60 + i as i64 * 10, "each citizen's own answer");
+    }
+    f.device.close_group_visit(group).unwrap();
+    let page = f.device.group_view(group).unwrap();
+    assert!(page.members.iter().all(|m| m.plan.is_none()), "every visit is closed");
+    assert!(f.device.citizen_view(citizens[0]).unwrap().open_visit.is_none());
+}
+
+#[test]
+fn a_group_needs_two_to_twelve_different_citizens_of_the_caseload() {
+    let (mut f, citizens) = three_citizens();
+    let pending = f.device.sync_counters().unwrap().pending_changes;
+    let stranger: CitizenId = f.device.ids.next(NOW);
+    for bad in [
+        vec![citizens[0]],
+        vec![citizens[0], citizens[0]],
+        vec![citizens[0], stranger],
+        std::iter::repeat_n(citizens[1], GROUP_SIZE_MAX + 1).collect(),
+    ] {
+        assert!(f.device.start_group_visit(&bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(f.device.sync_counters().unwrap().pending_changes, pending, "nothing is written");
+    let unknown: GroupId = f.device.ids.next(NOW);
+    assert!(f.device.group_view(unknown).is_err(), "an unknown group");
+}

@@ -1,7 +1,7 @@
 //! What the services return: plain data for the screens.
 
-use fit_core::ids::VisitId;
-use fit_core::interpret::{AlertCode, Measure};
+use fit_core::ids::{CitizenId, GroupId, VisitId};
+use fit_core::interpret::{Alert, AlertCode, Measure, TrajectoryPoint};
 use fit_core::scale::ScaleKind;
 use fit_core::{Measured, ScaleCode, Text, Trajectory};
 use fit_store::{CitizenRow, CitizenSummary, GoalRow, NoteRow, ResponseRow, VisitRow};
@@ -87,6 +87,29 @@ pub struct CitizenPage {
     /// The scales that apply to this citizen (a visit's plan with well-being), in the order a
     /// visit gives them: what a paper form may be, and the titles of the responses.
     pub scales: Vec<PlannedScale>,
+}
+
+/// A group session: the citizens present, each with their own visit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct GroupPage {
+    pub group: GroupId,
+    pub started_at_ms: u64,
+    /// By name.
+    pub members: Vec<GroupMember>,
+}
+
+/// One citizen present at a group session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct GroupMember {
+    pub citizen: CitizenId,
+    pub display_name: String,
+    pub visit: VisitId,
+    /// The scales of their visit and which are recorded; None once their visit is closed.
+    pub plan: Option<VisitProgress>,
+    /// What this visit measured of them, once something is recorded.
+    pub point: Option<TrajectoryPoint>,
+    /// Their current alerts.
+    pub alerts: Vec<Alert>,
 }
 
 /// One scale of a visit's plan.

@@ -4,7 +4,7 @@
 
 use fit_core::ScaleSet;
 use fit_core::hlc::Hlc;
-use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
+use fit_core::ids::{ChangeId, CitizenId, DeviceId, GoalId, GroupId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::ids::{IdError, check_v7};
 use fit_core::merge::Version;
 use fit_core::response::{
@@ -102,7 +102,10 @@ impl Change {
     fn ids(&self) -> Vec<uuid::Uuid> {
         let mut ids = vec![self.id.as_uuid(), self.device.as_uuid(), self.citizen().as_uuid()];
         match &self.body {
-            ChangeBody::VisitStarted { visit, worker, .. } => ids.extend([visit.as_uuid(), worker.as_uuid()]),
+            ChangeBody::VisitStarted { visit, worker, group, .. } => {
+                ids.extend([visit.as_uuid(), worker.as_uuid()]);
+                ids.extend(group.map(|g| g.as_uuid()));
+            }
             ChangeBody::VisitClosed { visit, .. } => ids.push(visit.as_uuid()),
             ChangeBody::ResponseRecorded { response, visit, supersedes, .. } => {
                 ids.extend([response.as_uuid(), visit.as_uuid()]);
@@ -124,11 +127,15 @@ impl Change {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ChangeBody {
+    /// A visit of one citizen. At a group session each citizen present has a visit of their
+    /// own (every change names one citizen), and the visits share the session's `group`.
     VisitStarted {
         visit: VisitId,
         citizen: CitizenId,
         worker: WorkerId,
         started_at_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<GroupId>,
     },
     VisitClosed {
         visit: VisitId,
@@ -586,5 +593,53 @@ mod correction_tests {
         assert!(json.get("correction").is_none(), "no correction field unless it is one: {json}");
         let back: ChangeBody = serde_json::from_value(json).unwrap();
         assert_eq!(back, body);
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+
+    fn v7(n: u128) -> uuid::Uuid {
+        uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n)
+    }
+
+    fn visit_started(group: Option<uuid::Uuid>) -> Change {
+        Change {
+            id: v7(1).into(),
+            device: v7(2).into(),
+            seq: 1,
+            hlc: Hlc { wall_ms: 1_795_392_000_000, counter: 0 },
+            device_time_ms: 1_795_392_000_000,
+            schema_version: SCHEMA_VERSION,
+            body: ChangeBody::VisitStarted {
+                visit: v7(3).into(),
+                citizen: v7(4).into(),
+                worker: v7(5).into(),
+                started_at_ms: 1_795_392_000_000,
+                group: group.map(Into::into),
+            },
+        }
+    }
+
+    #[test]
+    fn a_visit_of_a_group_names_its_group_and_a_visit_of_one_citizen_has_no_group_field() {
+        let scales = ScaleSet::built_in().unwrap();
+        let single = visit_started(None);
+        let json = serde_json::to_value(&single).unwrap();
+        assert!(json["body"].get("group").is_none(), "{json}");
+        assert_eq!(serde_json::from_value::<Change>(json).unwrap(), single);
+        let grouped = visit_started(Some(v7(6)));
+        let json = serde_json::to_value(&grouped).unwrap();
+        assert_eq!(json["body"]["group"], v7(6).to_string());
+        assert_eq!(serde_json::from_value::<Change>(json).unwrap(), grouped);
+        assert!(grouped.check(&scales).is_ok());
+    }
+
+    #[test]
+    fn a_group_id_that_is_not_a_uuid_v7_is_refused() {
+        let scales = ScaleSet::built_in().unwrap();
+        let error = visit_started(Some(uuid::Uuid::nil())).check(&scales).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::ChangeInvalidId);
     }
 }

@@ -49,7 +49,12 @@ pub fn visit_with_ors(
         correction: None,
     };
     vec![
-        change(device, first_seq, at_ms, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: at_ms }),
+        change(
+            device,
+            first_seq,
+            at_ms,
+            ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: at_ms, group: None },
+        ),
         change(device, first_seq + 1, at_ms, ors),
     ]
 }
@@ -139,7 +144,7 @@ impl Recorder<'_> {
     /// One visit: started, an ORS a minute in, an SRS at the end, closed after an hour.
     fn visit(&mut self, worker: WorkerId, citizen: CitizenId, start: u64, ors_total: i64, srs_total: i64) {
         let visit = self.ids.next(start);
-        self.push(start, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: start });
+        self.push(start, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: start, group: None });
         for (scale, total, items, at) in
             [("ors", ors_total, ORS_ITEMS, start + 60_000), ("srs", srs_total, SRS_ITEMS, start + 3_000_000)]
         {

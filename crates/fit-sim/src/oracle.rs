@@ -219,7 +219,7 @@ impl Sim {
         for change in log {
             let citizen = out.entry(change.citizen().as_uuid()).or_default();
             match &change.body {
-                ChangeBody::VisitStarted { visit, citizen: c, worker, started_at_ms } => {
+                ChangeBody::VisitStarted { visit, citizen: c, worker, started_at_ms, group } => {
                     citizen.visits.insert(
                         *visit,
                         VisitRow {
@@ -228,6 +228,7 @@ impl Sim {
                             worker: *worker,
                             started_at_ms: *started_at_ms,
                             closed_at_ms: None,
+                            group: *group,
                         },
                     );
                     citizen.ids.push(visit.to_string());

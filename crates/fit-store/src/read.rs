@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use fit_core::hlc::Hlc;
-use fit_core::ids::{CitizenId, GoalId, NoteId, ResponseId, VisitId, WorkerId};
+use fit_core::ids::{CitizenId, GoalId, GroupId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::interpret::AgeBand;
 use fit_core::response::{Answer, CorrectionReason, MarkedBy, NotGivenReason, ResponseValue, Total, ValidResponse};
 use fit_core::scale::{ScaleCode, ScaleKind};
@@ -43,6 +43,8 @@ pub struct VisitRow {
     pub worker: WorkerId,
     pub started_at_ms: u64,
     pub closed_at_ms: Option<u64>,
+    /// The group session the visit was part of, if any.
+    pub group: Option<GroupId>,
 }
 
 /// One response in a citizen's history, with the visit it belongs to.
@@ -304,7 +306,7 @@ impl Store {
 
     pub fn visit(&self, visit: VisitId) -> Result<Option<VisitRow>, StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT id, citizen_id, worker_id, started_at_ms, closed_at_ms FROM visits WHERE id = ?1",
+            "SELECT id, citizen_id, worker_id, started_at_ms, closed_at_ms, group_id FROM visits WHERE id = ?1",
         )?;
         let raw = statement.query_row([visit.to_string()], visit_columns).optional()?;
         raw.map(to_visit).transpose()
@@ -313,10 +315,21 @@ impl Store {
     /// A citizen's visits, oldest first.
     pub fn visits(&self, citizen: CitizenId) -> Result<Vec<VisitRow>, StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT id, citizen_id, worker_id, started_at_ms, closed_at_ms FROM visits
+            "SELECT id, citizen_id, worker_id, started_at_ms, closed_at_ms, group_id FROM visits
              WHERE citizen_id = ?1 ORDER BY started_at_ms, id",
         )?;
         let rows = statement.query_map([citizen.to_string()], visit_columns)?;
+        rows.map(|r| to_visit(r?)).collect()
+    }
+
+    /// The visits of one group session, by the citizens' names.
+    pub fn group_visits(&self, group: GroupId) -> Result<Vec<VisitRow>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT v.id, v.citizen_id, v.worker_id, v.started_at_ms, v.closed_at_ms, v.group_id
+             FROM visits v JOIN citizens c ON c.id = v.citizen_id
+             WHERE v.group_id = ?1 ORDER BY c.display_name, v.id",
+        )?;
+        let rows = statement.query_map([group.to_string()], visit_columns)?;
         rows.map(|r| to_visit(r?)).collect()
     }
 
@@ -555,19 +568,20 @@ impl Store {
     }
 }
 
-type VisitColumns = (String, String, String, i64, Option<i64>);
+type VisitColumns = (String, String, String, i64, Option<i64>, Option<String>);
 
 fn visit_columns(row: &Row<'_>) -> rusqlite::Result<VisitColumns> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
 }
 
 fn to_visit(raw: VisitColumns) -> Result<VisitRow, StoreError> {
-    let (id, citizen, worker, started, closed) = raw;
+    let (id, citizen, worker, started, closed, group) = raw;
     Ok(VisitRow {
         id: parse(id, "visit id")?,
         citizen: parse(citizen, "citizen id")?,
         worker: parse(worker, "worker id")?,
         started_at_ms: ms(started)?,
         closed_at_ms: closed.map(ms).transpose()?,
+        group: group.map(|g| parse(g, "group id")).transpose()?,
     })
 }

@@ -47,8 +47,14 @@ impl Fixture {
 
     fn start_visit(&mut self) -> VisitId {
         let visit = self.ids.next(NOW);
-        self.commit(ChangeBody::VisitStarted { visit, citizen: self.citizen, worker: self.worker, started_at_ms: NOW })
-            .unwrap();
+        self.commit(ChangeBody::VisitStarted {
+            visit,
+            citizen: self.citizen,
+            worker: self.worker,
+            started_at_ms: NOW,
+            group: None,
+        })
+        .unwrap();
         visit
     }
 
@@ -189,7 +195,7 @@ fn pulled_changes_and_their_cursor_commit_together_and_move_the_clock_past_a_cha
         hlc: ahead,
         device_time_ms: NOW,
         schema_version: SCHEMA_VERSION,
-        body: ChangeBody::VisitStarted { visit, citizen: f.citizen, worker: f.worker, started_at_ms: NOW },
+        body: ChangeBody::VisitStarted { visit, citizen: f.citizen, worker: f.worker, started_at_ms: NOW, group: None },
     };
     let mut broken = started.clone();
     broken.id = f.ids.next(NOW);
@@ -326,11 +332,15 @@ fn changes_this_device_cannot_apply_are_set_aside_and_erased_with_their_citizen(
     let (citizen, worker) = (f.citizen, f.worker);
     let note_id = f.ids.next(NOW);
     let page = [
-        pulled(&mut f, 1, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: NOW }),
+        pulled(&mut f, 1, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: NOW, group: None }),
         // A visit closed that this device has never heard of, a start in the year 292 million,
         // and a note with no text: each refused here, none stops the page.
         pulled(&mut f, 2, ChangeBody::VisitClosed { visit: unknown_visit, citizen, closed_at_ms: NOW }),
-        pulled(&mut f, 3, ChangeBody::VisitStarted { visit: unknown_visit, citizen, worker, started_at_ms: 1 << 63 }),
+        pulled(
+            &mut f,
+            3,
+            ChangeBody::VisitStarted { visit: unknown_visit, citizen, worker, started_at_ms: 1 << 63, group: None },
+        ),
         pulled(
             &mut f,
             4,
@@ -468,8 +478,13 @@ fn changes_stamped_far_ahead_of_the_server_are_stamped_again_in_order_and_nothin
 fn a_change_less_than_the_margin_too_far_ahead_keeps_its_stamp() {
     let mut f = fixture();
     let id = f.ids.next(NOW);
-    let body =
-        ChangeBody::VisitStarted { visit: f.ids.next(NOW), citizen: f.citizen, worker: f.worker, started_at_ms: NOW };
+    let body = ChangeBody::VisitStarted {
+        visit: f.ids.next(NOW),
+        citizen: f.citizen,
+        worker: f.worker,
+        started_at_ms: NOW,
+        group: None,
+    };
     // A request carrying it may still be on its way, and be accepted within the hour.
     f.store.commit_local(&f.scales, NOW + DRIFT + RESTAMP_MARGIN_MS / 2, id, body).unwrap();
     let before = f.store.outbox(0, 10).unwrap();

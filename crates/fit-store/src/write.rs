@@ -359,13 +359,19 @@ fn ensure_citizen(tx: &Connection, citizen: CitizenId) -> Result<(), StoreError>
 pub(crate) fn apply(tx: &Connection, scales: &ScaleSet, change: &Change) -> Result<(), StoreError> {
     exec(tx, "DELETE FROM citizen_summaries WHERE citizen_id = ?1", [change.citizen().to_string()])?;
     match (&change.body, change.check(scales)?) {
-        (ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms }, _) => {
+        (ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms, group }, _) => {
             ensure_citizen(tx, *citizen)?;
             exec(
                 tx,
-                "INSERT INTO visits (id, citizen_id, worker_id, started_at_ms) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO visits (id, citizen_id, worker_id, started_at_ms, group_id) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (id) DO NOTHING",
-                params![visit.to_string(), citizen.to_string(), worker.to_string(), sql_u64(*started_at_ms)?],
+                params![
+                    visit.to_string(),
+                    citizen.to_string(),
+                    worker.to_string(),
+                    sql_u64(*started_at_ms)?,
+                    group.map(|g| g.to_string())
+                ],
             )?;
             Ok(())
         }

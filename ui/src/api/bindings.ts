@@ -11,6 +11,8 @@ export type WorkerId = string;
 
 export type VisitId = string;
 
+export type GroupId = string;
+
 export type ResponseId = string;
 
 export type NoteId = string;
@@ -157,7 +159,11 @@ export type CaseloadLine = { citizen: CitizenInfo, last_ors_tenths: number | nul
  */
 wellbeing_due_ms: number | null, };
 
-export type VisitInfo = { id: VisitId, citizen: CitizenId, worker: WorkerId, started_at_ms: number, closed_at_ms: number | null, };
+export type VisitInfo = { id: VisitId, citizen: CitizenId, worker: WorkerId, started_at_ms: number, closed_at_ms: number | null, 
+/**
+ * The group session the visit was part of, if any.
+ */
+group: GroupId | null, };
 
 export type NoteInfo = { id: NoteId, visit: VisitId | null, body: string, written_at_ms: number, };
 
@@ -212,6 +218,26 @@ responses: Array<ResponseInfo>,
  */
 scales: Array<PlannedScale>, };
 
+export type GroupMember = { citizen: CitizenId, display_name: string, visit: VisitId, 
+/**
+ * The scales of their visit and which are recorded; None once their visit is closed.
+ */
+plan: VisitProgress | null, 
+/**
+ * What this visit measured of them, once something is recorded.
+ */
+point: TrajectoryPoint | null, 
+/**
+ * Their current alerts.
+ */
+alerts: Array<Alert>, };
+
+export type GroupPage = { group: GroupId, started_at_ms: number, 
+/**
+ * By name.
+ */
+members: Array<GroupMember>, };
+
 export type CitizenAnswer = { "kind": "given", answers: Array<[string, number]>, } | { "kind": "not_given", reason: NotGivenReason, };
 
 export type Correction = { "kind": "marks", answers: Array<[string, number]>, } | { "kind": "not_given", reason: NotGivenReason, } | { "kind": "withdraw", reason: CorrectionReason, };
@@ -265,5 +291,5 @@ export type AppSettings = { lang: Lang, auto_lock_minutes: number, nightly: Nigh
 export const ERROR_CODES: readonly ErrorCode[] = ['route.not_found', 'route.method_not_allowed', 'request.malformed', 'request.too_large', 'request.encoding_unsupported', 'request.out_of_range', 'protocol.unsupported', 'auth.required', 'device.revoked', 'server.internal', 'server.busy', 'rate.limited', 'request.timeout', 'enroll.code_invalid', 'enroll.code_used', 'enroll.code_expired', 'enroll.code_revoked', 'enroll.device_exists', 'enroll.device_invalid', 'batch.too_large', 'batch.sequence_gap', 'change.wrong_device', 'change.invalid_seq', 'change.schema_unsupported', 'change.clock_ahead', 'change.invalid_id', 'change.conflict', 'citizen.out_of_scope', 'reference.unknown', 'reference.foreign', 'visit.wrong_worker', 'change.time_implausible', 'sync.cursor_past_end', 'note.invalid', 'field.invalid', 'response.unknown_scale', 'response.unknown_item', 'response.duplicate_item', 'response.missing_item', 'response.not_an_integer', 'response.out_of_range', 'response.not_an_option', 'response.invalid_scale_version', 'response.correction_invalid', 'response.not_correctable', 'paper.date_future', 'paper.date_too_old', 'paper.date_before_support', 'pack.invalid', 'pack.version_reused', 'pack.changed', 'admin.constraint', 'device.unknown', 'admin.code_validity', 'worker.unknown', 'team.unknown', 'worker.deactivated', 'sync.offline', 'sync.busy', 'sync.garbled_answer', 'sync.insecure_url', 'device.not_enrolled', 'device.locked', 'device.unavailable', 'citizen.not_in_caseload', 'visit.not_found', 'visit.closed', 'input.invalid', 'scale.unknown', 'store.not_set_up', 'store.already_set_up', 'store.wiped', 'store.damaged', 'store.io', 'store.wrong_key', 'store.database', 'store.invalid', 'store.not_found', 'store.rolled_back', 'pin.too_short', 'pin.wrong', 'pin.too_soon', 'citizen_mode.active', 'citizen_mode.off', 'citizen_mode.done', 'app.internal', 'speech.unavailable', 'app.ipc'];
 
 /** Every command the app's window may invoke. */
-export const COMMANDS = ['get_status', 'set_up_device', 'enroll_device', 'unlock_app', 'lock_app', 'change_pin', 'list_caseload', 'get_citizen', 'get_scale', 'start_visit', 'record_response', 'correct_response', 'record_paper', 'close_visit', 'add_note', 'set_goal', 'delete_goal', 'enter_citizen_mode', 'record_citizen_answer', 'leave_citizen_mode', 'get_sync_status', 'sync_now', 'get_settings', 'save_settings', 'get_speech_available', 'speak_text', 'stop_speech'] as const;
+export const COMMANDS = ['get_status', 'set_up_device', 'enroll_device', 'unlock_app', 'lock_app', 'change_pin', 'list_caseload', 'get_citizen', 'get_scale', 'start_visit', 'record_response', 'correct_response', 'record_paper', 'close_visit', 'start_group_visit', 'get_group', 'close_group_visit', 'add_note', 'set_goal', 'delete_goal', 'enter_citizen_mode', 'record_citizen_answer', 'leave_citizen_mode', 'get_sync_status', 'sync_now', 'get_settings', 'save_settings', 'get_speech_available', 'speak_text', 'stop_speech'] as const;
 export type Command = (typeof COMMANDS)[number];

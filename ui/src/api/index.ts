@@ -5,7 +5,7 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
   AppError, AppSettings, AppStatus, CaseloadLine, CitizenAnswer, CitizenMode, CitizenPage, Command,
-  Correction, Lang, NotGivenReason, Scale, SyncView,
+  Correction, GroupPage, Lang, NotGivenReason, Scale, SyncView,
 } from './bindings';
 
 export * from './bindings';
@@ -57,6 +57,10 @@ export const api = {
   recordPaper: (citizen: string, paper_day: string, scale: string, answers: [string, number][]) =>
     call<string>('record_paper', { citizen, paper_day, scale, answers }),
   closeVisit: (visit: string) => call<void>('close_visit', { visit }),
+  /** A group session with the citizens present: a visit for each, sharing the group. */
+  startGroupVisit: (citizens: string[]) => call<string>('start_group_visit', { citizens }),
+  group: (group: string) => call<GroupPage>('get_group', { group }),
+  closeGroupVisit: (group: string) => call<void>('close_group_visit', { group }),
   addNote: (citizen: string, visit: string | null, body: string) =>
     call<string>('add_note', { citizen, visit, body }),
   addGoal: (citizen: string, title: string) =>

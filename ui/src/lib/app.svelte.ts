@@ -7,6 +7,7 @@ export type Screen =
   | { name: 'caseload' }
   | { name: 'citizen'; citizen: string }
   | { name: 'visit'; citizen: string; visit: string }
+  | { name: 'group'; group: string }
   | { name: 'sync' }
   | { name: 'settings' };
 

@@ -4,7 +4,7 @@
 // first scale of the end not yet recorded; once everything is recorded, the note and close. No
 // scale is named here.
 
-import type { PlannedScale, VisitProgress } from '../api/bindings';
+import type { GroupMember, PlannedScale, VisitProgress } from '../api/bindings';
 
 export type VisitStep =
   | { kind: 'start'; scale: PlannedScale }
@@ -33,4 +33,20 @@ export function stepChips(plan: VisitProgress): StepChip[] {
     ...plan.end.map(scaleChip),
     { key: 'close', scale: null, done: false, current: step.kind === 'close' },
   ];
+}
+
+/** Where a group session stands: each citizen present gives the scales of the start in turn,
+ *  then (after the session) each gives the scales of the end in turn, then the worker closes. A
+ *  member whose visit is closed has no plan and takes no turn. */
+export type GroupStep =
+  | { kind: 'start' | 'end'; member: GroupMember; scale: PlannedScale }
+  | { kind: 'close' };
+
+export function groupStep(members: GroupMember[]): GroupStep {
+  const steps = members.flatMap((member) => (member.plan ? [{ member, step: visitStep(member.plan) }] : []));
+  for (const kind of ['start', 'end'] as const) {
+    const next = steps.find(({ step }) => step.kind === kind);
+    if (next && next.step.kind !== 'close') return { kind, member: next.member, scale: next.step.scale };
+  }
+  return { kind: 'close' };
 }

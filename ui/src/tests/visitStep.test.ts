@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { PlannedScale, VisitProgress } from '../api/bindings';
-import { stepChips, visitStep } from '../lib/visitStep';
+import type { GroupMember, PlannedScale, VisitProgress } from '../api/bindings';
+import { groupStep, stepChips, visitStep } from '../lib/visitStep';
 
 function scale(code: string, kind: PlannedScale['kind'], done: boolean): PlannedScale {
   return { scale: code, title: { da: code, en: code }, kind, done };
@@ -38,5 +38,32 @@ describe('the visit flow', () => {
     const closing = stepChips(plan([scale('a', 'outcome', true)], [scale('z', 'alliance', true)]));
     expect(closing.filter((c) => c.current).map((c) => c.key)).toEqual(['close']);
     expect(closing.filter((c) => c.done).map((c) => c.key)).toEqual(['a', 'review', 'z']);
+  });
+});
+
+describe('the group session', () => {
+  const member = (name: string, start: boolean, end: boolean, open = true): GroupMember => ({
+    citizen: name,
+    display_name: name,
+    visit: `visit-${name}`,
+    plan: open ? { visit: `visit-${name}`, start: [scale('a', 'outcome', start)], end: [scale('g', 'alliance', end)] } : null,
+    point: null,
+    alerts: [],
+  });
+
+  it('gives every start scale in turn before any end scale, then closes', () => {
+    const step = (members: GroupMember[]) => {
+      const s = groupStep(members);
+      return s.kind === 'close' ? 'close' : `${s.kind}:${s.member.display_name}:${s.scale.scale}`;
+    };
+    expect(step([member('Anna', false, false), member('Bo', false, false)])).toBe('start:Anna:a');
+    expect(step([member('Anna', true, false), member('Bo', false, false)])).toBe('start:Bo:a');
+    // Anna's end scale waits until everyone has given the start.
+    expect(step([member('Anna', true, false), member('Bo', false, true)])).toBe('start:Bo:a');
+    expect(step([member('Anna', true, false), member('Bo', true, false)])).toBe('end:Anna:g');
+    expect(step([member('Anna', true, true), member('Bo', true, false)])).toBe('end:Bo:g');
+    expect(step([member('Anna', true, true), member('Bo', true, true)])).toBe('close');
+    // A member whose visit is closed takes no turn.
+    expect(step([member('Anna', false, false, false), member('Bo', true, true)])).toBe('close');
   });
 });

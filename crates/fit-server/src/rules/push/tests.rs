@@ -42,7 +42,7 @@ fn visit(seq: u64, citizen: CitizenId) -> Change {
         hlc: Hlc::new(NOW, u32::from(n)),
         device_time_ms: NOW,
         schema_version: SCHEMA_VERSION,
-        body: ChangeBody::VisitStarted { visit: id(50 + n), citizen, worker: id(9), started_at_ms: NOW },
+        body: ChangeBody::VisitStarted { visit: id(50 + n), citizen, worker: id(9), started_at_ms: NOW, group: None },
     }
 }
 
@@ -303,7 +303,7 @@ mod references {
     }
 
     fn started(seq: u64, visit: VisitId, worker: WorkerId) -> Change {
-        at(seq, NOW, ChangeBody::VisitStarted { visit, citizen: anna(), worker, started_at_ms: NOW })
+        at(seq, NOW, ChangeBody::VisitStarted { visit, citizen: anna(), worker, started_at_ms: NOW, group: None })
     }
 
     fn closed(seq: u64, visit: VisitId) -> Change {
@@ -403,7 +403,7 @@ mod references {
         vec![response(1, id(24), None)], known(), Ok((vec![], vec![(1, SetAsideReason::FollowsSetAside)]))
     )]
     #[case::a_visit_set_aside_takes_its_response_along(
-        vec![at(1, NOW + 2 * AFTER_MOVE_GRACE_MS, ChangeBody::VisitStarted { visit: id(30), citizen: anna(), worker: me(), started_at_ms: NOW }),
+        vec![at(1, NOW + 2 * AFTER_MOVE_GRACE_MS, ChangeBody::VisitStarted { visit: id(30), citizen: anna(), worker: me(), started_at_ms: NOW, group: None }),
              response(2, id(30), None)],
         moved_at(NOW),
         Ok((vec![], vec![(1, SetAsideReason::AfterMove), (2, SetAsideReason::FollowsSetAside)]))
