@@ -527,6 +527,10 @@ async fn a_group_visit_with_three_citizens_records_three_group_scales_given_in_t
         assert_eq!(member.attr("data-step").await.unwrap().as_deref(), Some("close"));
     }
     app.screenshot("35-group-close").await.unwrap();
+    // The same screen on a phone: one member under the other.
+    app.driver().set_window_rect(0, 0, 400, 780).await.unwrap();
+    app.screenshot("36-group-close-phone").await.unwrap();
+    app.driver().set_window_rect(0, 0, 1280, 800).await.unwrap();
     app.click("close-group").await.unwrap();
     app.find("caseload").await.unwrap();
 
