@@ -43,6 +43,7 @@ async fn fill_in_citizen_mode(app: &RealApp, items: &[&str], fraction: f64, shot
     for (n, item) in items.iter().enumerate() {
         app.find(&format!("item-{item}")).await.unwrap();
         assert_eq!(app.line_value().await.unwrap(), None, "no default mark on {item}");
+        assert!(!app.find("vas-plus").await.unwrap().is_enabled().await.unwrap(), "no mark by the ±0,1 door");
         assert!(!app.find("next").await.unwrap().is_enabled().await.unwrap(), "no next without a mark");
         app.tap_line(fraction).await.unwrap();
         let value = app.line_value().await.unwrap().expect("the tap placed a mark");
@@ -271,7 +272,7 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     app.click("worker").await.unwrap();
     app.type_into("worker-pin", "000000").await.unwrap();
     app.click("leave").await.unwrap();
-    app.find("error").await.unwrap();
+    wait_text(&app, "error", "2 forsøg tilbage").await;
     app.screenshot("12-citizen-mode-wrong-pin").await.unwrap();
     assert!(app.find("citizen-mode").await.is_ok());
     let answer = app.invoke_from_page("list_caseload").await.unwrap();
@@ -289,6 +290,26 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     app.find("step-ors").await.unwrap();
     let answer = app.invoke_from_page("list_caseload").await.unwrap();
     assert!(answer["ok"].is_array(), "{answer}");
+
+    // Three wrong PINs at the hand-back lock the app and erase nothing: only the unlock screen
+    // counts towards the wipe.
+    app.click("hand-over").await.unwrap();
+    app.click("worker").await.unwrap();
+    for left in [2, 1] {
+        app.type_into("worker-pin", "000000").await.unwrap();
+        app.click("leave").await.unwrap();
+        wait_text(&app, "error", &format!("{left} forsøg tilbage")).await;
+    }
+    app.type_into("worker-pin", "000000").await.unwrap();
+    app.click("leave").await.unwrap();
+    app.find("lock-notice").await.unwrap();
+    let status = app.invoke_from_page("get_status").await.unwrap();
+    assert_eq!(status["ok"]["unlocked"], false, "{status}");
+    assert_eq!(status["ok"]["pin_attempts_left"], 10, "no try counted towards the wipe: {status}");
+    app.screenshot("12b-citizen-mode-locked").await.unwrap();
+    app.type_into("unlock-pin", PIN).await.unwrap();
+    app.click("unlock").await.unwrap();
+    app.find("step-ors").await.unwrap();
 
     // The rest of the screens, for the record: settings in English, the lock screen, and
     // citizen mode and the citizen page at a phone's size.
@@ -444,17 +465,22 @@ async fn a_paper_form_a_scale_read_aloud_and_a_correction_reach_the_server_as_ma
 /// Waits until the step on screen is `name`'s turn (the screen shows the next step once what
 /// was given is recorded).
 async fn whose_turn(app: &RealApp, name: &str) {
+    wait_text(app, "hand-over", name).await;
+}
+
+/// Waits until the element `id` says `needle`.
+async fn wait_text(app: &RealApp, id: &str, needle: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
-        // The button is drawn anew as the steps change: a stale one is read again.
-        let text = match app.find("hand-over").await {
-            Ok(button) => button.text().await.unwrap_or_default(),
+        // The element is drawn anew as the screen changes: a stale one is read again.
+        let text = match app.find(id).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         };
-        if text.contains(name) {
+        if text.contains(needle) {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "{name}'s turn, but the step says {text:?}");
+        assert!(std::time::Instant::now() < deadline, "{id} should say {needle:?}, but says {text:?}");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

@@ -60,6 +60,9 @@ pub struct AppStatus {
     pub worker_name: Option<String>,
     pub team_name: Option<String>,
     pub citizen_mode: Option<CitizenMode>,
+    /// Wrong PINs left at the unlock screen before the local data (unsynced visits included) is
+    /// erased; None before set-up.
+    pub pin_attempts_left: Option<u32>,
 }
 
 /// The one scale a citizen is filling in, at one visit.
@@ -71,7 +74,14 @@ pub struct CitizenMode {
     pub scale: ScaleCode,
     /// True once the citizen's answer (or "not given") is recorded; only handing back is left.
     pub done: bool,
+    /// Wrong PINs left at the hand-back before the app locks (`CITIZEN_MODE_PIN_TRIES`).
+    pub pin_tries_left: u32,
 }
+
+/// Wrong PINs allowed when the worker takes the device back from citizen mode; then the app
+/// locks, and only the unlock screen's tries count towards the wipe. So whoever holds the
+/// device in citizen mode can never erase it by guessing.
+pub const CITIZEN_MODE_PIN_TRIES: u32 = 3;
 
 /// The citizen's answer in citizen mode: tenths per item, or why it was not given.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
@@ -196,6 +206,7 @@ impl App {
             worker_name: identity.as_ref().map(|i| i.worker_name.clone()),
             team_name: identity.map(|i| i.team_name),
             citizen_mode: lock(&self.citizen_mode).clone(),
+            pin_attempts_left: device.pin_attempts_left(),
         }
     }
 
@@ -365,7 +376,8 @@ impl App {
         if row.closed_at_ms.is_some() {
             return Err(DeviceError::VisitClosed.into());
         }
-        let mode = CitizenMode { visit, citizen: row.citizen, scale, done: false };
+        let mode =
+            CitizenMode { visit, citizen: row.citizen, scale, done: false, pin_tries_left: CITIZEN_MODE_PIN_TRIES };
         *lock(&self.citizen_mode) = Some(mode.clone());
         Ok(mode)
     }
@@ -393,15 +405,33 @@ impl App {
         Ok(response)
     }
 
-    /// Leaves citizen mode with the worker's PIN. A wrong PIN counts like any other.
+    /// Leaves citizen mode with the worker's PIN. A wrong PIN here does not count towards the
+    /// wipe: after `CITIZEN_MODE_PIN_TRIES` wrong ones the app locks instead (citizen mode
+    /// ends, the visit stays open), and the unlock screen counts from there.
     pub fn leave_citizen_mode(&self, pin: &str) -> Result<(), AppError> {
         let mut mode = lock(&self.citizen_mode);
-        if mode.is_none() {
+        let Some(current) = mode.as_mut() else {
+            return Ok(());
+        };
+        let mut device = lock(&self.device);
+        if device.pin_matches(pin)? {
+            *mode = None;
             return Ok(());
         }
-        lock(&self.device).verify_pin(pin)?;
+        current.pin_tries_left = current.pin_tries_left.saturating_sub(1);
+        if current.pin_tries_left > 0 {
+            let left = current.pin_tries_left;
+            return Err(AppError::new(
+                ErrorCode::PinWrong,
+                format!("wrong PIN; {left} tries left before the app locks"),
+            ));
+        }
         *mode = None;
-        Ok(())
+        device.lock();
+        Err(AppError::new(
+            ErrorCode::CitizenModeLocked,
+            "too many wrong PINs: the app is locked; unlock it with the PIN",
+        ))
     }
 
     /// Whether read-aloud can be offered: an engine was brought and it started.

@@ -115,11 +115,16 @@ impl Device {
         Ok(())
     }
 
-    /// Checks the worker's PIN without changing the lock state: leaving citizen mode needs it.
-    /// A wrong PIN counts towards the wipe like any other.
-    pub fn verify_pin(&self, pin: &str) -> Result<(), DeviceError> {
-        keys::unlock(&self.paths, pin, self.clock.now_ms(), &self.config.unlock)?;
-        Ok(())
+    /// Whether `pin` is the worker's, on an unlocked device, without counting towards the wipe
+    /// (`keys::pin_opens`): leaving citizen mode bounds its own tries and then locks.
+    pub fn pin_matches(&self, pin: &str) -> Result<bool, DeviceError> {
+        self.store()?;
+        Ok(keys::pin_opens(&self.paths, pin)?)
+    }
+
+    /// Wrong PINs left at the unlock screen before the local data is erased; None before set-up.
+    pub fn pin_attempts_left(&self) -> Option<u32> {
+        keys::attempts_left(&self.paths, &self.config.unlock).ok()
     }
 
     /// Closes the database and drops the data key.

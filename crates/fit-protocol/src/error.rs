@@ -154,6 +154,8 @@ error_codes! {
     CitizenModeActive = "citizen_mode.active",
     CitizenModeOff = "citizen_mode.off",
     CitizenModeDone = "citizen_mode.done",
+    /// Too many wrong PINs at the hand-back from citizen mode: the app locked (nothing erased).
+    CitizenModeLocked = "citizen_mode.locked",
     AppInternal = "app.internal",
     /// The device has no speech engine that can read aloud (none installed, or it did not start).
     SpeechUnavailable = "speech.unavailable",

@@ -257,6 +257,26 @@ pub fn unlock(paths: &StorePaths, pin: &str, now_ms: u64, policy: &UnlockPolicy)
     Ok(key)
 }
 
+/// Whether `pin` opens the key file, without counting the try or writing anything. Only for a
+/// device that is unlocked already, whose caller bounds the tries itself: leaving citizen mode
+/// allows a few and then locks the app, so a citizen's guesses never count towards the wipe,
+/// and every try after the lock is counted by `unlock`.
+pub fn pin_opens(paths: &StorePaths, pin: &str) -> Result<bool, KeyError> {
+    let file = read_key_file(paths)?;
+    match unwrap(&file, pin) {
+        Ok(_) => Ok(true),
+        Err(KeyError::WrongPin { .. }) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
+/// How many wrong PINs at the unlock screen are left before the local store is wiped.
+pub fn attempts_left(paths: &StorePaths, policy: &UnlockPolicy) -> Result<u32, KeyError> {
+    let file = read_key_file(paths)?;
+    let (counter, _) = reconcile(&file, read_counter(paths)?);
+    Ok(policy.max_failures.saturating_sub(counter.failed_attempts))
+}
+
 /// Re-wraps the data key under a new PIN. The database is not touched.
 pub fn change_pin(
     paths: &StorePaths,

@@ -17,7 +17,9 @@ export const app = $state<{
   sync: SyncView | null;
   settings: AppSettings | null;
   fatal: AppError | null;
-}>({ status: null, screen: { name: 'caseload' }, sync: null, settings: null, fatal: null });
+  /** Said once on the next screen: why the app locked itself. */
+  notice: string | null;
+}>({ status: null, screen: { name: 'caseload' }, sync: null, settings: null, fatal: null, notice: null });
 
 export async function refreshStatus(): Promise<void> {
   app.status = await api.status();

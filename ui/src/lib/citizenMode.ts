@@ -39,11 +39,12 @@ export function place(state: CitizenState, tenths: number): CitizenState {
   return { ...state, marks };
 }
 
-/** The ±0.1 buttons (and arrow keys). Without a mark, "higher" starts at the low end and
- * "lower" at the high end, so a button never invents a mark in the middle. */
+/** The ±0.1 buttons (and arrow keys) move a placed mark; without one they do nothing, so no
+ * mark is ever placed by another door than the citizen's own tap (or Home and End, which place
+ * it at an end on purpose). */
 export function nudge(state: CitizenState, delta: number): CitizenState {
   const current = state.marks[state.index];
-  if (current === null) return place(state, delta > 0 ? VAS_MIN + delta : VAS_MAX + delta);
+  if (current === null) return state;
   return place(state, current + delta);
 }
 

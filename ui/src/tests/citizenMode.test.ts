@@ -19,10 +19,11 @@ describe('citizen mode', () => {
     expect(cm.place(cm.start(4), 72).marks[0]).toBe(72);
   });
 
-  it('nudges by a tenth without inventing a mark in the middle', () => {
+  it('nudges a placed mark by a tenth and never places one', () => {
     const s = cm.start(2);
-    expect(cm.nudge(s, 1).marks[0]).toBe(1);
-    expect(cm.nudge(s, -1).marks[0]).toBe(99);
+    expect(cm.nudge(s, 1).marks[0]).toBeNull();
+    expect(cm.nudge(s, -1).marks[0]).toBeNull();
+    expect(cm.canGoOn(cm.nudge(s, 1))).toBe(false);
     const placed = cm.place(s, 50);
     expect(cm.nudge(placed, 1).marks[0]).toBe(51);
     expect(cm.nudge(cm.place(s, 100), 1).marks[0]).toBe(100);

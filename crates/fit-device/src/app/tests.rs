@@ -67,6 +67,46 @@ fn citizen_mode_refuses_worker_actions_until_the_worker_pin() {
 }
 
 #[test]
+fn twenty_wrong_pins_at_the_citizen_mode_door_erase_nothing() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = app_in(dir.path());
+    let citizen = with_citizen(&app);
+    let visit = ok(app.start_visit(citizen));
+    let pending = ok(app.sync_counters()).pending_changes;
+    let max_failures = UnlockPolicy::default().max_failures;
+    assert_eq!(app.status().pin_attempts_left, Some(max_failures));
+    let mut wrong = 0;
+    while wrong < 20 {
+        ok(app.enter_citizen_mode(visit, "ors"));
+        for left in (0..CITIZEN_MODE_PIN_TRIES).rev() {
+            let refused = app.leave_citizen_mode("000000").err().map(|e| e.code);
+            wrong += 1;
+            if left > 0 {
+                assert_eq!(refused, Some(ErrorCode::PinWrong));
+                assert_eq!(app.status().citizen_mode.map(|m| m.pin_tries_left), Some(left));
+            } else {
+                assert_eq!(refused, Some(ErrorCode::CitizenModeLocked), "the last try locks the app");
+            }
+        }
+        let status = app.status();
+        assert!(!status.unlocked && status.citizen_mode.is_none(), "{status:?}");
+        assert_eq!(status.pin_attempts_left, Some(max_failures), "nothing counts towards the wipe");
+        ok(app.unlock(PIN));
+    }
+    assert!(wrong >= 20);
+    // Everything is still there, the unsynced visit included, and it is still open.
+    assert_eq!(ok(app.sync_counters()).pending_changes, pending);
+    assert_eq!(ok(app.citizen(citizen)).open_visit, Some(visit));
+
+    // The unlock screen counts, and says how many tries are left.
+    app.lock();
+    assert_eq!(app.unlock("000000").err().map(|e| e.code), Some(ErrorCode::PinWrong));
+    assert_eq!(app.status().pin_attempts_left, Some(max_failures - 1));
+    ok(app.unlock(PIN));
+    assert_eq!(app.status().pin_attempts_left, Some(max_failures), "a right PIN resets the count");
+}
+
+#[test]
 fn a_refused_answer_keeps_citizen_mode_open_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let app = app_in(dir.path());
