@@ -218,3 +218,19 @@ fn write_first_format(paths: &StorePaths, key: &DataKey, failed_attempts: u32) {
     });
     fs::write(paths.key_file(), serde_json::to_vec(&file).unwrap()).unwrap();
 }
+
+#[test]
+fn checking_a_pin_without_unlocking_counts_and_writes_nothing() {
+    let (_dir, paths, _) = set_up();
+    let (key_file, counter) = (fs::read(paths.key_file()).unwrap(), fs::read(paths.counter_file()).unwrap());
+    for _ in 0..20 {
+        assert!(!pin_opens(&paths, WRONG).unwrap());
+    }
+    assert!(pin_opens(&paths, PIN).unwrap());
+    assert_eq!(fs::read(paths.key_file()).unwrap(), key_file, "the key file is untouched");
+    assert_eq!(fs::read(paths.counter_file()).unwrap(), counter, "the counter is untouched");
+    assert_eq!(attempts_left(&paths, &policy()).unwrap(), policy().max_failures);
+    let mut now = NOW;
+    assert!(try_pin(&paths, WRONG, &mut now).is_err());
+    assert_eq!(attempts_left(&paths, &policy()).unwrap(), policy().max_failures - 1, "the unlock counts");
+}
