@@ -140,6 +140,8 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     app.screenshot("08-visit-close").await.unwrap();
     app.click("close-visit").await.unwrap();
     app.find("start-visit").await.unwrap();
+    wait_text(&app, "notice", "gemt på enheden").await;
+    app.screenshot("08b-visit-saved").await.unwrap();
     // The worker's taps for the whole visit, besides the citizen's own (marks, next, confirm).
     let worker_taps = app.taps() - visit_start - ors_citizen_taps - who5_citizen_taps - srs_citizen_taps;
     println!("worker taps: {worker_taps} for a visit with ORS, WHO-5, SRS and a note ({who5_worker_taps} for WHO-5)");
@@ -314,8 +316,8 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     // The rest of the screens, for the record: settings in English, the lock screen, and
     // citizen mode and the citizen page at a phone's size.
     app.click("nav-settings").await.unwrap();
+    // The language applies as it is chosen, with no button to press.
     app.click("lang-en").await.unwrap();
-    app.click("save-settings").await.unwrap();
     app.wait_css("[data-testid=\"nav-settings\"]:not(:empty)").await.unwrap();
     assert_eq!(app.find("nav-settings").await.unwrap().text().await.unwrap(), "Settings");
     app.screenshot("13-settings-english").await.unwrap();
@@ -383,6 +385,18 @@ async fn a_paper_form_a_scale_read_aloud_and_a_correction_reach_the_server_as_ma
     app.click(&format!("citizen-{}", caseload.citizen)).await.unwrap();
     wait_ors_chart(&app, 1, |v| v == ["32"]).await;
 
+    // A goal is removed only once the worker confirms it.
+    app.type_into("new-goal", "Sove bedre").await.unwrap();
+    app.click("add-goal").await.unwrap();
+    app.click("remove-goal").await.unwrap();
+    app.find("confirm-remove-goal").await.unwrap();
+    wait_text(&app, "goals", "Sove bedre").await;
+    app.screenshot("19-confirm-remove-goal").await.unwrap();
+    app.click("remove-goal-yes").await.unwrap();
+    app.wait_gone("confirm-remove-goal").await.unwrap();
+    let goals = app.find("goals").await.unwrap().text().await.unwrap();
+    assert!(!goals.contains("Sove bedre"), "removed once confirmed: {goals}");
+
     // A paper ORS dated 20 days back: a point of its own, before today's, at the paper's day.
     let paper_day = chrono::Local::now().date_naive() - chrono::Duration::days(20);
     app.click("paper-entry").await.unwrap();
@@ -418,6 +432,12 @@ async fn a_paper_form_a_scale_read_aloud_and_a_correction_reach_the_server_as_ma
     app.screenshot("24-read-aloud-marks").await.unwrap();
     app.click("save-marks").await.unwrap();
     app.find("step-who5").await.unwrap();
+    // The caseload card shows the visit under way.
+    app.click("nav-caseload").await.unwrap();
+    app.wait_css(&format!("[data-testid=\"citizen-{}\"] [data-testid=\"open-visit\"]", caseload.citizen))
+        .await
+        .unwrap();
+    app.screenshot("25-caseload-open-visit").await.unwrap();
 
     // All of it reaches the server by itself, marked as it was given.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

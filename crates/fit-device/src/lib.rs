@@ -183,6 +183,7 @@ impl Device {
         let citizens = store.caseload(worker)?;
         let mut summaries = store.summaries(worker)?;
         let pending = store.pending_by_citizen()?;
+        let open = store.open_visits()?;
         let schedule = self.schedule()?;
         let mut computed = Vec::new();
         let mut entries = Vec::with_capacity(citizens.len());
@@ -200,7 +201,8 @@ impl Device {
             };
             let pending_changes = pending.get(&citizen.id).copied().unwrap_or(0);
             let due = self.wellbeing_due_ms(citizen.age_band, &summary.measured, &schedule);
-            entries.push(CaseloadLine::new(citizen, &summary, pending_changes, due));
+            let open_visit = open.get(&citizen.id).copied();
+            entries.push(CaseloadLine::new(citizen, &summary, pending_changes, due, open_visit));
         }
         store.save_summaries(&computed)?;
         Ok(entries)

@@ -208,6 +208,7 @@ fn an_open_visit_offers_the_scales_of_its_plan_and_shows_what_is_recorded() {
     let line = &f.device.caseload_overview().unwrap()[0];
     assert!(line.wellbeing_due_ms.is_some_and(|due| due <= NOW), "{line:?}");
     let visit = f.device.start_visit(f.citizen).unwrap();
+    assert_eq!(f.device.caseload_overview().unwrap()[0].open_visit, Some(visit), "the card shows it");
     let plan = f.device.citizen_view(f.citizen).unwrap().visit_plan.unwrap();
     assert_eq!(plan.visit, visit);
     assert_eq!(codes(&plan.start), [("ors".into(), false), ("who5".into(), false)]);
@@ -226,6 +227,7 @@ fn an_open_visit_offers_the_scales_of_its_plan_and_shows_what_is_recorded() {
     assert!(f.device.citizen_view(f.citizen).unwrap().visit_plan.unwrap().end[0].done);
     f.device.close_visit(visit).unwrap();
     assert_eq!(f.device.citizen_view(f.citizen).unwrap().visit_plan, None, "no open visit");
+    assert_eq!(f.device.caseload_overview().unwrap()[0].open_visit, None);
 
     // The next visit, a week on, is not given WHO-5; the caseload shows when it is due.
     f.clock.set(NOW + 7 * fit_core::plan::DAY_MS);
@@ -414,6 +416,7 @@ fn three_citizens() -> (Fixture, Vec<CitizenId>) {
 fn a_group_visit_gives_each_citizen_present_the_group_scale_in_turn() {
     let (mut f, citizens) = three_citizens();
     let group = f.device.start_group_visit(&citizens).unwrap();
+    assert!(f.device.caseload_overview().unwrap().iter().all(|l| l.open_group == Some(group)));
     let page = f.device.group_view(group).unwrap();
     assert_eq!(page.members.len(), 3);
     let names: Vec<_> = page.members.iter().map(|m| m.display_name.clone()).collect();

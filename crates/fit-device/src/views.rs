@@ -28,6 +28,10 @@ pub struct CaseloadLine {
     /// When the well-being scale is next due (device time; at or before now: due at the next
     /// visit). None where the citizen is not given one.
     pub wellbeing_due_ms: Option<u64>,
+    /// A visit started and not closed yet, and the group session it is part of, if any: the
+    /// card offers to continue it.
+    pub open_visit: Option<VisitId>,
+    pub open_group: Option<GroupId>,
 }
 
 impl CaseloadLine {
@@ -36,6 +40,7 @@ impl CaseloadLine {
         summary: &CitizenSummary,
         pending_changes: u64,
         wellbeing_due_ms: Option<u64>,
+        open: Option<(VisitId, Option<GroupId>)>,
     ) -> CaseloadLine {
         let trend = match (summary.last_outcome_tenths, summary.previous_outcome_tenths) {
             (Some(last), Some(previous)) => Some(match last.cmp(&previous) {
@@ -52,6 +57,8 @@ impl CaseloadLine {
             alerts: summary.alerts.clone(),
             pending_changes,
             wellbeing_due_ms,
+            open_visit: open.map(|(visit, _)| visit),
+            open_group: open.and_then(|(_, group)| group),
         }
     }
 }

@@ -426,6 +426,22 @@ impl Store {
         .collect()
     }
 
+    /// Each citizen's latest visit that is not closed, with the session it belongs to, if any.
+    pub fn open_visits(&self) -> Result<BTreeMap<CitizenId, (VisitId, Option<GroupId>)>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT citizen_id, id, group_id FROM visits WHERE closed_at_ms IS NULL ORDER BY started_at_ms, id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<String>>(2)?))
+        })?;
+        rows.map(|r| {
+            let (citizen, visit, group) = r?;
+            let group = group.map(|g| parse(g, "group id")).transpose()?;
+            Ok((parse(citizen, "citizen id")?, (parse(visit, "visit id")?, group)))
+        })
+        .collect()
+    }
+
     /// When the oldest change not yet acknowledged was recorded (device time).
     pub fn oldest_pending_ms(&self) -> Result<Option<u64>, StoreError> {
         let oldest: Option<i64> =

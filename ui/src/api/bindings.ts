@@ -166,7 +166,12 @@ export type CaseloadLine = { citizen: CitizenInfo, last_ors_tenths: number | nul
  * When the well-being scale is next due (device time; at or before now: due at the next
  * visit). None where the citizen is not given one.
  */
-wellbeing_due_ms: number | null, };
+wellbeing_due_ms: number | null, 
+/**
+ * A visit started and not closed yet, and the group session it is part of, if any: the
+ * card offers to continue it.
+ */
+open_visit: VisitId | null, open_group: GroupId | null, };
 
 export type VisitInfo = { id: VisitId, citizen: CitizenId, worker: WorkerId, started_at_ms: number, closed_at_ms: number | null, 
 /**

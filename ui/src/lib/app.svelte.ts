@@ -38,7 +38,9 @@ export async function loadSettings(): Promise<void> {
   locale.lang = app.settings.lang;
 }
 
+/** Shows `screen`; a notice of the screen before is not carried over. */
 export function go(screen: Screen): void {
+  app.notice = null;
   app.screen = screen;
   window.scrollTo?.(0, 0);
 }
