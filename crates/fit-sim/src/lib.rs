@@ -11,15 +11,19 @@
 //! requests or die inside a request's transaction; a device may crash between a local write and
 //! a sync; device clocks run with skews of up to a year either way and jump backwards.
 //!
+//! The work (visits, responses, notes, goals, profile edits, caseload moves) includes corrections
+//! of responses (new marks, not given, withdrawn; now and then on two devices at once), and the
+//! server is given new versions of the ORS pack now and then, which devices fetch when they sync;
+//! `Config::corrections_and_packs` off leaves both out.
+//!
 //! After the scheduled steps every clock is put right, the server's clock moves past anything a
 //! device wrote a year ahead, and every device syncs until nothing moves. Then (`oracle`): each
 //! device holds exactly what the server's log says for its worker's caseload; every response,
 //! visit and note recorded on a device is in the log exactly once, and nothing else is; every
-//! replica holds every version of every response and agrees on the current one (with
-//! `Config::corrections_and_packs`, the work corrects responses and the server is given new
-//! versions of the ORS pack now and then, which every device uses once it has synced); every
-//! device's sequence is acknowledged in full; the conflict log holds exactly the concurrent edits
-//! by the `base` rule; and no field edit is lost silently.
+//! replica holds every version of every response and agrees on the current one; every device uses
+//! the server's last ORS pack; every device's sequence is acknowledged in full; the conflict log
+//! holds exactly the concurrent edits by the `base` rule; and no field edit is lost silently.
+//! A failure names the seed and the command that replays it with the same configuration.
 //!
 //! The seed decides everything the simulation chooses. Ids made inside a `Device` draw their
 //! random bits from the operating system, so they differ between runs; no choice depends on
@@ -72,10 +76,9 @@ pub struct Config {
     pub citizens: RangeInclusive<usize>,
     /// Inject faults and clock jumps; without, devices and the network behave.
     pub faults: bool,
-    /// Corrections of responses among the work, and new ORS packs installed on the server. Off
-    /// by default: with them on, some seeds end with a field edit lost or based on a version
-    /// the log lacks (seeds 487 and 1180 of 0..2000 in the run that found them), which is not
-    /// yet understood; the default runs keep the work whose every seed passes.
+    /// Corrections of responses among the work, and new ORS packs installed on the server (on
+    /// by default). Off, the work is as it was before them, so the seeds kept as regressions
+    /// from that time replay the runs that found their bugs.
     pub corrections_and_packs: bool,
 }
 
@@ -87,7 +90,7 @@ impl Default for Config {
             workers: 2..=3,
             citizens: 3..=6,
             faults: true,
-            corrections_and_packs: false,
+            corrections_and_packs: true,
         }
     }
 }
@@ -168,17 +171,41 @@ impl std::fmt::Display for Report {
     }
 }
 
-/// A run that broke an invariant (or could not run): the seed and what went wrong.
+/// A run that broke an invariant (or could not run): the seed, the configuration it ran with and
+/// what went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub seed: u64,
+    pub config: Config,
     pub message: String,
 }
 
 impl Failure {
-    /// The command that runs this seed again.
+    /// The command that runs this seed again with the same configuration: the binary's options
+    /// for what differs from `Config::default()`. The sizes (devices, workers, citizens) have no
+    /// option; a configuration that changed them is named after the command.
     pub fn replay_command(&self) -> String {
-        format!("cargo run -p fit-sim --release -- --seed {}", self.seed)
+        let defaults = Config::default();
+        let config = &self.config;
+        let mut command = format!("cargo run -p fit-sim --release -- --seed {}", self.seed);
+        if config.steps != defaults.steps {
+            command.push_str(&format!(" --steps {}", config.steps));
+        }
+        if !config.faults {
+            command.push_str(" --calm");
+        }
+        if !config.corrections_and_packs {
+            command.push_str(" --no-corrections-and-packs");
+        }
+        if (&config.devices, &config.workers, &config.citizens)
+            != (&defaults.devices, &defaults.workers, &defaults.citizens)
+        {
+            command.push_str(&format!(
+                " (with devices {:?}, workers {:?}, citizens {:?}: set in `Config`)",
+                config.devices, config.workers, config.citizens
+            ));
+        }
+        command
     }
 }
 
@@ -192,7 +219,7 @@ impl std::error::Error for Failure {}
 
 /// Runs one seeded simulation and checks the invariants at quiescence.
 pub fn run(seed: u64, config: &Config) -> Result<Report, Failure> {
-    let failure = |message: String| Failure { seed, message };
+    let failure = |message: String| Failure { seed, config: config.clone(), message };
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| failure(e.to_string()))?;
     runtime

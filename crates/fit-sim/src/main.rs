@@ -1,7 +1,7 @@
 //! `fit-sim`: runs the sync simulation for one seed (`--seed N`, printing what the run did) or a
 //! range (`--seeds A..B`, on every core, printing one line per failure and a summary).
 //! `--steps N` changes the length of a run; `--calm` turns faults and clock jumps off;
-//! `--corrections-and-packs` adds corrections and pack installs to the work.
+//! `--no-corrections-and-packs` leaves corrections and pack installs out of the work.
 
 // The binary's output is its report.
 #![allow(clippy::print_stdout)]
@@ -28,9 +28,10 @@ struct Args {
     /// No faults and no clock jumps.
     #[arg(long)]
     calm: bool,
-    /// Also correct responses and install new ORS packs on the server (see `Config`).
+    /// Leave corrections of responses and new ORS packs on the server out of the work (see
+    /// `Config::corrections_and_packs`).
     #[arg(long)]
-    corrections_and_packs: bool,
+    no_corrections_and_packs: bool,
 }
 
 fn seed_range(value: &str) -> Result<Range<u64>, String> {
@@ -46,7 +47,7 @@ fn main() -> ExitCode {
     let config = Config {
         steps: args.steps.unwrap_or(defaults.steps),
         faults: !args.calm,
-        corrections_and_packs: args.corrections_and_packs,
+        corrections_and_packs: !args.no_corrections_and_packs,
         ..defaults
     };
     if let Some(seed) = args.seed {

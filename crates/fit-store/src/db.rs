@@ -75,12 +75,16 @@ impl Store {
     }
 
     pub(crate) fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?)
+        get_meta(&self.conn, key)
     }
 
     pub(crate) fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         set_meta(&self.conn, key, value)
     }
+}
+
+pub(crate) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?)
 }
 
 pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {

@@ -12,8 +12,12 @@
 //! stamped more than `RESTAMP_MARGIN_MS` past that limit are stamped again: no request is in
 //! flight that long (the sync client gives up after 30 s). They get new stamps from the server's
 //! time, after every stamp this device keeps or has received, in the order they had. Changes
-//! within the margin are pushed once the server's clock has caught up with them, within the hour. Every field keeps the same winner
-//! on this device: the old stamps were above everything else it holds, and so are the new ones.
+//! within the margin are pushed once the server's clock has caught up with them, within the hour.
+//! Every field keeps the same winner on this device: the old stamps were above everything else it
+//! holds or received, and so are the new ones. "Received" matters: a pulled edit that lost here to
+//! an edit stamped far ahead leaves no version in any table, yet the server holds it; were the new
+//! stamp below it, the server would keep that edit and this device its own. So the store
+//! remembers the latest stamp it has received (`remember_received`, with every pulled page).
 //! A later pending edit based on a version re-stamped here gets the new version as its base, so
 //! the server does not mistake it for a concurrent edit.
 
@@ -24,8 +28,9 @@ use fit_core::hlc::HlcClock;
 use fit_protocol::{Change, ChangeBody, ServerClock};
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use crate::db::{get_meta, set_meta};
 use crate::write::{entity_key, save_hlc, sql_u64};
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, damaged};
 
 /// How far past the server's limit a change must be stamped to be stamped again: longer than
 /// any request can be on its way.
@@ -70,9 +75,18 @@ impl Store {
     }
 }
 
-/// The latest stamp at or below `limit` that this device keeps, in its outbox or its rows: the
-/// new stamps come after it.
+/// The latest stamp at or below `limit` that this device keeps, in its outbox or its rows, or has
+/// received: the new stamps come after it.
 fn latest_kept_stamp(tx: &Transaction<'_>, limit: u64) -> Result<Hlc, StoreError> {
+    let kept = latest_stored_stamp(tx, limit)?;
+    Ok(match received_stamp(tx)? {
+        Some(received) if received.wall_ms <= limit => kept.max(received),
+        _ => kept,
+    })
+}
+
+/// The latest stamp at or below `limit` in the outbox or the rows.
+fn latest_stored_stamp(tx: &Transaction<'_>, limit: u64) -> Result<Hlc, StoreError> {
     let kept: Option<(i64, u32)> = tx
         .query_row(
             "SELECT hlc_wall_ms, hlc_counter FROM (
@@ -137,4 +151,26 @@ fn restamp_rows(tx: &Transaction<'_>, change: &Change, old: Hlc) -> Result<(), S
         ChangeBody::VisitStarted { .. } | ChangeBody::VisitClosed { .. } => {}
     }
     Ok(())
+}
+
+const RECEIVED_WALL_KEY: &str = "hlc_received_wall_ms";
+const RECEIVED_COUNTER_KEY: &str = "hlc_received_counter";
+
+/// Remembers `stamp`, the latest of a pulled page, if it is the latest this device has received.
+/// Its clock cannot stand in for this: a clock that ran far ahead has no trace of what it
+/// observed below its own stamps, and a re-stamp must come after those too.
+pub(crate) fn remember_received(tx: &Transaction<'_>, stamp: Hlc) -> Result<(), StoreError> {
+    if received_stamp(tx)?.is_some_and(|held| held >= stamp) {
+        return Ok(());
+    }
+    set_meta(tx, RECEIVED_WALL_KEY, &stamp.wall_ms.to_string())?;
+    set_meta(tx, RECEIVED_COUNTER_KEY, &stamp.counter.to_string())
+}
+
+/// The latest stamp this device has received in a pulled page, if any.
+fn received_stamp(tx: &Transaction<'_>) -> Result<Option<Hlc>, StoreError> {
+    let wall = get_meta(tx, RECEIVED_WALL_KEY)?.map(|t| t.parse::<u64>()).transpose().map_err(|_| damaged("hlc"))?;
+    let counter =
+        get_meta(tx, RECEIVED_COUNTER_KEY)?.map(|t| t.parse::<u32>()).transpose().map_err(|_| damaged("hlc"))?;
+    Ok(wall.map(|wall| Hlc::new(wall, counter.unwrap_or(0))))
 }

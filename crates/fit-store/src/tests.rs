@@ -521,3 +521,40 @@ fn an_edit_stamped_again_still_comes_after_the_version_it_replaced() {
     assert!(edit.hlc > other.hlc, "the edit must not lose to the version it replaced");
     assert_eq!(f.store.goals(f.citizen).unwrap()[0].title, "Sove hele natten");
 }
+
+#[test]
+fn an_edit_stamped_again_still_wins_over_a_pulled_edit_it_beat() {
+    const YEAR: u64 = 365 * 24 * 3_600_000;
+    let mut f = fixture();
+    let citizen = f.citizen;
+    let entity = Entity::Citizen { citizen };
+    // This device, its clock a year ahead, sets the case reference: stamped a year ahead.
+    let id = f.ids.next(NOW);
+    let mine = ChangeBody::FieldSet { entity, field: FieldName::CaseReference, value: json!("SAG-314"), base: None };
+    f.store.commit_local(&f.scales, NOW + YEAR, id, mine).unwrap();
+    // Another device's edit of the same field, 5 hours ahead of the server (within the drift),
+    // is pulled before this device's edit is pushed: it loses to the stamp a year ahead, so this
+    // device keeps no trace of its version.
+    let other = Change {
+        id: f.ids.next(NOW),
+        device: f.ids.next(NOW),
+        seq: 1,
+        hlc: Hlc::new(NOW + 5 * 3_600_000, 0),
+        device_time_ms: NOW,
+        schema_version: SCHEMA_VERSION,
+        body: ChangeBody::FieldSet { entity, field: FieldName::CaseReference, value: json!("SAG-368"), base: None },
+    };
+    f.store.apply_pulled(&f.scales, NOW, std::slice::from_ref(&other), Some(("main", 1))).unwrap();
+    assert_eq!(f.store.citizen(citizen).unwrap().unwrap().case_reference.as_deref(), Some("SAG-314"));
+
+    // The server refuses the edit as ahead; stamped again from the server's time, it must still
+    // come after the pulled edit, or the server (which holds that edit) keeps the other value
+    // while this device keeps its own.
+    let server = fit_protocol::ServerClock { server_time_ms: NOW, max_drift_ms: DRIFT };
+    assert_eq!(f.store.restamp_ahead(server).unwrap(), 1);
+    let edit = &f.store.outbox(0, 10).unwrap()[0];
+    assert!(edit.hlc > other.hlc, "the edit stamped again must still win over the edit it beat here");
+    assert!(edit.hlc.wall_ms <= server.server_time_ms + DRIFT, "the server accepts it now");
+    let held = write::field_version(&f.store.conn, &entity, FieldName::CaseReference).unwrap();
+    assert_eq!(held, Some(fit_core::merge::Version { hlc: edit.hlc, device: f.store.device_id() }));
+}

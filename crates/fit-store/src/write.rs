@@ -10,6 +10,7 @@ use fit_protocol::{Change, ChangeBody, Checked, Entity, FieldName, FieldValue, S
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::db::{clear_meta, set_meta};
+use crate::restamp::remember_received;
 use crate::{Store, StoreError};
 
 /// One sync answer as the store applies it.
@@ -161,6 +162,11 @@ impl Store {
                 [citizen.to_string()],
             )?;
             exec(&tx, "DELETE FROM caseload WHERE citizen_id = ?1", [citizen.to_string()])?;
+        }
+        // A re-stamp must come after every stamp received, an edit that lost here and left no
+        // version behind included (`restamp`).
+        if let Some(latest) = changes.iter().map(|change| change.hlc).max() {
+            remember_received(&tx, latest)?;
         }
         if at_end {
             erase_leaving_citizens(&tx)?;

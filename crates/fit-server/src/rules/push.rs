@@ -126,8 +126,8 @@ pub struct PushInput<'c> {
 }
 
 /// How long after a citizen left a worker that worker's changes for the citizen may be stamped
-/// (by HLC or device clock) and still be logged: an hour, for a device clock a little ahead. A
-/// change stamped later is not lost but set aside for the administrator.
+/// (by HLC) and still be logged: an hour, for a device clock a little ahead. A change stamped
+/// later is not lost but set aside for the administrator.
 pub const AFTER_MOVE_GRACE_MS: u64 = 60 * 60 * 1000;
 
 /// What to do with an accepted batch.
@@ -147,8 +147,8 @@ pub struct PushPlan<'c> {
 /// device receives it, and the administrator sees it (`fit-server set-aside`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetAsideReason {
-    /// A former worker's change for a citizen recorded (by its HLC or its device's clock) after
-    /// the citizen moved to another worker.
+    /// A former worker's change for a citizen recorded (by its HLC) after the citizen moved to
+    /// another worker.
     AfterMove,
     /// A change that refers to a record whose change was set aside.
     FollowsSetAside,
@@ -270,12 +270,19 @@ pub fn plan_release<'c>(
 }
 
 /// Why a new change is set aside rather than logged, if it is: a former worker's change for a
-/// citizen recorded after the citizen left them (by the change's HLC or its device's clock, each
-/// allowed `AFTER_MOVE_GRACE_MS`), or one that refers to a set-aside record.
+/// citizen recorded after the citizen left them (by the change's HLC, allowed
+/// `AFTER_MOVE_GRACE_MS`), or one that refers to a set-aside record.
+///
+/// The HLC alone decides. A device stamps its own writes no earlier than its clock, so its
+/// device time adds nothing, except for a change it stamped again after the server refused it as
+/// too far ahead (protocol rule 9): that device time is the clock the refusal proved wrong (a
+/// year ahead, say), while the new stamp, taken from the server's time after the write, bounds
+/// when the change was recorded. Believing that device time would set aside work recorded
+/// before the move, while a later edit based on it is logged on a version the log lacks.
 fn set_aside_reason(change: &Change, known: &Known) -> Option<SetAsideReason> {
     if let Some(left_at_ms) = known.left_at_ms.get(&change.citizen()) {
         let bound = left_at_ms.saturating_add(AFTER_MOVE_GRACE_MS);
-        if change.hlc.wall_ms > bound || change.device_time_ms > bound {
+        if change.hlc.wall_ms > bound {
             return Some(SetAsideReason::AfterMove);
         }
     }

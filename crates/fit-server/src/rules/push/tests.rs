@@ -302,6 +302,15 @@ mod references {
         }
     }
 
+    /// `change` as a device whose clock ran a year ahead sends it after stamping it again from
+    /// the server's time (`at_ms`): its device time stays where that clock was.
+    fn stamped_again(mut change: Change, at_ms: u64) -> Change {
+        const YEAR_MS: u64 = 365 * 24 * 3_600_000;
+        change.device_time_ms = change.hlc.wall_ms.max(at_ms) + YEAR_MS;
+        change.hlc = Hlc::new(at_ms, 0);
+        change
+    }
+
     fn started(seq: u64, visit: VisitId, worker: WorkerId) -> Change {
         at(seq, NOW, ChangeBody::VisitStarted { visit, citizen: anna(), worker, started_at_ms: NOW, group: None })
     }
@@ -397,6 +406,13 @@ mod references {
     #[case::a_former_workers_note_from_before_the_move(vec![note(1, NOW - 1, None)], moved_at(NOW), Ok((vec![1], vec![])))]
     #[case::a_former_workers_note_from_after_the_move_is_set_aside(
         vec![note(1, NOW + AFTER_MOVE_GRACE_MS + 1, None)], moved_at(NOW),
+        Ok((vec![], vec![(1, SetAsideReason::AfterMove)]))
+    )]
+    #[case::a_former_workers_note_stamped_again_before_the_move_is_logged(
+        vec![stamped_again(note(1, NOW - 1, None), NOW - 1)], moved_at(NOW), Ok((vec![1], vec![]))
+    )]
+    #[case::a_former_workers_note_stamped_again_after_the_move_is_set_aside(
+        vec![stamped_again(note(1, NOW - 1, None), NOW + AFTER_MOVE_GRACE_MS + 1)], moved_at(NOW),
         Ok((vec![], vec![(1, SetAsideReason::AfterMove)]))
     )]
     #[case::work_on_a_set_aside_visit_is_set_aside(
