@@ -54,7 +54,7 @@ const da = {
   chart_visit: 'Besøg',
   no_measurements: 'Ingen målinger endnu.',
   alerts: 'Opmærksomhed',
-  no_alerts: 'Ingen advarsler.',
+  no_alerts: 'Intet kræver opmærksomhed lige nu.',
   goals: 'Mål',
   no_goals: 'Ingen mål endnu.',
   new_goal: 'Nyt mål',
@@ -98,6 +98,7 @@ const da = {
   open_group_visit: 'Gruppebesøg i gang',
   visit_saved: 'Besøget er afsluttet og gemt på enheden. Det sendes, når der er forbindelse.',
   remove_goal_yes: 'Ja, slet målet',
+  error_unknown: 'Noget gik galt, som appen ikke kender. Prøv igen senere; bliver det ved, så kontakt din administrator.',
   group_visit: 'Gruppebesøg',
   group_pick: 'Hvem er med? Vælg mindst to borgere.',
   group_start: 'Start gruppebesøg ({count})',
@@ -245,8 +246,8 @@ const en: Record<Key, string> = {
   chart_who5: 'WHO-5',
   chart_visit: 'Visit',
   no_measurements: 'No measurements yet.',
-  alerts: 'Alerts',
-  no_alerts: 'No alerts.',
+  alerts: 'Attention',
+  no_alerts: 'Nothing needs attention right now.',
   goals: 'Goals',
   no_goals: 'No goals yet.',
   new_goal: 'New goal',
@@ -289,6 +290,7 @@ const en: Record<Key, string> = {
   open_group_visit: 'Group visit under way',
   visit_saved: 'The visit is closed and saved on the device. It is sent when there is a connection.',
   remove_goal_yes: 'Yes, remove the goal',
+  error_unknown: 'Something went wrong that the app does not know. Try again later; if it goes on, contact your administrator.',
   group_visit: 'Group visit',
   group_pick: 'Who is present? Choose at least two citizens.',
   group_start: 'Start the group visit ({count})',
@@ -425,8 +427,8 @@ export function formatAge(ms: number): string {
 
 const alertTexts: Record<string, Text> = {
   'ors.below_cutoff': { da: 'Under klinisk grænse', en: 'Below clinical cutoff' },
-  'ors.reliable_deterioration': { da: 'Sikker forværring', en: 'Reliable deterioration' },
-  'ors.no_reliable_improvement': { da: 'Ingen sikker bedring', en: 'No reliable improvement' },
+  'ors.reliable_deterioration': { da: 'Pålidelig forværring', en: 'Reliable deterioration' },
+  'ors.no_reliable_improvement': { da: 'Ingen pålidelig forbedring', en: 'No reliable improvement' },
   'ors.below_expected': { da: 'Under forventet forløb', en: 'Below the expected trajectory' },
   'srs.total_low': { da: 'SRS lav', en: 'SRS low' },
   'srs.item_low': { da: 'SRS: et spørgsmål lavt', en: 'SRS: one item low' },
@@ -549,7 +551,8 @@ export function errorCodeText(code: ErrorCode): string | undefined {
 /** An error in plain words: a known code in the current language, otherwise the message as sent. */
 export function errorText(error: AppError): string {
   const known = errorCodeText(error.code);
-  if (!known) return error.message;
+  // A code this version does not know (a newer server's): plain words, never the raw message.
+  if (!known) return t('error_unknown');
   // Input errors carry the specifics in their message; keep it beside the plain words.
   return error.code === 'input.invalid' ? `${known} (${error.message})` : known;
 }

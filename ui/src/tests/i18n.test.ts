@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../api/bindings';
+import { ERROR_CODES, type AppError } from '../api/bindings';
 import { alertLabel, errorCodeText, errorText, formatTenths, locale, t } from '../lib/i18n.svelte';
 
 describe('texts', () => {
@@ -21,9 +21,10 @@ describe('texts', () => {
     expect(t('cm_item_of', { n: 2, total: 4 })).toBe('Question 2 of 4');
   });
 
-  it('puts known errors in plain words and keeps the message of unknown ones', () => {
+  it('puts known errors in plain words and never shows the raw message of unknown ones', () => {
     expect(errorText({ code: 'pin.wrong', message: 'wrong PIN (3 tries left)' })).toBe('Forkert PIN-kode.');
-    expect(errorText({ code: 'unknown', message: 'the code was used' })).toBe('the code was used');
+    expect(errorText({ code: 'unknown', message: 'the code was used' })).toBe(t('error_unknown'));
+    expect(errorText({ code: 'sync.something_new' as AppError['code'], message: 'raw server text' })).not.toContain('raw server text');
     expect(errorText({ code: 'sync.offline', message: 'no connection to the server' }))
       .toBe('Ingen forbindelse til serveren. Prøv igen, når der er net.');
     expect(alertLabel('ors.below_cutoff')).toBe('Under klinisk grænse');
