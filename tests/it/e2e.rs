@@ -130,6 +130,9 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     let ors_total: i64 = ors.iter().sum();
     assert!((70..=90).contains(&ors_total), "four taps at a fifth of the line: {ors:?}");
     app.wait_css("[data-testid=\"visit-review\"] [data-code=\"ors.below_cutoff\"]").await.unwrap();
+    // The citizen sees this step too: no clinical words unless the worker unfolds them.
+    let shared = app.find("visit-review").await.unwrap().text().await.unwrap();
+    assert!(!shared.contains("klinisk"), "the shared step shows no clinical label: {shared}");
     app.screenshot("06-visit-review").await.unwrap();
 
     app.click("hand-over").await.unwrap();
