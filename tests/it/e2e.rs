@@ -130,6 +130,8 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     let ors_total: i64 = ors.iter().sum();
     assert!((70..=90).contains(&ors_total), "four taps at a fifth of the line: {ors:?}");
     app.wait_css("[data-testid=\"visit-review\"] [data-code=\"ors.below_cutoff\"]").await.unwrap();
+    // The next action is in view after the hand-back, though the charts are above it.
+    assert!(in_view(&app, "hand-over").await, "the next action is in view");
     // The citizen sees this step too: no clinical words unless the worker unfolds them.
     let shared = app.find("visit-review").await.unwrap().text().await.unwrap();
     assert!(!shared.contains("klinisk"), "the shared step shows no clinical label: {shared}");
@@ -485,6 +487,15 @@ async fn a_paper_form_a_scale_read_aloud_and_a_correction_reach_the_server_as_ma
     app.stop().await.unwrap();
 }
 
+/// Whether the element `id` is wholly inside the window as it is scrolled now.
+async fn in_view(app: &RealApp, id: &str) -> bool {
+    let element = app.find(id).await.unwrap();
+    let script = "const r = arguments[0].getBoundingClientRect(); \
+                  return r.top >= 0 && r.bottom <= window.innerHeight;";
+    let answer = app.driver().execute(script, vec![element.to_json().unwrap()]).await.unwrap();
+    answer.json().as_bool().unwrap_or(false)
+}
+
 /// Waits until the step on screen is `name`'s turn (the screen shows the next step once what
 /// was given is recorded).
 async fn whose_turn(app: &RealApp, name: &str) {
@@ -563,12 +574,32 @@ async fn a_group_visit_with_three_citizens_records_three_group_scales_given_in_t
     // After the session, each gives the GSRS in turn in citizen mode.
     app.find("group-after-session").await.unwrap();
     app.screenshot("33-group-after-session").await.unwrap();
-    for (name, fraction) in [("Anna", 0.9), ("Bo", 0.7), ("Carl", 0.5)] {
+    for (name, fraction) in [("Anna", 0.9), ("Bo", 0.7)] {
         whose_turn(&app, name).await;
         app.find("step-gsrs").await.unwrap();
         app.click("hand-over").await.unwrap();
         fill_in_citizen_mode(&app, &GSRS, fraction, &format!("34-group-gsrs-{}", name.to_lowercase())).await;
     }
+    // Carl changes one mark from the review: only that item is asked again, with its mark kept.
+    whose_turn(&app, "Carl").await;
+    app.click("hand-over").await.unwrap();
+    app.find("citizen-mode").await.unwrap();
+    for item in GSRS {
+        app.find(&format!("item-{item}")).await.unwrap();
+        app.tap_line(0.5).await.unwrap();
+        app.click("next").await.unwrap();
+    }
+    app.find("review").await.unwrap();
+    app.click("change-goals-and-topics").await.unwrap();
+    app.find("item-goals-and-topics").await.unwrap();
+    let kept = app.line_value().await.unwrap();
+    assert!(kept.is_some_and(|v| (45..=55).contains(&v)), "the mark is kept: {kept:?}");
+    app.screenshot("34-group-gsrs-carl-change").await.unwrap();
+    app.tap_line(0.3).await.unwrap();
+    app.click("next").await.unwrap();
+    app.find("review").await.unwrap();
+    app.click("confirm").await.unwrap();
+    hand_back(&app, "34-group-gsrs-carl-thanks").await;
     app.find("close-group").await.unwrap();
     let steps = app.driver().find_all(thirtyfour::By::Css("[data-testid^=\"member-\"]")).await.unwrap();
     assert_eq!(steps.len(), 3);
@@ -610,17 +641,22 @@ async fn a_group_visit_with_three_citizens_records_three_group_scales_given_in_t
                 citizen,
                 visit,
                 scale,
-                answered: fit_protocol::ResponseContent::Given { marked_by, .. },
+                answered: fit_protocol::ResponseContent::Given { marked_by, answers },
                 ..
-            } if scale.as_str() == "gsrs" => Some((*citizen, *visit, *marked_by)),
+            } if scale.as_str() == "gsrs" => Some((*citizen, *visit, *marked_by, answers.clone())),
             _ => None,
         })
         .collect();
     assert_eq!(gsrs.len(), 3, "{gsrs:?}");
     for citizen in &citizens {
-        let (_, visit, by) = gsrs.iter().find(|(c, ..)| c == citizen).expect("each citizen's own GSRS");
+        let (_, visit, by, _) = gsrs.iter().find(|(c, ..)| c == citizen).expect("each citizen's own GSRS");
         assert_eq!(*by, fit_core::MarkedBy::CitizenOnDevice);
         assert!(groups.contains(&(*citizen, groups[0].1, *visit)), "at the citizen's own visit of the group");
     }
+    // Carl's changed mark is the one recorded, and his other marks are as first placed.
+    let (.., carls) = gsrs.iter().find(|(c, ..)| *c == citizens[2]).expect("Carl's GSRS");
+    let value = |item: &str| carls.iter().find(|a| a.item == item).and_then(|a| a.value.as_i64()).unwrap_or(-1);
+    assert!((25..=35).contains(&value("goals-and-topics")), "{carls:?}");
+    assert!((45..=55).contains(&value("relationship")), "{carls:?}");
     app.stop().await.unwrap();
 }

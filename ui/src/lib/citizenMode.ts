@@ -1,5 +1,5 @@
 // The citizen-mode state machine: one item at a time on a line with no default mark, then a
-// review to confirm or redo, then "hand the device back". Pure functions of the state, so the
+// review to confirm or to change one item, then "hand the device back". Pure functions of the state, so the
 // rules are tested without a screen. Leaving needs the worker's PIN, which the Rust side checks.
 
 export type Phase = 'item' | 'review' | 'saving' | 'declining' | 'done';
@@ -12,6 +12,8 @@ export interface CitizenState {
   marks: (number | null)[];
   /** Where to return when the citizen changes their mind about declining. */
   resume: Phase;
+  /** True while the citizen changes one item from the review: "next" returns to the review. */
+  revisiting?: boolean;
 }
 
 export const VAS_MIN = 0;
@@ -55,6 +57,7 @@ export function canGoOn(state: CitizenState): boolean {
 /** On to the next item, or to the review after the last; only with a mark placed. */
 export function next(state: CitizenState): CitizenState {
   if (!canGoOn(state)) return state;
+  if (state.revisiting) return { ...state, phase: 'review', revisiting: false };
   if (state.index + 1 < state.marks.length) return { ...state, index: state.index + 1 };
   return { ...state, phase: 'review' };
 }
@@ -65,10 +68,11 @@ export function previous(state: CitizenState): CitizenState {
   return { ...state, index: state.index - 1 };
 }
 
-/** Redo: every mark is cleared and the citizen starts over. */
-export function redo(state: CitizenState): CitizenState {
-  if (state.phase !== 'review') return state;
-  return start(state.marks.length);
+/** From the review, back to one item to change its mark (kept until the citizen moves it);
+ *  "next" then returns to the review. The other marks stay as they are. */
+export function revisit(state: CitizenState, index: number): CitizenState {
+  if (state.phase !== 'review' || index < 0 || index >= state.marks.length) return state;
+  return { ...state, phase: 'item', index, revisiting: true };
 }
 
 /** Confirm in the review: the answers go to the device. */

@@ -44,13 +44,18 @@ describe('citizen mode', () => {
     expect(cm.saveFailed(s).phase).toBe('review');
   });
 
-  it('redo clears every mark and starts over', () => {
-    let s = cm.start(2);
-    s = cm.next(cm.place(cm.next(cm.place(s, 30)), 80));
-    const again = cm.redo(s);
-    expect(again.phase).toBe('item');
-    expect(again.index).toBe(0);
-    expect(again.marks).toEqual([null, null]);
+  it('changes one item from the review and comes back to it, the other marks kept', () => {
+    let s = cm.start(3);
+    s = cm.next(cm.place(cm.next(cm.place(cm.next(cm.place(s, 30)), 80)), 50));
+    expect(s.phase).toBe('review');
+    const changing = cm.revisit(s, 1);
+    expect(changing).toMatchObject({ phase: 'item', index: 1, marks: [30, 80, 50] });
+    const back = cm.next(cm.place(changing, 20));
+    expect(back).toMatchObject({ phase: 'review', marks: [30, 20, 50] });
+    // Then "next" walks on as usual again.
+    expect(cm.next(cm.revisit(back, 0)).phase).toBe('review');
+    expect(cm.revisit(cm.start(3), 1).phase).toBe('item');
+    expect(cm.revisit(s, 7)).toBe(s);
   });
 
   it('declining can be taken back, to where the citizen was', () => {
