@@ -4,7 +4,7 @@
 //! (`FIT_BLESS=1 cargo test -p fit-app --lib bindings` writes it anew).
 
 use fit_core::ids::{CitizenId, GoalId, GroupId, NoteId, ResponseId, VisitId, WorkerId};
-use fit_core::interpret::{Alert, AlertCode, Measure, OutcomeChange, OutcomeSummary, TrajectoryPoint};
+use fit_core::interpret::{Alert, AlertCode, Measure, OutcomeChange, OutcomeSummary, Severity, TrajectoryPoint};
 use fit_core::response::{
     CorrectionReason, MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput, Total,
 };
@@ -70,6 +70,7 @@ fn declarations() -> Vec<String> {
         decl::<OutcomeChange>(&cfg),
         decl::<OutcomeSummary>(&cfg),
         decl::<AlertCode>(&cfg),
+        decl::<Severity>(&cfg),
         decl::<Alert>(&cfg),
         decl::<Trajectory>(&cfg),
         decl::<Trend>(&cfg),

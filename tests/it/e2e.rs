@@ -157,7 +157,11 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
 
     // The caseload shows the alert, and the changes wait on the device.
     app.click("nav-caseload").await.unwrap();
-    app.wait_css(&format!("[data-testid=\"{citizen_card}\"] [data-code=\"ors.below_cutoff\"]")).await.unwrap();
+    // One calm line per citizen: the most serious alert (a reliable deterioration), and how many more.
+    let card = format!("[data-testid=\"{citizen_card}\"]");
+    app.wait_css(&format!("{card} [data-severity=\"serious\"][data-code=\"ors.reliable_deterioration\"]")).await.unwrap();
+    let lines = app.driver().find_all(thirtyfour::By::Css(format!("{card} [data-testid=\"attention\"]"))).await.unwrap();
+    assert_eq!(lines.len(), 1, "one line of alerts on the card");
     app.screenshot("09-caseload-alert").await.unwrap();
     app.click("nav-sync").await.unwrap();
     app.find("sync-status").await.unwrap();

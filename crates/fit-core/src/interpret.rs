@@ -163,7 +163,34 @@ pub enum AlertCode {
     Who5Decline,
 }
 
+/// How much an alert asks of the worker: the caseload is ordered by it and the screens show it
+/// by colour and icon. Serious: the citizen is getting worse, or not better where they should
+/// be (reliable deterioration, no reliable improvement, WHO-5's likely depression). A notice is
+/// something to talk about (below the cutoff, below the expected trajectory, the alliance, a
+/// drop in well-being). The published rules decide whether an alert is raised; this only ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Notice,
+    Serious,
+}
+
 impl AlertCode {
+    pub fn severity(self) -> Severity {
+        match self {
+            AlertCode::OrsReliableDeterioration
+            | AlertCode::OrsNoReliableImprovement
+            | AlertCode::Who5LikelyDepression => Severity::Serious,
+            AlertCode::OrsBelowCutoff
+            | AlertCode::OrsBelowExpected
+            | AlertCode::SrsTotalLow
+            | AlertCode::SrsItemLow
+            | AlertCode::SrsDropped
+            | AlertCode::Who5PoorWellbeing
+            | AlertCode::Who5Decline => Severity::Notice,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AlertCode::OrsBelowCutoff => "ors.below_cutoff",
@@ -183,6 +210,8 @@ impl AlertCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Alert {
     pub code: AlertCode,
+    /// `code.severity()`, for the screens.
+    pub severity: Severity,
     /// The visit whose measurement raised it.
     pub visit: VisitId,
     pub text: Text,
@@ -303,7 +332,7 @@ fn outcome_alerts(
     let name = summary.scale.as_str().to_uppercase();
     let (latest_tenths, cutoff, measurements) = (summary.latest_tenths, summary.cutoff_tenths, summary.measurements);
     let t = |tenths| (format_tenths(tenths, Lang::Da), format_tenths(tenths, Lang::En));
-    let mut alert = |code, da: String, en: String| alerts.push(Alert { code, visit, text: Text::new(da, en) });
+    let mut alert = |code, da: String, en: String| alerts.push(Alert { code, severity: code.severity(), visit, text: Text::new(da, en) });
     if latest_tenths < cutoff {
         let ((v_da, v_en), (c_da, c_en)) = (t(latest_tenths), t(cutoff));
         alert(
@@ -349,6 +378,7 @@ fn alliance_alerts(scales: &ScaleSet, series: &[(VisitId, &ValidResponse)], aler
         let ((v_da, v_en), (c_da, c_en)) = (t(total), t(SRS_TOTAL_CONCERN_BELOW_TENTHS));
         alerts.push(Alert {
             code: AlertCode::SrsTotalLow,
+            severity: AlertCode::SrsTotalLow.severity(),
             visit,
             text: Text::new(
                 format!("{name} {v_da} er under {c_da}: tal med borgeren om samarbejdet"),
@@ -385,7 +415,7 @@ fn alliance_alerts(scales: &ScaleSet, series: &[(VisitId, &ValidResponse)], aler
             }
         };
         if let Some(text) = text {
-            alerts.push(Alert { code: AlertCode::SrsItemLow, visit, text });
+            alerts.push(Alert { code: AlertCode::SrsItemLow, severity: AlertCode::SrsItemLow.severity(), visit, text });
         }
     }
     if let Some(previous) = series.len().checked_sub(2).and_then(|i| series[i].1.total()) {
@@ -394,6 +424,7 @@ fn alliance_alerts(scales: &ScaleSet, series: &[(VisitId, &ValidResponse)], aler
             let (d_da, d_en) = t(drop);
             alerts.push(Alert {
                 code: AlertCode::SrsDropped,
+                severity: AlertCode::SrsDropped.severity(),
                 visit,
                 text: Text::new(
                     format!("{name} er faldet {d_da} point siden sidste besøg"),
@@ -411,6 +442,7 @@ fn wellbeing_alerts(series: &[(VisitId, &ValidResponse)], alerts: &mut Vec<Alert
     if score <= WHO5_DEPRESSION_AT_OR_BELOW {
         alerts.push(Alert {
             code: AlertCode::Who5LikelyDepression,
+            severity: AlertCode::Who5LikelyDepression.severity(),
             visit,
             text: Text::new(
                 format!("WHO-5 er {score} ({WHO5_DEPRESSION_AT_OR_BELOW} eller under): mulig depression, overvej udredning"),
@@ -420,6 +452,7 @@ fn wellbeing_alerts(series: &[(VisitId, &ValidResponse)], alerts: &mut Vec<Alert
     } else if score < WHO5_POOR_BELOW {
         alerts.push(Alert {
             code: AlertCode::Who5PoorWellbeing,
+            severity: AlertCode::Who5PoorWellbeing.severity(),
             visit,
             text: Text::new(
                 format!("WHO-5 er {score} (under {WHO5_POOR_BELOW}): dårlig trivsel"),
@@ -432,6 +465,7 @@ fn wellbeing_alerts(series: &[(VisitId, &ValidResponse)], alerts: &mut Vec<Alert
         if drop >= WHO5_MEANINGFUL_CHANGE {
             alerts.push(Alert {
                 code: AlertCode::Who5Decline,
+                severity: AlertCode::Who5Decline.severity(),
                 visit,
                 text: Text::new(
                     format!("WHO-5 er faldet {drop} point siden sidste måling"),

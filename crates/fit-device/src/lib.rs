@@ -205,6 +205,9 @@ impl Device {
             entries.push(CaseloadLine::new(citizen, &summary, pending_changes, due, open_visit));
         }
         store.save_summaries(&computed)?;
+        // What needs attention first: serious, then a notice, then the rest, each by name (the
+        // order the store gives, which a stable sort keeps).
+        entries.sort_by_key(|line| std::cmp::Reverse(line.attention));
         Ok(entries)
     }
 

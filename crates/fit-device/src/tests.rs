@@ -469,3 +469,18 @@ fn a_group_needs_two_to_twelve_different_citizens_of_the_caseload() {
     let unknown: GroupId = f.device.ids.next(NOW);
     assert!(f.device.group_view(unknown).is_err(), "an unknown group");
 }
+
+#[test]
+fn the_caseload_is_ordered_by_what_needs_attention_first() {
+    let (mut f, citizens) = three_citizens();
+    // A citizen with a reliable deterioration (serious) and one with nothing recorded yet.
+    let visit = f.device.start_visit(citizens[2]).unwrap();
+    f.device.record_response(visit, ors([5, 5, 5, 5])).unwrap();
+    let lines = f.device.caseload_overview().unwrap();
+    let order: Vec<_> = lines.iter().map(|l| (std::cmp::Reverse(l.attention), l.citizen.display_name.clone())).collect();
+    assert!(order.is_sorted(), "serious first, then notices, then the rest, each by name: {order:?}");
+    assert_eq!(lines[0].attention, Some(fit_core::interpret::Severity::Serious), "{order:?}");
+    for line in &lines {
+        assert_eq!(line.attention, line.alerts.iter().map(|a| a.severity()).max());
+    }
+}

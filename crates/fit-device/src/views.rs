@@ -1,7 +1,7 @@
 //! What the services return: plain data for the screens.
 
 use fit_core::ids::{CitizenId, GroupId, VisitId};
-use fit_core::interpret::{Alert, AlertCode, Measure, TrajectoryPoint};
+use fit_core::interpret::{Alert, AlertCode, Measure, Severity, TrajectoryPoint};
 use fit_core::scale::ScaleKind;
 use fit_core::{Measured, ScaleCode, Text, Trajectory};
 use fit_store::{CitizenRow, CitizenSummary, GoalRow, NoteRow, ResponseRow, VisitRow};
@@ -23,7 +23,10 @@ pub struct CaseloadLine {
     pub citizen: CitizenRow,
     pub last_ors_tenths: Option<i64>,
     pub trend: Option<Trend>,
+    /// The most serious first.
     pub alerts: Vec<AlertCode>,
+    /// The most serious of the alerts, if any: the caseload is ordered by it.
+    pub attention: Option<Severity>,
     pub pending_changes: u64,
     /// When the well-being scale is next due (device time; at or before now: due at the next
     /// visit). None where the citizen is not given one.
@@ -54,7 +57,13 @@ impl CaseloadLine {
             citizen,
             last_ors_tenths: summary.last_outcome_tenths,
             trend,
-            alerts: summary.alerts.clone(),
+            // The most serious first: the card shows the first, the rest one tap away.
+            alerts: {
+                let mut alerts = summary.alerts.clone();
+                alerts.sort_by_key(|a| std::cmp::Reverse(a.severity()));
+                alerts
+            },
+            attention: summary.alerts.iter().map(|a| a.severity()).max(),
             pending_changes,
             wellbeing_due_ms,
             open_visit: open.map(|(visit, _)| visit),

@@ -124,7 +124,13 @@ measurements: number, };
 
 export type AlertCode = "ors.below_cutoff" | "ors.reliable_deterioration" | "ors.no_reliable_improvement" | "ors.below_expected" | "srs.total_low" | "srs.item_low" | "srs.dropped" | "who5.poor_wellbeing" | "who5.likely_depression" | "who5.decline";
 
+export type Severity = "notice" | "serious";
+
 export type Alert = { code: AlertCode, 
+/**
+ * `code.severity()`, for the screens.
+ */
+severity: Severity, 
 /**
  * The visit whose measurement raised it.
  */
@@ -161,7 +167,11 @@ export type CitizenInfo = { id: CitizenId, display_name: string, birth_year: num
  */
 support_started: string | null, };
 
-export type CaseloadLine = { citizen: CitizenInfo, last_ors_tenths: number | null, trend: Trend | null, alerts: Array<AlertCode>, pending_changes: number, 
+export type CaseloadLine = { citizen: CitizenInfo, last_ors_tenths: number | null, trend: Trend | null, alerts: Array<AlertCode>, 
+/**
+ * The most serious of the alerts, if any: the caseload is ordered by it.
+ */
+attention: Severity | null, pending_changes: number, 
 /**
  * When the well-being scale is next due (device time; at or before now: due at the next
  * visit). None where the citizen is not given one.
