@@ -117,6 +117,10 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     app.screenshot("04-visit-start").await.unwrap();
 
     app.click("hand-over").await.unwrap();
+    // The citizen reads the scale's Danish name and a help in plain words under each item.
+    let title = app.driver().find(thirtyfour::By::Css("[data-testid=\"citizen-mode\"] h1")).await.unwrap();
+    assert_eq!(title.text().await.unwrap(), "Sådan går det (ORS)");
+    assert!(!app.find("item-help").await.unwrap().text().await.unwrap().is_empty(), "the item's help shows");
     let (ors, ors_citizen_taps) = fill_in_citizen_mode(&app, &ORS, 0.2, "05-citizen-ors").await;
     // WHO-5 is due (never measured, the default schedule): it follows the ORS, six options per
     // item and none chosen.
@@ -159,8 +163,11 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     app.click("nav-caseload").await.unwrap();
     // One calm line per citizen: the most serious alert (a reliable deterioration), and how many more.
     let card = format!("[data-testid=\"{citizen_card}\"]");
-    app.wait_css(&format!("{card} [data-severity=\"serious\"][data-code=\"ors.reliable_deterioration\"]")).await.unwrap();
-    let lines = app.driver().find_all(thirtyfour::By::Css(format!("{card} [data-testid=\"attention\"]"))).await.unwrap();
+    app.wait_css(&format!("{card} [data-severity=\"serious\"][data-code=\"ors.reliable_deterioration\"]"))
+        .await
+        .unwrap();
+    let lines =
+        app.driver().find_all(thirtyfour::By::Css(format!("{card} [data-testid=\"attention\"]"))).await.unwrap();
     assert_eq!(lines.len(), 1, "one line of alerts on the card");
     app.screenshot("09-caseload-alert").await.unwrap();
     app.click("nav-sync").await.unwrap();

@@ -332,7 +332,9 @@ fn outcome_alerts(
     let name = summary.scale.as_str().to_uppercase();
     let (latest_tenths, cutoff, measurements) = (summary.latest_tenths, summary.cutoff_tenths, summary.measurements);
     let t = |tenths| (format_tenths(tenths, Lang::Da), format_tenths(tenths, Lang::En));
-    let mut alert = |code, da: String, en: String| alerts.push(Alert { code, severity: code.severity(), visit, text: Text::new(da, en) });
+    let mut alert = |code, da: String, en: String| {
+        alerts.push(Alert { code, severity: code.severity(), visit, text: Text::new(da, en) })
+    };
     if latest_tenths < cutoff {
         let ((v_da, v_en), (c_da, c_en)) = (t(latest_tenths), t(cutoff));
         alert(

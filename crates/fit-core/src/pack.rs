@@ -112,6 +112,28 @@ struct Extension {
     value_decimal: Option<f64>,
     value_boolean: Option<bool>,
     value_coding: Option<FhirCoding>,
+    value_codeable_concept: Option<CodeableConcept>,
+}
+
+#[derive(Deserialize)]
+struct CodeableConcept {
+    #[serde(default)]
+    coding: Vec<FhirCoding>,
+}
+
+/// A nested item of type `display`: the one kind of nested item a pack may have, an item's help.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DisplayItem {
+    #[serde(rename = "linkId")]
+    _link_id: String,
+    text: String,
+    #[serde(rename = "_text")]
+    text_element: Option<Element>,
+    #[serde(rename = "type")]
+    item_type: String,
+    #[serde(default)]
+    extension: Vec<Extension>,
 }
 
 #[derive(Deserialize)]
@@ -370,10 +392,8 @@ impl Checker<'_> {
         if item.link_id.trim().is_empty() {
             return Err(self.invalid(format!("{path}.linkId"), "a non-empty id", &item.link_id));
         }
-        if !item.item.is_empty() {
-            return Err(self.error(format!("{path}.item"), PackProblem::Unsupported("nested items".into())));
-        }
         let text = self.text(lang, &item.text, item.text_element.as_ref(), &format!("{path}._text"))?;
+        let help = self.help(lang, path, &item.item)?;
         let ext = Extensions { checker: self, list: &item.extension, path: format!("{path}.extension") };
         let answer = match item.item_type.as_str() {
             "decimal" => {
@@ -426,7 +446,32 @@ impl Checker<'_> {
                 ));
             }
         };
-        Ok(Item { id: ItemId(item.link_id.clone()), text, answer })
+        Ok(Item { id: ItemId(item.link_id.clone()), text, help, answer })
+    }
+
+    /// An item's help text, FHIR's way: one nested item of type `display` whose item control is
+    /// `help`. Nothing else may be nested in an item.
+    fn help(&self, lang: Lang, path: &str, nested: &[serde_json::Value]) -> Result<Option<Text>, PackError> {
+        let [only] = nested else {
+            if nested.is_empty() {
+                return Ok(None);
+            }
+            let problem = PackProblem::Unsupported("nested items other than one help text".into());
+            return Err(self.error(format!("{path}.item"), problem));
+        };
+        let field = format!("{path}.item[0]");
+        let display: DisplayItem = serde_json::from_value(only.clone())
+            .map_err(|e| self.invalid(field.clone(), "a help item (linkId, type display, text)", e.to_string()))?;
+        if display.item_type != "display" {
+            return Err(self.invalid(format!("{field}.type"), "\"display\"", &display.item_type));
+        }
+        let ext = Extensions { checker: self, list: &display.extension, path: format!("{field}.extension") };
+        let control = ext.find(&format!("{FHIR_EXT}questionnaire-itemControl"));
+        let codes = control.as_ref().and_then(|(_, e)| e.value_codeable_concept.as_ref()).map(|c| &c.coding);
+        if !codes.is_some_and(|coding| coding.iter().any(|c| c.code == "help")) {
+            return Err(self.invalid(format!("{field}.extension"), "the item control \"help\"", "none"));
+        }
+        Ok(Some(self.text(lang, &display.text, display.text_element.as_ref(), &format!("{field}._text"))?))
     }
 
     /// An option's value is its ordinalValue extension, or else its code read as an integer.

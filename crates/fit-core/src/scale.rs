@@ -102,6 +102,10 @@ pub struct AnswerOption {
 pub struct Item {
     pub id: ItemId,
     pub text: Text,
+    /// A short help in plain words under the item (the pack's nested `display` item of control
+    /// `help`): what the item is about, in the project's own words where the pack has no licence.
+    #[serde(default)]
+    pub help: Option<Text>,
     pub answer: AnswerKind,
 }
 

@@ -477,7 +477,8 @@ fn the_caseload_is_ordered_by_what_needs_attention_first() {
     let visit = f.device.start_visit(citizens[2]).unwrap();
     f.device.record_response(visit, ors([5, 5, 5, 5])).unwrap();
     let lines = f.device.caseload_overview().unwrap();
-    let order: Vec<_> = lines.iter().map(|l| (std::cmp::Reverse(l.attention), l.citizen.display_name.clone())).collect();
+    let order: Vec<_> =
+        lines.iter().map(|l| (std::cmp::Reverse(l.attention), l.citizen.display_name.clone())).collect();
     assert!(order.is_sorted(), "serious first, then notices, then the rest, each by name: {order:?}");
     assert_eq!(lines[0].attention, Some(fit_core::interpret::Severity::Serious), "{order:?}");
     for line in &lines {

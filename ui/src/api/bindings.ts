@@ -35,7 +35,12 @@ export type AnswerKind = { "type": "vas", min_tenths: number, max_tenths: number
 
 export type AnswerOption = { value: number, text: Text, };
 
-export type Item = { id: ItemId, text: Text, answer: AnswerKind, };
+export type Item = { id: ItemId, text: Text, 
+/**
+ * A short help in plain words under the item (the pack's nested `display` item of control
+ * `help`): what the item is about, in the project's own words where the pack has no licence.
+ */
+help: Text | null, answer: AnswerKind, };
 
 export type ExpectedTrajectory = { bands: Array<ExpectedBand>, };
 
@@ -167,7 +172,11 @@ export type CitizenInfo = { id: CitizenId, display_name: string, birth_year: num
  */
 support_started: string | null, };
 
-export type CaseloadLine = { citizen: CitizenInfo, last_ors_tenths: number | null, trend: Trend | null, alerts: Array<AlertCode>, 
+export type CaseloadLine = { citizen: CitizenInfo, last_ors_tenths: number | null, trend: Trend | null, 
+/**
+ * The most serious first.
+ */
+alerts: Array<AlertCode>, 
 /**
  * The most serious of the alerts, if any: the caseload is ordered by it.
  */

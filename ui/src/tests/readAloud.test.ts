@@ -12,6 +12,11 @@ describe('read-aloud text', () => {
       .toBe('Over the last two weeks: I have felt cheerful. All of the time. Most of the time. At no time.');
   });
 
+  it('reads the help after the item, before any options', () => {
+    expect(itemSpeech('Hvordan går det?', 'Individuelt', [], 'Dig selv: humør, krop og søvn'))
+      .toBe('Hvordan går det? Individuelt. Dig selv: humør, krop og søvn.');
+  });
+
   it('leaves out empty parts', () => {
     expect(itemSpeech('  ', 'Generelt …', ['', ' Aldrig '])).toBe('Generelt … Aldrig.');
   });

@@ -368,6 +368,34 @@ const CORPUS: &[Broken] = &[
         field: "extension[4].extension[0].extension[intakeTo]",
     },
     Broken { name: "trailing-garbage", who5: false, change: |_| {}, field: "." },
+    // An item's help: one nested display item whose item control is "help", and nothing else.
+    Broken {
+        name: "help-not-display",
+        who5: false,
+        change: |p| p["item"][0]["item"][0]["type"] = json!("decimal"),
+        field: "item[0].item[0].type",
+    },
+    Broken {
+        name: "help-twice",
+        who5: false,
+        change: |p| {
+            let help = p["item"][1]["item"][0].clone();
+            p["item"][1]["item"].as_array_mut().unwrap().push(help);
+        },
+        field: "item[1].item",
+    },
+    Broken {
+        name: "help-without-its-control",
+        who5: false,
+        change: |p| p["item"][2]["item"][0]["extension"] = json!([]),
+        field: "item[2].item[0].extension",
+    },
+    Broken {
+        name: "help-empty",
+        who5: false,
+        change: |p| p["item"][3]["item"][0]["text"] = json!(" "),
+        field: "item[3].item[0].text",
+    },
     // The version rules: against the installed (built-in) ORS and WHO-5.
     Broken {
         name: "version-reused",
@@ -474,4 +502,18 @@ fn a_broken_pack_after_a_licensed_one_leaves_the_licensed_one() {
             assert_eq!(set, before, "{file}");
         }
     }
+}
+
+#[test]
+fn the_built_in_line_scales_carry_a_help_in_plain_words_for_each_item() {
+    let scales = ScaleSet::built_in().unwrap();
+    for code in ["ors", "srs", "cors", "csrs", "gsrs"] {
+        let scale = scales.find(code).unwrap();
+        for item in &scale.items {
+            let help = item.help.as_ref().unwrap_or_else(|| panic!("{code} {} has no help", item.id.0));
+            assert!(help.da.as_deref().is_some_and(|t| !t.is_empty()), "{code} {} in Danish", item.id.0);
+            assert!(help.en.as_deref().is_some_and(|t| !t.is_empty()), "{code} {} in English", item.id.0);
+        }
+    }
+    assert!(scales.find("who5").unwrap().items.iter().all(|i| i.help.is_none()), "WHO-5's own text needs none");
 }
