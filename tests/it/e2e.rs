@@ -346,6 +346,14 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     app.click(&citizen_card).await.unwrap();
     app.driver().set_window_rect(0, 0, 390, 780).await.unwrap();
     app.find("chart-ors").await.unwrap();
+    // The chart is drawn again for the narrow screen, not kept at the wide one's width.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let fits = "const r = document.querySelector('[data-testid=\"chart-ors\"] canvas').getBoundingClientRect(); \
+                return r.width > 0 && r.right <= document.documentElement.clientWidth;";
+    while !app.driver().execute(fits, Vec::new()).await.unwrap().json().as_bool().unwrap_or(false) {
+        assert!(std::time::Instant::now() < deadline, "the chart runs off the phone's screen");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     app.screenshot("15-phone-citizen").await.unwrap();
     app.click("start-visit").await.unwrap();
     app.click("hand-over").await.unwrap();
