@@ -6,7 +6,7 @@
 use fit_core::ids::{CitizenId, GoalId, GroupId, NoteId, ResponseId, VisitId, WorkerId};
 use fit_core::interpret::{Alert, AlertCode, Measure, OutcomeChange, OutcomeSummary, Severity, TrajectoryPoint};
 use fit_core::response::{
-    CorrectionReason, MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput, Total,
+    Answer, CorrectionReason, MarkedBy, NotGivenReason, RawAnswer, ResponseContent, ResponseInput, Total,
 };
 use fit_core::scale::{
     AnswerKind, AnswerOption, Coding, ExpectedBand, ExpectedTrajectory, Item, ItemId, Population, ScaleKind,
@@ -65,6 +65,7 @@ fn declarations() -> Vec<String> {
         decl::<ResponseInput>(&cfg),
         decl::<Total>(&cfg),
         decl::<AgeBand>(&cfg),
+        decl::<Answer>(&cfg),
         decl::<Measure>(&cfg),
         decl::<TrajectoryPoint>(&cfg),
         decl::<OutcomeChange>(&cfg),

@@ -447,6 +447,12 @@ async fn a_paper_form_a_scale_read_aloud_and_a_correction_reach_the_server_as_ma
     assert_eq!(values[1], "32", "the other visit is untouched");
     app.wait_css("li.response.old").await.unwrap();
     app.screenshot("23-corrected-history").await.unwrap();
+    // The ORS total broken into its four areas, one tap away.
+    app.click("chart-breakdown").await.unwrap();
+    let items = app.find("chart-ors-items").await.unwrap().attr("data-items").await.unwrap().unwrap_or_default();
+    assert_eq!(items.split('|').count(), 4, "the four areas: {items}");
+    assert!(items.starts_with("individually:"), "{items}");
+    app.screenshot("23b-chart-areas").await.unwrap();
 
     // A visit whose ORS the citizen answers aloud and the worker marks.
     app.click("start-visit").await.unwrap();

@@ -10,7 +10,7 @@ use ts_rs::TS;
 
 use crate::ids::VisitId;
 use crate::pack::ScaleSet;
-use crate::response::{NotGivenReason, ResponseValue, Total, ValidResponse};
+use crate::response::{Answer, NotGivenReason, ResponseValue, Total, ValidResponse};
 use crate::scale::{Population, Scale, ScaleCode, ScaleKind};
 use crate::text::{Lang, Text, format_tenths};
 
@@ -69,11 +69,13 @@ pub struct VisitScores {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Measure {
-    /// `lowest_item` is the lowest answer, in the item's unit (tenths on a line).
+    /// `lowest_item` is the lowest answer, in the item's unit (tenths on a line); `items` every
+    /// answer, for the breakdown of a total into its items.
     Given {
         scale: ScaleCode,
         total: Total,
         lowest_item: i64,
+        items: Vec<Answer>,
     },
     NotGiven {
         scale: ScaleCode,
@@ -85,10 +87,11 @@ impl Measure {
     /// The measure of a response; a withdrawn one measured nothing.
     fn from_response(response: &ValidResponse) -> Option<Measure> {
         match &response.value {
-            ResponseValue::Given { total, .. } => Some(Measure::Given {
+            ResponseValue::Given { total, answers, .. } => Some(Measure::Given {
                 scale: response.scale.clone(),
                 total: *total,
                 lowest_item: response.lowest_answer().map(|a| a.value).unwrap_or(0),
+                items: answers.clone(),
             }),
             ResponseValue::NotGiven { reason } => {
                 Some(Measure::NotGiven { scale: response.scale.clone(), reason: *reason })

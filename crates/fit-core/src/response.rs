@@ -110,7 +110,7 @@ pub struct ResponseInput {
 }
 
 /// One checked answer: VAS items in tenths (0–100), option items as the option's value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Answer {
     pub item: ItemId,
     pub value: i64,

@@ -98,7 +98,9 @@ export type Total = { raw: number, score: number, };
 
 export type AgeBand = "child" | "adolescent" | "adult";
 
-export type Measure = { "status": "given", scale: ScaleCode, total: Total, lowest_item: number, } | { "status": "not_given", scale: ScaleCode, reason: NotGivenReason, };
+export type Answer = { item: ItemId, value: number, };
+
+export type Measure = { "status": "given", scale: ScaleCode, total: Total, lowest_item: number, items: Array<Answer>, } | { "status": "not_given", scale: ScaleCode, reason: NotGivenReason, };
 
 export type TrajectoryPoint = { visit: VisitId, 
 /**

@@ -14,6 +14,11 @@ export interface ChartData {
   /** The SRS total below which the alliance needs attention. */
   srsConcern: number;
   who5: (number | null)[] | null;
+  /** The outcome scale's items, each with its answer per visit (scale points, 0–10): what a
+   *  total is made of, so the conversation can go to the area that is low. */
+  outcomeItems: { item: string; values: (number | null)[] }[];
+  /** The outcome scale whose items these are (the latest given), to name them. */
+  outcomeScale: string | null;
 }
 
 export const SRS_CONCERN_TENTHS = 360;
@@ -37,5 +42,25 @@ export function chartData(trajectory: Trajectory, dayOf: (visit: string) => stri
     srs: points.map((p) => given(p.alliance, 10)),
     srsConcern: SRS_CONCERN_TENTHS / 10,
     who5: who5.some((v) => v !== null) ? who5 : null,
+    ...outcomeItems(points),
+  };
+}
+
+function outcomeItems(points: Trajectory['points']): Pick<ChartData, 'outcomeItems' | 'outcomeScale'> {
+  const given = points.map((p) => (p.outcome && p.outcome.status === 'given' ? p.outcome : null));
+  const latest = [...given].reverse().find((m) => m !== null) ?? null;
+  if (!latest) return { outcomeItems: [], outcomeScale: null };
+  // Items of the latest scale, in its order; a visit given another scale (CORS before a birthday)
+  // is a gap in these lines.
+  return {
+    outcomeScale: latest.scale,
+    outcomeItems: latest.items.map(({ item }) => ({
+      item,
+      values: given.map((m) => {
+        if (!m || m.scale !== latest.scale) return null;
+        const answer = m.items.find((a) => a.item === item);
+        return answer ? answer.value / 10 : null;
+      }),
+    })),
   };
 }

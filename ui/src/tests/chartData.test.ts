@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { Measure, Trajectory, TrajectoryPoint } from '../api/bindings';
 import { chartData } from '../lib/chartData';
 
-const given = (scale: string, score: number): Measure => ({ status: 'given', scale, total: { raw: score, score }, lowest_item: 0 });
+const given = (scale: string, score: number, items: [string, number][] = []): Measure => ({
+  status: 'given', scale, total: { raw: score, score }, lowest_item: 0,
+  items: items.map(([item, value]) => ({ item, value })),
+});
 
 function point(n: number, ors: Measure | null, srs: Measure | null, who5: Measure | null = null): TrajectoryPoint {
   return { visit: `v${n}`, number: n, outcome: ors, alliance: srs, wellbeing: who5, expected_outcome_tenths: null };
@@ -28,6 +31,25 @@ describe('chart data', () => {
     expect(data.labels).toEqual(['1', '2', '3']);
     expect(data.ors).toEqual([18.4, null, 24.9]);
     expect(data.srs).toEqual([37.2, 35.1, null]);
+  });
+
+  it('breaks the outcome total into its items, so the low area shows', () => {
+    const items = (a: number, b: number): [string, number][] => [['individually', a], ['socially', b]];
+    const data = chartData({
+      ...trajectory,
+      points: [
+        point(1, given('ors', 90, items(20, 70)), null),
+        point(2, { status: 'not_given', scale: 'ors', reason: 'declined' }, null),
+        point(3, given('cors', 90, [['me', 50]]), null),
+        point(4, given('ors', 120, items(15, 105)), null),
+      ],
+    });
+    expect(data.outcomeScale).toBe('ors');
+    expect(data.outcomeItems).toEqual([
+      { item: 'individually', values: [2, null, null, 1.5] },
+      { item: 'socially', values: [7, null, null, 10.5] },
+    ]);
+    expect(chartData({ ...trajectory, points: [] }).outcomeItems).toEqual([]);
   });
 
   it('names each visit by its day where the day is known, by its number otherwise', () => {
