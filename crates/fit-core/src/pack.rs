@@ -121,21 +121,6 @@ struct CodeableConcept {
     coding: Vec<FhirCoding>,
 }
 
-/// A nested item of type `display`: the one kind of nested item a pack may have, an item's help.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DisplayItem {
-    #[serde(rename = "linkId")]
-    _link_id: String,
-    text: String,
-    #[serde(rename = "_text")]
-    text_element: Option<Element>,
-    #[serde(rename = "type")]
-    item_type: String,
-    #[serde(default)]
-    extension: Vec<Extension>,
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct QuestionnaireItem {
@@ -460,10 +445,13 @@ impl Checker<'_> {
             return Err(self.error(format!("{path}.item"), problem));
         };
         let field = format!("{path}.item[0]");
-        let display: DisplayItem = serde_json::from_value(only.clone())
+        let display: QuestionnaireItem = serde_json::from_value(only.clone())
             .map_err(|e| self.invalid(field.clone(), "a help item (linkId, type display, text)", e.to_string()))?;
         if display.item_type != "display" {
             return Err(self.invalid(format!("{field}.type"), "\"display\"", &display.item_type));
+        }
+        if !display.item.is_empty() || !display.answer_option.is_empty() {
+            return Err(self.invalid(field, "a help text with nothing nested and no options", "more"));
         }
         let ext = Extensions { checker: self, list: &display.extension, path: format!("{field}.extension") };
         let control = ext.find(&format!("{FHIR_EXT}questionnaire-itemControl"));

@@ -493,6 +493,19 @@ fn a_change_less_than_the_margin_too_far_ahead_keeps_its_stamp() {
     assert_eq!(f.store.outbox(0, 10).unwrap(), before);
 }
 
+/// Another device's write of `field`, stamped 5 hours ahead of the server (within the drift).
+fn other_devices_edit(f: &mut Fixture, entity: Entity, field: FieldName, value: &str) -> Change {
+    Change {
+        id: f.ids.next(NOW),
+        device: f.ids.next(NOW),
+        seq: 1,
+        hlc: Hlc::new(NOW + 5 * 3_600_000, 0),
+        device_time_ms: NOW,
+        schema_version: SCHEMA_VERSION,
+        body: ChangeBody::FieldSet { entity, field, value: json!(value), base: None },
+    }
+}
+
 #[test]
 fn an_edit_stamped_again_still_comes_after_the_version_it_replaced() {
     const YEAR: u64 = 365 * 24 * 3_600_000;
@@ -500,15 +513,7 @@ fn an_edit_stamped_again_still_comes_after_the_version_it_replaced() {
     let goal: GoalId = f.ids.next(NOW);
     let entity = Entity::Goal { goal, citizen: f.citizen };
     // Another device's title, stamped 5 hours ahead of the server (within the drift).
-    let other = Change {
-        id: f.ids.next(NOW),
-        device: f.ids.next(NOW),
-        seq: 1,
-        hlc: Hlc::new(NOW + 5 * 3_600_000, 0),
-        device_time_ms: NOW,
-        schema_version: SCHEMA_VERSION,
-        body: ChangeBody::FieldSet { entity, field: FieldName::Title, value: json!("Sove bedre"), base: None },
-    };
+    let other = other_devices_edit(&mut f, entity, FieldName::Title, "Sove bedre");
     f.store.apply_pulled(&f.scales, NOW, std::slice::from_ref(&other), Some(("main", 3))).unwrap();
     // This device, a year ahead, replaces it: the field now holds only this device's version.
     let id = f.ids.next(NOW);
@@ -535,15 +540,7 @@ fn an_edit_stamped_again_still_wins_over_a_pulled_edit_it_beat() {
     // Another device's edit of the same field, 5 hours ahead of the server (within the drift),
     // is pulled before this device's edit is pushed: it loses to the stamp a year ahead, so this
     // device keeps no trace of its version.
-    let other = Change {
-        id: f.ids.next(NOW),
-        device: f.ids.next(NOW),
-        seq: 1,
-        hlc: Hlc::new(NOW + 5 * 3_600_000, 0),
-        device_time_ms: NOW,
-        schema_version: SCHEMA_VERSION,
-        body: ChangeBody::FieldSet { entity, field: FieldName::CaseReference, value: json!("SAG-368"), base: None },
-    };
+    let other = other_devices_edit(&mut f, entity, FieldName::CaseReference, "SAG-368");
     f.store.apply_pulled(&f.scales, NOW, std::slice::from_ref(&other), Some(("main", 1))).unwrap();
     assert_eq!(f.store.citizen(citizen).unwrap().unwrap().case_reference.as_deref(), Some("SAG-314"));
 
