@@ -118,6 +118,7 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
 
     app.click("hand-over").await.unwrap();
     // The citizen reads the scale's Danish name and a help in plain words under each item.
+    app.find("item-individually").await.unwrap();
     let title = app.driver().find(thirtyfour::By::Css("[data-testid=\"citizen-mode\"] h1")).await.unwrap();
     assert_eq!(title.text().await.unwrap(), "Sådan går det (ORS)");
     assert!(!app.find("item-help").await.unwrap().text().await.unwrap().is_empty(), "the item's help shows");
@@ -137,7 +138,10 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     // The next action is in view after the hand-back, though the charts are above it.
     assert!(in_view(&app, "hand-over").await, "the next action is in view");
     // The citizen sees this step too: no clinical words unless the worker unfolds them.
-    let shared = app.find("visit-review").await.unwrap().text().await.unwrap();
+    let review = app.find("visit-review").await.unwrap().to_json().unwrap();
+    // innerText: what is rendered, so a folded-away part counts only once unfolded.
+    let shown = app.driver().execute("return arguments[0].innerText;", vec![review]).await.unwrap();
+    let shared = shown.json().as_str().unwrap_or_default().to_owned();
     assert!(!shared.contains("klinisk"), "the shared step shows no clinical label: {shared}");
     app.screenshot("06-visit-review").await.unwrap();
 
