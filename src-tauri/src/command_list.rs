@@ -21,6 +21,7 @@ macro_rules! app_commands {
             correct_response,
             record_paper,
             close_visit,
+            cancel_visit,
             start_group_visit,
             get_group,
             close_group_visit,

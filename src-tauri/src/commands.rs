@@ -108,6 +108,11 @@ pub async fn close_visit(app: AppState<'_>, visit: VisitId) -> Answer<()> {
 }
 
 #[tauri::command(rename_all = "snake_case")]
+pub async fn cancel_visit(app: AppState<'_>, visit: VisitId) -> Answer<()> {
+    blocking(&app, move |a| a.cancel_visit(visit)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
 pub async fn start_group_visit(app: AppState<'_>, citizens: Vec<CitizenId>) -> Answer<GroupId> {
     blocking(&app, move |a| a.start_group_visit(&citizens)).await
 }

@@ -16,16 +16,47 @@ const ORS: [&str; 4] = ["individually", "interpersonally", "socially", "overall"
 const SRS: [&str; 4] = ["relationship", "goals-and-topics", "approach-or-method", "overall"];
 const WHO5: [&str; 5] = ["cheerful", "calm", "active", "rested", "interest"];
 
+/// The one step of the visit highlighted as current.
+async fn current_step(app: &RealApp) -> String {
+    let chips = "[data-testid^=\"chip-\"][aria-current=\"step\"]";
+    let current = app.driver().find_all(thirtyfour::By::Css(chips)).await.unwrap();
+    assert_eq!(current.len(), 1, "one step is current");
+    current[0].attr("data-testid").await.unwrap().unwrap_or_default()
+}
+
+/// Whether citizen mode shows every item of the scale at once (a screen large enough), once its
+/// first item shows.
+async fn on_sheet(app: &RealApp, first: &str) -> bool {
+    app.find(&format!("item-{first}")).await.unwrap();
+    !app.driver().find_all(thirtyfour::By::Css("[data-testid=\"sheet\"]")).await.unwrap().is_empty()
+}
+
 /// Gives a choice scale (WHO-5) in citizen mode: no option is chosen at first, then one tap per
-/// item on the option of `value`, confirm, and hand back with the worker's PIN.
+/// item on the option of `value` and confirm (on one screen where it is large enough, else item by
+/// item with a review), and hand back with the worker's PIN. Returns the citizen's taps.
 async fn choose_in_citizen_mode(app: &RealApp, items: &[&str], value: i64, shot: &str) -> u32 {
     app.find("citizen-mode").await.unwrap();
     let before = app.taps();
+    let none_chosen = |container: String| async move {
+        let css = format!("[data-testid=\"{container}\"] [data-testid=\"choices\"] input:checked");
+        app.driver().find_all(thirtyfour::By::Css(css)).await.unwrap().is_empty()
+    };
+    if on_sheet(app, items[0]).await {
+        app.screenshot(&format!("{shot}-item")).await.unwrap();
+        for item in items {
+            let container = format!("item-{item}");
+            assert!(none_chosen(container.clone()).await, "no default answer on {item}");
+            assert!(!app.find("confirm").await.unwrap().is_enabled().await.unwrap(), "no confirm without every answer");
+            app.click_in(&container, &format!("choice-{value}")).await.unwrap();
+        }
+        app.click("confirm").await.unwrap();
+        let citizen_taps = app.taps() - before;
+        hand_back(app, &format!("{shot}-thanks")).await;
+        return citizen_taps;
+    }
     for (n, item) in items.iter().enumerate() {
         app.find(&format!("item-{item}")).await.unwrap();
-        let checked =
-            app.driver().find_all(thirtyfour::By::Css("[data-testid=\"choices\"] input:checked")).await.unwrap();
-        assert!(checked.is_empty(), "no default answer on {item}");
+        assert!(none_chosen(format!("item-{item}")).await, "no default answer on {item}");
         assert!(!app.find("next").await.unwrap().is_enabled().await.unwrap(), "no next without an answer");
         app.click(&format!("choice-{value}")).await.unwrap();
         next_item(app, n, shot).await;
@@ -33,13 +64,30 @@ async fn choose_in_citizen_mode(app: &RealApp, items: &[&str], value: i64, shot:
     confirm_and_hand_back(app, shot, before).await
 }
 
-/// Fills in the scale on screen in citizen mode: one tap per item at `fraction` of the line,
-/// then confirms, and hands back with the worker's PIN. Returns the tenths placed per item and
-/// the citizen's taps (marks, next, confirm).
+/// Fills in the scale on screen in citizen mode: one tap per item at `fraction` of the line, then
+/// confirm (every item on one screen where it is large enough, else item by item with a review),
+/// and hands back with the worker's PIN. Returns the tenths placed per item and the citizen's
+/// taps (marks, next, confirm).
 async fn fill_in_citizen_mode(app: &RealApp, items: &[&str], fraction: f64, shot: &str) -> (Vec<i64>, u32) {
     app.find("citizen-mode").await.unwrap();
     let before = app.taps();
     let mut placed = Vec::new();
+    if on_sheet(app, items[0]).await {
+        app.screenshot(&format!("{shot}-item")).await.unwrap();
+        for item in items {
+            let container = format!("item-{item}");
+            assert_eq!(app.line_value_in(&container).await.unwrap(), None, "no default mark on {item}");
+            assert!(!app.enabled_in(&container, "vas-plus").await.unwrap(), "no mark by the ±0,1 door");
+            assert!(!app.find("confirm").await.unwrap().is_enabled().await.unwrap(), "no confirm without every mark");
+            app.tap_line_in(&container, fraction).await.unwrap();
+            placed.push(app.line_value_in(&container).await.unwrap().expect("the tap placed a mark"));
+        }
+        app.screenshot(&format!("{shot}-marked")).await.unwrap();
+        app.click("confirm").await.unwrap();
+        let citizen_taps = app.taps() - before;
+        hand_back(app, &format!("{shot}-thanks")).await;
+        return (placed, citizen_taps);
+    }
     for (n, item) in items.iter().enumerate() {
         app.find(&format!("item-{item}")).await.unwrap();
         assert_eq!(app.line_value().await.unwrap(), None, "no default mark on {item}");
@@ -128,6 +176,12 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     app.find("step-who5").await.unwrap();
     let who5_start = app.taps();
     app.click("hand-over").await.unwrap();
+    // Its options are in the app's colour, not the browser's default blue.
+    let radio = app.wait_css("[data-testid=\"citizen-mode\"] input[type=\"radio\"]").await.unwrap();
+    let accent =
+        app.driver().execute("return getComputedStyle(arguments[0]).accentColor;", vec![radio.to_json().unwrap()]);
+    let accent = accent.await.unwrap().json().as_str().unwrap_or_default().to_owned();
+    assert!(accent.starts_with("rgb"), "the options' colour is set: {accent}");
     let who5_citizen_taps = choose_in_citizen_mode(&app, &WHO5, 3, "05b-citizen-who5").await;
     let who5_worker_taps = app.taps() - who5_start - who5_citizen_taps;
     // Back in the worker's view: the new ORS is on the chart, with the alerts it raises.
@@ -135,8 +189,10 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     let ors_total: i64 = ors.iter().sum();
     assert!((70..=90).contains(&ors_total), "four taps at a fifth of the line: {ors:?}");
     app.wait_css("[data-testid=\"visit-review\"] [data-code=\"ors.below_cutoff\"]").await.unwrap();
-    // The next action is in view after the hand-back, though the charts are above it.
+    // The next action is in view after the hand-back, though the charts are above it, and the
+    // step shown is the one highlighted.
     assert!(in_view(&app, "hand-over").await, "the next action is in view");
+    assert_eq!(current_step(&app).await, "chip-review");
     // The citizen sees this step too: no clinical words unless the worker unfolds them.
     let review = app.find("visit-review").await.unwrap().to_json().unwrap();
     // innerText: what is rendered, so a folded-away part counts only once unfolded.
@@ -146,9 +202,14 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     app.screenshot("06-visit-review").await.unwrap();
 
     app.click("hand-over").await.unwrap();
+    // One word for the meeting: the visit ("besøget"), as the step says.
+    app.find("item-relationship").await.unwrap();
+    let asked = app.find("citizen-mode").await.unwrap().text().await.unwrap();
+    assert!(asked.contains("besøget") && !asked.contains("samtalen"), "{asked}");
     let (srs, srs_citizen_taps) = fill_in_citizen_mode(&app, &SRS, 0.9, "07-citizen-srs").await;
     assert!(srs.iter().all(|v| (85..=95).contains(v)), "taps at nine tenths: {srs:?}");
     app.find("step-close").await.unwrap();
+    assert_eq!(current_step(&app).await, "chip-close");
     app.type_into("visit-note", "Talked about the week; next visit Thursday.").await.unwrap();
     app.screenshot("08-visit-close").await.unwrap();
     app.click("close-visit").await.unwrap();
@@ -162,6 +223,9 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
         worker_taps - who5_worker_taps <= 6,
         "a visit with ORS, SRS and a note: {worker_taps} - {who5_worker_taps}"
     );
+    // The citizen's: every item on one screen (1280×800), one mark per item and one confirm.
+    println!("citizen taps: ORS {ors_citizen_taps}, WHO-5 {who5_citizen_taps}, SRS {srs_citizen_taps}");
+    assert_eq!((ors_citizen_taps, who5_citizen_taps, srs_citizen_taps), (5, 6, 5), "one mark per item, one confirm");
 
     // The caseload shows the alert, and the changes wait on the device.
     app.click("nav-caseload").await.unwrap();
@@ -173,6 +237,9 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     let lines =
         app.driver().find_all(thirtyfour::By::Css(format!("{card} [data-testid=\"attention\"]"))).await.unwrap();
     assert_eq!(lines.len(), 1, "one line of alerts on the card");
+    // One word for reliable change, on the badge as in the texts.
+    let said = lines[0].text().await.unwrap();
+    assert!(said.contains("Pålidelig") && !said.to_lowercase().contains("sikker"), "{said}");
     app.screenshot("09-caseload-alert").await.unwrap();
     app.click("nav-sync").await.unwrap();
     app.find("sync-status").await.unwrap();
@@ -262,6 +329,25 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
 
     let citizen_card = format!("citizen-{}", caseload.citizen);
     app.click(&citizen_card).await.unwrap();
+    // A visit started by mistake is cancelled, once confirmed: it counts as no visit, and the
+    // cancellation reaches the server.
+    app.click("start-visit").await.unwrap();
+    app.find("step-ors").await.unwrap();
+    assert_eq!(current_step(&app).await, "chip-ors");
+    app.click("cancel-visit").await.unwrap();
+    app.find("cancel-visit-yes").await.unwrap();
+    app.screenshot("17-visit-cancel-ask").await.unwrap();
+    app.click("cancel-visit-yes").await.unwrap();
+    wait_text(&app, "notice", "annulleret").await;
+    app.find("start-visit").await.unwrap();
+    app.screenshot("17b-visit-cancelled").await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !server.store.changes().await.unwrap().iter().any(
+        |c| matches!(c.body, ChangeBody::VisitClosed { cancelled: true, citizen, .. } if citizen == caseload.citizen),
+    ) {
+        assert!(std::time::Instant::now() < deadline, "the cancellation did not reach the server");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     app.click("start-visit").await.unwrap();
     app.click("hand-over").await.unwrap();
     // The item shows once the scale and the speech engine's answer are both in.
@@ -367,6 +453,18 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     app.click("read-aloud").await.unwrap();
     let spoken = app.speech().wait_spoken("How have you been doing over the last week", WAIT).await.unwrap();
     assert!(spoken.voice.starts_with("English"), "an English voice: {spoken:?}");
+    // One item at a time on the phone; turned to a large screen, every item shows at once with the
+    // mark already placed kept, and one confirm ends the scale.
+    app.tap_line(0.3).await.unwrap();
+    let first = app.line_value().await.unwrap();
+    app.driver().set_window_rect(0, 0, 1280, 800).await.unwrap();
+    app.find("sheet").await.unwrap();
+    assert_eq!(app.line_value_in("item-individually").await.unwrap(), first, "the mark is kept");
+    for item in &ORS[1..] {
+        app.tap_line_in(&format!("item-{item}"), 0.6).await.unwrap();
+    }
+    app.click("confirm").await.unwrap();
+    hand_back(&app, "16b-turned-citizen-mode-thanks").await;
     app.stop().await.unwrap();
     drop(server);
 }
@@ -609,8 +707,10 @@ async fn a_group_visit_with_three_citizens_records_three_group_scales_given_in_t
         app.click("hand-over").await.unwrap();
         fill_in_citizen_mode(&app, &GSRS, fraction, &format!("34-group-gsrs-{}", name.to_lowercase())).await;
     }
-    // Carl changes one mark from the review: only that item is asked again, with its mark kept.
+    // Carl gives his on a phone, one item at a time, and changes one mark from the review: only
+    // that item is asked again, with its mark kept.
     whose_turn(&app, "Carl").await;
+    app.driver().set_window_rect(0, 0, 390, 780).await.unwrap();
     app.click("hand-over").await.unwrap();
     app.find("citizen-mode").await.unwrap();
     for item in GSRS {
@@ -629,6 +729,7 @@ async fn a_group_visit_with_three_citizens_records_three_group_scales_given_in_t
     app.find("review").await.unwrap();
     app.click("confirm").await.unwrap();
     hand_back(&app, "34-group-gsrs-carl-thanks").await;
+    app.driver().set_window_rect(0, 0, 1280, 800).await.unwrap();
     app.find("close-group").await.unwrap();
     let steps = app.driver().find_all(thirtyfour::By::Css("[data-testid^=\"member-\"]")).await.unwrap();
     assert_eq!(steps.len(), 3);

@@ -510,7 +510,9 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
             supersedes,
         })
     };
-    let close = |visit: VisitId| body(ChangeBody::VisitClosed { visit, citizen: w.citizen, closed_at_ms: now_ms() });
+    let close = |visit: VisitId| {
+        body(ChangeBody::VisitClosed { visit, citizen: w.citizen, closed_at_ms: now_ms(), cancelled: false })
+    };
     let start = |visit: VisitId, worker: WorkerId| {
         body(ChangeBody::VisitStarted { visit, citizen: w.citizen, worker, started_at_ms: now_ms(), group: None })
     };
@@ -550,9 +552,10 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
     );
     let good_then_bad = json!([
         serde_json::to_value(w.visit(next, w.citizen)).unwrap(),
-        serde_json::to_value(
-            w.change(next + 1, ChangeBody::VisitClosed { visit: new_id(), citizen: w.citizen, closed_at_ms: now_ms() })
-        )
+        serde_json::to_value(w.change(
+            next + 1,
+            ChangeBody::VisitClosed { visit: new_id(), citizen: w.citizen, closed_at_ms: now_ms(), cancelled: false }
+        ))
         .unwrap(),
     ]);
     sync("a good change, then one naming a visit that does not exist", sync_body(good_then_bad), 422, unknown);
@@ -571,9 +574,10 @@ fn cases(w: &World, revoked_token: &str, expired_code: &str, used_code: &str) ->
     sync("a device time of 0", with(&["device_time_ms"], json!(0)), 422, implausible);
     sync("a device time of 2^63 - 1", with(&["device_time_ms"], json!(i64::MAX)), 422, implausible);
     sync("an HLC at 0", with(&["hlc", "wall_ms"], json!(0)), 422, implausible);
-    let mut closed = serde_json::to_value(
-        w.change(next, ChangeBody::VisitClosed { visit: w.visit, citizen: w.citizen, closed_at_ms: now_ms() }),
-    )
+    let mut closed = serde_json::to_value(w.change(
+        next,
+        ChangeBody::VisitClosed { visit: w.visit, citizen: w.citizen, closed_at_ms: now_ms(), cancelled: false },
+    ))
     .unwrap();
     closed["body"]["closed_at_ms"] = json!(1);
     sync("a visit closed in 1970", one(closed), 422, implausible);

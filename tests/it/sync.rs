@@ -118,6 +118,38 @@ async fn offline_work_on_two_devices_converges_after_both_sync() {
 }
 
 #[tokio::test]
+async fn a_visit_cancelled_after_its_start_synced_counts_as_no_visit_on_every_device() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let client = client();
+    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    let b = enrolled_device(&server, &server.url(), caseload, &client).await;
+    record_visit(&a.device, caseload, 40);
+    let mistaken = a.device.lock().unwrap().start_visit(caseload.citizen).unwrap();
+    // The start reaches the server and the other device before the worker sees the mistake.
+    for device in [&a.device, &b.device] {
+        client.sync_now(device, |_| {}).await.unwrap();
+    }
+    assert_eq!(visit_ids(&b.device, caseload).len(), 2);
+    a.device.lock().unwrap().cancel_visit(mistaken).unwrap();
+    for device in [&a.device, &b.device] {
+        client.sync_now(device, |_| {}).await.unwrap();
+    }
+    let logged = server.store.changes().await.unwrap();
+    let cancelled = logged
+        .iter()
+        .filter(|c| matches!(c.body, ChangeBody::VisitClosed { visit, cancelled: true, .. } if visit == mistaken))
+        .count();
+    assert_eq!(cancelled, 1, "the cancellation is logged once");
+    for device in [&a.device, &b.device] {
+        assert_eq!(visit_ids(device, caseload).len(), 1, "the cancelled visit is no visit");
+        let view = device.lock().unwrap().citizen_view(caseload.citizen).unwrap();
+        assert!(view.open_visit.is_none());
+        assert_eq!(view.trajectory.points.len(), 1);
+    }
+}
+
+#[tokio::test]
 async fn a_lost_answer_makes_the_device_push_again_and_nothing_is_duplicated() {
     let server = LiveServer::start(|_| {}).await.unwrap();
     let relay = Relay::start(server.addr).await.unwrap();
@@ -295,7 +327,7 @@ async fn a_change_no_device_can_apply_stalls_no_device() {
     let (addr, citizen, worker) = (server.addr, caseload.citizen, caseload.worker);
     let dir = server.stop().await;
     let poison = vec![
-        ChangeBody::VisitClosed { visit: new_id(), citizen, closed_at_ms: now_ms() },
+        ChangeBody::VisitClosed { visit: new_id(), citizen, closed_at_ms: now_ms(), cancelled: false },
         ChangeBody::VisitStarted { visit: new_id(), citizen, worker, started_at_ms: 1 << 63, group: None },
         ChangeBody::NoteWritten {
             note: new_id(),

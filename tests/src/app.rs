@@ -203,7 +203,16 @@ impl RealApp {
     }
 
     pub async fn click(&self, id: &str) -> anyhow::Result<()> {
-        let element = self.find(id).await?;
+        self.click_css(&format!("[data-testid=\"{id}\"]"), id).await
+    }
+
+    /// Taps the element `id` inside the element `container` (one item of a scale on one screen).
+    pub async fn click_in(&self, container: &str, id: &str) -> anyhow::Result<()> {
+        self.click_css(&format!("[data-testid=\"{container}\"] [data-testid=\"{id}\"]"), id).await
+    }
+
+    async fn click_css(&self, css: &str, id: &str) -> anyhow::Result<()> {
+        let element = self.wait_css(css).await?;
         let deadline = Instant::now() + WAIT;
         while !element.is_enabled().await? {
             if Instant::now() > deadline {
@@ -270,6 +279,17 @@ impl RealApp {
     pub async fn line_value(&self) -> anyhow::Result<Option<i64>> {
         let value = self.find("vas-line").await?.attr("data-value").await?.unwrap_or_default();
         Ok(value.parse().ok())
+    }
+
+    /// The value the line inside the element `container` holds now, in tenths (None without a mark).
+    pub async fn line_value_in(&self, container: &str) -> anyhow::Result<Option<i64>> {
+        let line = self.wait_css(&format!("[data-testid=\"{container}\"] [data-testid=\"vas-line\"]")).await?;
+        Ok(line.attr("data-value").await?.unwrap_or_default().parse().ok())
+    }
+
+    /// Whether the element `id` inside the element `container` can be used now.
+    pub async fn enabled_in(&self, container: &str, id: &str) -> anyhow::Result<bool> {
+        Ok(self.wait_css(&format!("[data-testid=\"{container}\"] [data-testid=\"{id}\"]")).await?.is_enabled().await?)
     }
 
     /// Saves a screenshot of the app's display as `target/screenshots/<name>.png`, after checking

@@ -41,7 +41,7 @@ pub fn caseload_changes(
     let spec = DemoSpec { citizens: citizens.len(), visits_per_citizen: per_citizen, seed, start_ms };
     let mut changes = Vec::with_capacity(n + n / 4);
     for change in demo_visits(spec, worker, device, citizens) {
-        if let ChangeBody::VisitClosed { visit, citizen, closed_at_ms } = change.body {
+        if let ChangeBody::VisitClosed { visit, citizen, closed_at_ms, .. } = change.body {
             let written = closed_at_ms.saturating_sub(60_000);
             let note = NoteId::from(uuid::Uuid::now_v7());
             changes.push(Change {

@@ -329,6 +329,11 @@ impl App {
         self.write(|device| device.close_visit(visit))
     }
 
+    /// Cancels a visit started by mistake, or its group session (`Device::cancel_visit`).
+    pub fn cancel_visit(&self, visit: VisitId) -> Result<(), AppError> {
+        self.write(|device| device.cancel_visit(visit))
+    }
+
     /// Starts a group session with the citizens present (`Device::start_group_visit`).
     pub fn start_group_visit(&self, citizens: &[CitizenId]) -> Result<GroupId, AppError> {
         self.write(|device| device.start_group_visit(citizens))

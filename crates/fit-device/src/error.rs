@@ -33,6 +33,8 @@ pub enum DeviceError {
     VisitNotFound,
     #[error("the visit is closed")]
     VisitClosed,
+    #[error("something is recorded at the visit: it is closed, not cancelled")]
+    VisitNotEmpty,
     #[error("{0}")]
     Response(#[from] ResponseError),
     #[error("{0}")]
@@ -61,6 +63,7 @@ impl DeviceError {
             DeviceError::NotInCaseload => ErrorCode::CitizenNotInCaseload,
             DeviceError::VisitNotFound => ErrorCode::VisitNotFound,
             DeviceError::VisitClosed => ErrorCode::VisitClosed,
+            DeviceError::VisitNotEmpty => ErrorCode::VisitNotEmpty,
             DeviceError::Response(e) => ErrorCode::from(e),
             DeviceError::Invalid(_) => ErrorCode::InputInvalid,
             DeviceError::Store(e) => e.code(),

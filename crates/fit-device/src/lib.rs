@@ -504,7 +504,7 @@ impl Device {
         })?;
         if existing.is_none() {
             self.commit(ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: at, group: None })?;
-            self.commit(ChangeBody::VisitClosed { visit, citizen, closed_at_ms: at })?;
+            self.commit(ChangeBody::VisitClosed { visit, citizen, closed_at_ms: at, cancelled: false })?;
         }
         self.commit(body)?;
         Ok(response)
@@ -513,7 +513,40 @@ impl Device {
     pub fn close_visit(&mut self, visit: VisitId) -> Result<(), DeviceError> {
         let row = self.open_visit(visit)?;
         let closed_at_ms = self.clock.now_ms().max(row.started_at_ms);
-        self.commit(ChangeBody::VisitClosed { visit, citizen: row.citizen, closed_at_ms })
+        self.commit(ChangeBody::VisitClosed { visit, citizen: row.citizen, closed_at_ms, cancelled: false })
+    }
+
+    /// Cancels a visit started by mistake: closed as cancelled, it counts as no visit on every
+    /// replica. A visit of a group session cancels the session (each citizen's visit). Only while
+    /// nothing is recorded at it (no response, not-given included, and no note): what was recorded
+    /// is never taken back this way; else `VisitNotEmpty`, and nothing is written. The close is a
+    /// change like any other, synced or not yet: the outbox stays gapless, and a batch already on
+    /// its way to the server with the visit's start is answered by the cancellation after it.
+    pub fn cancel_visit(&mut self, visit: VisitId) -> Result<(), DeviceError> {
+        let row = self.open_visit(visit)?;
+        let session = match row.group {
+            Some(group) => {
+                self.store()?.group_visits(group)?.into_iter().filter(|v| v.closed_at_ms.is_none()).collect()
+            }
+            None => vec![row],
+        };
+        for member in &session {
+            self.check_caseload(member.citizen)?;
+            if self.store()?.visit_has_records(member.id)? {
+                return Err(DeviceError::VisitNotEmpty);
+            }
+        }
+        let now = self.clock.now_ms();
+        for member in session {
+            let closed_at_ms = now.max(member.started_at_ms);
+            self.commit(ChangeBody::VisitClosed {
+                visit: member.id,
+                citizen: member.citizen,
+                closed_at_ms,
+                cancelled: true,
+            })?;
+        }
+        Ok(())
     }
 
     /// Adds a note, or a new version of one (`supersedes`).

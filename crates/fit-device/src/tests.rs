@@ -131,6 +131,52 @@ fn a_closed_visit_takes_no_more_responses() {
     assert_eq!(f.device.close_visit(visit).unwrap_err().code(), "visit.closed");
 }
 
+/// The last change the device wrote.
+fn last_written(f: &Fixture) -> ChangeBody {
+    f.device.store().unwrap().outbox(0, 10_000).unwrap().pop().expect("a change").body
+}
+
+#[test]
+fn a_visit_started_by_mistake_is_cancelled_and_counts_as_no_visit() {
+    let mut f = fixture();
+    let before = f.device.citizen_view(f.citizen).unwrap();
+    let visit = f.device.start_visit(f.citizen).unwrap();
+    let pending = f.device.sync_counters().unwrap().pending_changes;
+    f.device.cancel_visit(visit).unwrap();
+    assert_eq!(f.device.sync_counters().unwrap().pending_changes, pending + 1, "one change: the cancellation");
+    assert!(
+        matches!(last_written(&f), ChangeBody::VisitClosed { visit: v, cancelled: true, .. } if v == visit),
+        "a close marked cancelled, sent like any other"
+    );
+    let after = f.device.citizen_view(f.citizen).unwrap();
+    assert!(after.open_visit.is_none() && after.visit_plan.is_none());
+    assert_eq!(after.visits, before.visits, "no visit more");
+    assert_eq!(after.trajectory.points.len(), before.trajectory.points.len());
+    assert!(f.device.caseload_overview().unwrap().iter().all(|l| l.open_visit.is_none()));
+    assert_eq!(f.device.record_response(visit, ors([50, 50, 50, 50])).unwrap_err().code(), "visit.closed");
+    assert_eq!(f.device.cancel_visit(visit).unwrap_err().code(), "visit.closed");
+}
+
+#[test]
+fn a_visit_with_anything_recorded_is_closed_not_cancelled() {
+    let mut f = fixture();
+    let not_given =
+        ResponseInput { scale: "ors".into(), content: ResponseContent::NotGiven { reason: NotGivenReason::Declined } };
+    for recorded in ["a response", "a scale not given", "a note"] {
+        let visit = f.device.start_visit(f.citizen).unwrap();
+        match recorded {
+            "a response" => f.device.record_response(visit, ors([50, 50, 50, 50])).map(drop).unwrap(),
+            "a scale not given" => f.device.record_response(visit, not_given.clone()).map(drop).unwrap(),
+            _ => f.device.add_note(f.citizen, Some(visit), "Talte om ugen.", None).map(drop).unwrap(),
+        }
+        let pending = f.device.sync_counters().unwrap().pending_changes;
+        assert_eq!(f.device.cancel_visit(visit).unwrap_err().code(), "visit.not_empty", "{recorded}");
+        assert_eq!(f.device.sync_counters().unwrap().pending_changes, pending, "nothing is written");
+        assert_eq!(f.device.citizen_view(f.citizen).unwrap().open_visit, Some(visit), "still open");
+        f.device.close_visit(visit).unwrap();
+    }
+}
+
 #[test]
 fn a_citizen_outside_the_caseload_cannot_be_read_or_written() {
     let mut f = fixture();
@@ -450,6 +496,25 @@ fn a_group_visit_gives_each_citizen_present_the_group_scale_in_turn() {
     let page = f.device.group_view(group).unwrap();
     assert!(page.members.iter().all(|m| m.plan.is_none()), "every visit is closed");
     assert!(f.device.citizen_view(citizens[0]).unwrap().open_visit.is_none());
+}
+
+#[test]
+fn a_group_session_started_by_mistake_is_cancelled_for_everyone_present() {
+    let (mut f, citizens) = three_citizens();
+    let group = f.device.start_group_visit(&citizens).unwrap();
+    let page = f.device.group_view(group).unwrap();
+    f.device.cancel_visit(page.members[1].visit).unwrap();
+    assert!(f.device.caseload_overview().unwrap().iter().all(|l| l.open_group.is_none() && l.open_visit.is_none()));
+    assert_eq!(f.device.group_view(group).unwrap_err().code(), "visit.not_found", "no session left");
+    for member in &page.members {
+        assert!(f.device.citizen_view(member.citizen).unwrap().visits.iter().all(|v| v.id != member.visit));
+    }
+    // A session where anyone has recorded something is closed, not cancelled.
+    let group = f.device.start_group_visit(&citizens).unwrap();
+    let page = f.device.group_view(group).unwrap();
+    f.device.record_response(page.members[2].visit, ors([50, 50, 50, 50])).unwrap();
+    assert_eq!(f.device.cancel_visit(page.members[0].visit).unwrap_err().code(), "visit.not_empty");
+    assert!(f.device.group_view(group).unwrap().members.iter().all(|m| m.plan.is_some()), "all still open");
 }
 
 #[test]

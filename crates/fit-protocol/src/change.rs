@@ -137,10 +137,14 @@ pub enum ChangeBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         group: Option<GroupId>,
     },
+    /// A visit ends. `cancelled`: it was started by mistake and nothing was recorded at it, so it
+    /// counts as no visit (absent when false, so a close reads and writes as before).
     VisitClosed {
         visit: VisitId,
         citizen: CitizenId,
         closed_at_ms: u64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        cancelled: bool,
     },
     /// A filled-in or not-given scale. The answers are sent as recorded; the receiver checks them
     /// again with fit-core before it stores them.
@@ -168,12 +172,7 @@ pub enum ChangeBody {
         supersedes: Option<NoteId>,
     },
     /// A last-writer-wins write of one field. `value` null is a delete (a tombstone).
-    FieldSet {
-        entity: Entity,
-        field: FieldName,
-        value: serde_json::Value,
-        base: Option<Version>,
-    },
+    FieldSet { entity: Entity, field: FieldName, value: serde_json::Value, base: Option<Version> },
 }
 
 impl ChangeBody {

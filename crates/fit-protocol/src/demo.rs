@@ -174,7 +174,7 @@ impl Recorder<'_> {
             );
         }
         let closed = start + 3_600_000;
-        self.push(closed, ChangeBody::VisitClosed { visit, citizen, closed_at_ms: closed });
+        self.push(closed, ChangeBody::VisitClosed { visit, citizen, closed_at_ms: closed, cancelled: false });
     }
 }
 

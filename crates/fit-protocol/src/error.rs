@@ -134,6 +134,7 @@ error_codes! {
     CitizenNotInCaseload = "citizen.not_in_caseload",
     VisitNotFound = "visit.not_found",
     VisitClosed = "visit.closed",
+    VisitNotEmpty = "visit.not_empty",
     InputInvalid = "input.invalid",
     ScaleUnknown = "scale.unknown",
     // The device's store and its key.

@@ -173,6 +173,7 @@ mod tests {
                     visit: VisitId::from(uuid(3)),
                     citizen: CitizenId::from(uuid(4)),
                     closed_at_ms: 1_795_392_000_000,
+                    cancelled: false,
                 },
             }],
             cursor: 41,

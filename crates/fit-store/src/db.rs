@@ -19,6 +19,7 @@ pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../../../migrations/device/0004_summary_schedule.sql")),
         M::up(include_str!("../../../migrations/device/0005_corrections_support_started.sql")),
         M::up(include_str!("../../../migrations/device/0006_group_visits.sql")),
+        M::up(include_str!("../../../migrations/device/0007_cancelled_visits.sql")),
     ])
 });
 

@@ -312,25 +312,34 @@ impl Store {
         raw.map(to_visit).transpose()
     }
 
-    /// A citizen's visits, oldest first.
+    /// A citizen's visits, oldest first; a cancelled one (started by mistake) is no visit.
     pub fn visits(&self, citizen: CitizenId) -> Result<Vec<VisitRow>, StoreError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT id, citizen_id, worker_id, started_at_ms, closed_at_ms, group_id FROM visits
-             WHERE citizen_id = ?1 ORDER BY started_at_ms, id",
+             WHERE citizen_id = ?1 AND NOT cancelled ORDER BY started_at_ms, id",
         )?;
         let rows = statement.query_map([citizen.to_string()], visit_columns)?;
         rows.map(|r| to_visit(r?)).collect()
     }
 
-    /// The visits of one group session, by the citizens' names.
+    /// The visits of one group session, by the citizens' names (none once it is cancelled).
     pub fn group_visits(&self, group: GroupId) -> Result<Vec<VisitRow>, StoreError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT v.id, v.citizen_id, v.worker_id, v.started_at_ms, v.closed_at_ms, v.group_id
              FROM visits v JOIN citizens c ON c.id = v.citizen_id
-             WHERE v.group_id = ?1 ORDER BY c.display_name, v.id",
+             WHERE v.group_id = ?1 AND NOT v.cancelled ORDER BY c.display_name, v.id",
         )?;
         let rows = statement.query_map([group.to_string()], visit_columns)?;
         rows.map(|r| to_visit(r?)).collect()
+    }
+
+    /// Whether anything was recorded at a visit: a response (given, not given or corrected) or a note.
+    pub fn visit_has_records(&self, visit: VisitId) -> Result<bool, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM responses WHERE visit_id = ?1)
+                 OR EXISTS (SELECT 1 FROM notes WHERE visit_id = ?1)",
+        )?;
+        Ok(statement.query_row([visit.to_string()], |row| row.get(0))?)
     }
 
     /// The responses in force (not superseded, not withdrawn) of one citizen, or of every citizen

@@ -199,7 +199,8 @@ fn pulled_changes_and_their_cursor_commit_together_and_move_the_clock_past_a_cha
     };
     let mut broken = started.clone();
     broken.id = f.ids.next(NOW);
-    broken.body = ChangeBody::VisitClosed { visit: f.ids.next(NOW), citizen: f.citizen, closed_at_ms: NOW };
+    broken.body =
+        ChangeBody::VisitClosed { visit: f.ids.next(NOW), citizen: f.citizen, closed_at_ms: NOW, cancelled: false };
     f.store.apply_pulled(&f.scales, NOW, &[started, broken.clone()], Some(("main", 9))).unwrap();
     assert!(f.store.visit(visit).unwrap().is_some());
     let quarantined = f.store.quarantined().unwrap();
@@ -335,7 +336,11 @@ fn changes_this_device_cannot_apply_are_set_aside_and_erased_with_their_citizen(
         pulled(&mut f, 1, ChangeBody::VisitStarted { visit, citizen, worker, started_at_ms: NOW, group: None }),
         // A visit closed that this device has never heard of, a start in the year 292 million,
         // and a note with no text: each refused here, none stops the page.
-        pulled(&mut f, 2, ChangeBody::VisitClosed { visit: unknown_visit, citizen, closed_at_ms: NOW }),
+        pulled(
+            &mut f,
+            2,
+            ChangeBody::VisitClosed { visit: unknown_visit, citizen, closed_at_ms: NOW, cancelled: false },
+        ),
         pulled(
             &mut f,
             3,
@@ -353,7 +358,7 @@ fn changes_this_device_cannot_apply_are_set_aside_and_erased_with_their_citizen(
                 supersedes: None,
             },
         ),
-        pulled(&mut f, 5, ChangeBody::VisitClosed { visit, citizen, closed_at_ms: NOW + 1 }),
+        pulled(&mut f, 5, ChangeBody::VisitClosed { visit, citizen, closed_at_ms: NOW + 1, cancelled: false }),
     ];
     f.store.apply_pulled(&f.scales, NOW, &page, Some(("main", 5))).unwrap();
     let row = f.store.visit(visit).unwrap().unwrap();
@@ -404,7 +409,8 @@ fn a_change_applied_twice_changes_nothing() {
     let mut f = fixture();
     let visit = f.start_visit();
     let ors = f.ors(visit, [50, 60, 70, 80]).unwrap();
-    let closed = f.commit(ChangeBody::VisitClosed { visit, citizen: f.citizen, closed_at_ms: NOW }).unwrap();
+    let closed =
+        f.commit(ChangeBody::VisitClosed { visit, citizen: f.citizen, closed_at_ms: NOW, cancelled: false }).unwrap();
     let own = f.store.outbox(0, 100).unwrap();
     // A citizen's history comes back whole when it is assigned to this worker again.
     f.store.apply_pulled(&f.scales, NOW, &own, Some(("main", 3))).unwrap();

@@ -381,8 +381,8 @@ pub(crate) fn apply(tx: &Connection, scales: &ScaleSet, change: &Change) -> Resu
             )?;
             Ok(())
         }
-        (ChangeBody::VisitClosed { visit, citizen, closed_at_ms }, _) => {
-            apply_visit_closed(tx, *visit, *citizen, *closed_at_ms)
+        (ChangeBody::VisitClosed { visit, citizen, closed_at_ms, cancelled }, _) => {
+            apply_visit_closed(tx, *visit, *citizen, *closed_at_ms, *cancelled)
         }
         (ChangeBody::ResponseRecorded { .. }, Checked::Response(valid)) => apply_response(tx, change, &valid),
         (ChangeBody::NoteWritten { note, citizen, visit, body, written_at_ms, supersedes }, _) => {
@@ -415,6 +415,7 @@ fn apply_visit_closed(
     visit: VisitId,
     citizen: CitizenId,
     closed_at_ms: u64,
+    cancelled: bool,
 ) -> Result<(), StoreError> {
     // Two devices may close the same visit before either hears of the other: every replica
     // keeps the earliest close, whatever order the closes arrive in.
@@ -436,6 +437,10 @@ fn apply_visit_closed(
         if closed.is_none() {
             return Err(StoreError::NotFound(format!("open visit {visit}")));
         }
+    }
+    // A cancellation stays, whichever close came first: the visit was started by mistake.
+    if cancelled {
+        exec(tx, "UPDATE visits SET cancelled = 1 WHERE id = ?1", params![visit.to_string()])?;
     }
     Ok(())
 }

@@ -57,6 +57,7 @@ export const api = {
   recordPaper: (citizen: string, paper_day: string, scale: string, answers: [string, number][]) =>
     call<string>('record_paper', { citizen, paper_day, scale, answers }),
   closeVisit: (visit: string) => call<void>('close_visit', { visit }),
+  cancelVisit: (visit: string) => call<void>('cancel_visit', { visit }),
   /** A group session with the citizens present: a visit for each, sharing the group. */
   startGroupVisit: (citizens: string[]) => call<string>('start_group_visit', { citizens }),
   group: (group: string) => call<GroupPage>('get_group', { group }),

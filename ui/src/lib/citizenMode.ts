@@ -1,6 +1,8 @@
-// The citizen-mode state machine: one item at a time on a line with no default mark, then a
-// review to confirm or to change one item, then "hand the device back". Pure functions of the state, so the
-// rules are tested without a screen. Leaving needs the worker's PIN, which the Rust side checks.
+// The citizen-mode state machine. On a screen large enough every item shows at once (the sheet):
+// one mark per item, then one confirm. On a phone one item at a time, then a review to confirm or
+// to change one item. Either way no line has a default mark, then "hand the device back". Pure
+// functions of the state, so the rules are tested without a screen. Leaving needs the worker's
+// PIN, which the Rust side checks.
 
 export type Phase = 'item' | 'review' | 'saving' | 'declining' | 'done';
 
@@ -14,13 +16,30 @@ export interface CitizenState {
   resume: Phase;
   /** True while the citizen changes one item from the review: "next" returns to the review. */
   revisiting?: boolean;
+  /** Every item on one screen, confirmed from there (no review): the screen is large enough. */
+  sheet: boolean;
 }
 
 export const VAS_MIN = 0;
 export const VAS_MAX = 100;
 
-export function start(items: number): CitizenState {
-  return { phase: 'item', index: 0, marks: Array.from({ length: items }, () => null), resume: 'item' };
+export function start(items: number, sheet = false): CitizenState {
+  return { phase: 'item', index: 0, marks: Array.from({ length: items }, () => null), resume: 'item', sheet };
+}
+
+/** The screen changed size (a rotation, a window made narrower): the marks stay, and the citizen
+ *  goes on where they were: on the sheet, or at the first item without a mark (the review once
+ *  every item has one). */
+export function withSheet(state: CitizenState, sheet: boolean): CitizenState {
+  if (state.sheet === sheet) return state;
+  const resume = state.resume === 'review' && sheet ? 'item' : state.resume;
+  if (state.phase === 'review' && sheet) return { ...state, sheet, phase: 'item', revisiting: false, resume };
+  if (state.phase === 'item' && !sheet) {
+    const open = state.marks.findIndex((m) => m === null);
+    if (open < 0 && state.marks.length > 0) return { ...state, sheet, phase: 'review', resume };
+    return { ...state, sheet, index: Math.max(0, open), resume };
+  }
+  return { ...state, sheet, resume };
 }
 
 function clamp(tenths: number): number {
@@ -33,25 +52,35 @@ export function tenthsAt(x: number, width: number): number {
   return clamp((x / width) * VAS_MAX);
 }
 
+/** Places (or moves) the mark of item `index` (on the sheet; one at a time, only the item on screen). */
+export function placeAt(state: CitizenState, index: number, tenths: number): CitizenState {
+  if (state.phase !== 'item' || index < 0 || index >= state.marks.length) return state;
+  if (!state.sheet && index !== state.index) return state;
+  const marks = state.marks.slice();
+  marks[index] = clamp(tenths);
+  return { ...state, marks };
+}
+
 /** Places (or moves) the mark of the item on screen. */
 export function place(state: CitizenState, tenths: number): CitizenState {
-  if (state.phase !== 'item') return state;
-  const marks = state.marks.slice();
-  marks[state.index] = clamp(tenths);
-  return { ...state, marks };
+  return placeAt(state, state.index, tenths);
 }
 
 /** The ±0.1 buttons (and arrow keys) move a placed mark; without one they do nothing, so no
  * mark is ever placed by another door than the citizen's own tap (or Home and End, which place
  * it at an end on purpose). */
+export function nudgeAt(state: CitizenState, index: number, delta: number): CitizenState {
+  const current = state.marks[index];
+  if (current === null || current === undefined) return state;
+  return placeAt(state, index, current + delta);
+}
+
 export function nudge(state: CitizenState, delta: number): CitizenState {
-  const current = state.marks[state.index];
-  if (current === null) return state;
-  return place(state, current + delta);
+  return nudgeAt(state, state.index, delta);
 }
 
 export function canGoOn(state: CitizenState): boolean {
-  return state.phase === 'item' && state.marks[state.index] !== null;
+  return state.phase === 'item' && !state.sheet && state.marks[state.index] !== null;
 }
 
 /** On to the next item, or to the review after the last; only with a mark placed. */
@@ -63,6 +92,7 @@ export function next(state: CitizenState): CitizenState {
 }
 
 export function previous(state: CitizenState): CitizenState {
+  if (state.sheet) return state;
   if (state.phase === 'review') return { ...state, phase: 'item', index: state.marks.length - 1 };
   if (state.phase !== 'item' || state.index === 0) return state;
   return { ...state, index: state.index - 1 };
@@ -75,19 +105,25 @@ export function revisit(state: CitizenState, index: number): CitizenState {
   return { ...state, phase: 'item', index, revisiting: true };
 }
 
-/** Confirm in the review: the answers go to the device. */
+/** Whether the answers can be confirmed: in the review, or on the sheet, once every item has a mark. */
+export function canConfirm(state: CitizenState): boolean {
+  const here = state.phase === 'review' || (state.phase === 'item' && state.sheet);
+  return here && state.marks.length > 0 && state.marks.every((m) => m !== null);
+}
+
+/** Confirm: the answers go to the device. */
 export function confirm(state: CitizenState): CitizenState {
-  if (state.phase !== 'review' || state.marks.some((m) => m === null)) return state;
-  return { ...state, phase: 'saving' };
+  return canConfirm(state) ? { ...state, phase: 'saving' } : state;
 }
 
 export function saved(state: CitizenState): CitizenState {
   return state.phase === 'saving' ? { ...state, phase: 'done' } : state;
 }
 
-/** Saving failed: back to the review, with the marks kept. */
+/** Saving failed: back to where it was confirmed, with the marks kept. */
 export function saveFailed(state: CitizenState): CitizenState {
-  return state.phase === 'saving' ? { ...state, phase: 'review' } : state;
+  if (state.phase !== 'saving') return state;
+  return { ...state, phase: state.sheet ? 'item' : 'review' };
 }
 
 export function askDecline(state: CitizenState): CitizenState {

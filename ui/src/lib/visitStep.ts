@@ -19,17 +19,20 @@ export function visitStep(plan: VisitProgress): VisitStep {
   return { kind: 'close' };
 }
 
-/** The steps of the whole visit, for the step list: each scale, the review, the close. */
+/** The steps of the whole visit, for the step list: each scale, the review, the close. Exactly
+ *  one is current, the one the screen is at: the review from the start's last scale until the
+ *  first scale of the end is given (the worker and the citizen look at the chart, then hand over). */
 export type StepChip = { key: string; scale: PlannedScale | null; done: boolean; current: boolean };
 
 export function stepChips(plan: VisitProgress): StepChip[] {
   const step = visitStep(plan);
   const startDone = plan.start.every((s) => s.done);
-  const isCurrent = (s: PlannedScale) => step.kind !== 'close' && step.scale.scale === s.scale;
+  const reviewing = step.kind === 'end' && plan.end.every((s) => !s.done);
+  const isCurrent = (s: PlannedScale) => !reviewing && step.kind !== 'close' && step.scale.scale === s.scale;
   const scaleChip = (s: PlannedScale): StepChip => ({ key: s.scale, scale: s, done: s.done, current: isCurrent(s) });
   return [
     ...plan.start.map(scaleChip),
-    { key: 'review', scale: null, done: startDone && step.kind === 'close', current: startDone && step.kind === 'end' },
+    { key: 'review', scale: null, done: startDone && !reviewing, current: reviewing },
     ...plan.end.map(scaleChip),
     { key: 'close', scale: null, done: false, current: step.kind === 'close' },
   ];

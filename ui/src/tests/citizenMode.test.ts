@@ -69,4 +69,40 @@ describe('citizen mode', () => {
   it('does not pair answers while a mark is missing', () => {
     expect(cm.answers(cm.place(cm.start(2), 10), ['a', 'b'])).toBeNull();
   });
+
+  it('on a large screen takes every mark on one sheet and confirms from there: one tap per item and one confirm', () => {
+    let s = cm.start(4, true);
+    expect(cm.canConfirm(s)).toBe(false);
+    expect(cm.nudgeAt(s, 2, 1)).toBe(s);
+    for (const [i, v] of [[3, 90], [0, 10], [2, 50]]) s = cm.placeAt(s, i, v);
+    expect(cm.canConfirm(s)).toBe(false);
+    expect(cm.confirm(s)).toBe(s);
+    expect(cm.next(s)).toBe(s);
+    s = cm.placeAt(s, 1, 30);
+    expect(cm.nudgeAt(s, 1, -1).marks).toEqual([10, 29, 50, 90]);
+    expect(cm.placeAt(s, 4, 1)).toBe(s);
+    const saving = cm.confirm(s);
+    expect(saving.phase).toBe('saving');
+    expect(cm.saveFailed(saving)).toMatchObject({ phase: 'item', marks: [10, 30, 50, 90] });
+    expect(cm.answers(s, ['a', 'b', 'c', 'd'])).toEqual([['a', 10], ['b', 30], ['c', 50], ['d', 90]]);
+  });
+
+  it('one item at a time marks only the item on screen', () => {
+    const s = cm.start(3);
+    expect(cm.placeAt(s, 1, 40)).toBe(s);
+    expect(cm.canConfirm(cm.placeAt(s, 0, 40))).toBe(false);
+  });
+
+  it('keeps the marks when the screen turns, and goes on where the citizen was', () => {
+    let s = cm.placeAt(cm.placeAt(cm.start(3, true), 0, 20), 2, 70);
+    const phone = cm.withSheet(s, false);
+    expect(phone).toMatchObject({ sheet: false, phase: 'item', index: 1, marks: [20, null, 70] });
+    s = cm.place(phone, 40);
+    expect(cm.withSheet(cm.withSheet(s, true), false).phase).toBe('review');
+    const review = cm.next(cm.next(s));
+    expect(review.phase).toBe('review');
+    expect(cm.withSheet(review, true)).toMatchObject({ sheet: true, phase: 'item', marks: [20, 40, 70] });
+    expect(cm.withSheet(review, false)).toBe(review);
+    expect(cm.keepAnswering(cm.withSheet(cm.askDecline(review), true)).phase).toBe('item');
+  });
 });

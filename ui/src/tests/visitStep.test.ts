@@ -34,7 +34,12 @@ describe('the visit flow', () => {
     expect(chips.filter((c) => c.current).map((c) => c.key)).toEqual(['w']);
     expect(chips.filter((c) => c.done).map((c) => c.key)).toEqual(['a']);
     const atEnd = stepChips(plan([scale('a', 'outcome', true)], [scale('z', 'alliance', false)]));
-    expect(atEnd.filter((c) => c.current).map((c) => c.key)).toEqual(['review', 'z']);
+    expect(atEnd.filter((c) => c.current).map((c) => c.key)).toEqual(['review']);
+    expect(atEnd.filter((c) => c.done).map((c) => c.key)).toEqual(['a']);
+    // With two scales at the end, the review is behind once the first is given.
+    const second = stepChips(plan([scale('a', 'outcome', true)], [scale('z', 'alliance', true), scale('y', 'alliance', false)]));
+    expect(second.filter((c) => c.current).map((c) => c.key)).toEqual(['y']);
+    expect(second.filter((c) => c.done).map((c) => c.key)).toEqual(['a', 'review', 'z']);
     const closing = stepChips(plan([scale('a', 'outcome', true)], [scale('z', 'alliance', true)]));
     expect(closing.filter((c) => c.current).map((c) => c.key)).toEqual(['close']);
     expect(closing.filter((c) => c.done).map((c) => c.key)).toEqual(['a', 'review', 'z']);

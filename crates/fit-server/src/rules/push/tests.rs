@@ -316,7 +316,7 @@ mod references {
     }
 
     fn closed(seq: u64, visit: VisitId) -> Change {
-        at(seq, NOW, ChangeBody::VisitClosed { visit, citizen: anna(), closed_at_ms: NOW })
+        at(seq, NOW, ChangeBody::VisitClosed { visit, citizen: anna(), closed_at_ms: NOW, cancelled: false })
     }
 
     fn response(seq: u64, visit: VisitId, supersedes: Option<ResponseId>) -> Change {
