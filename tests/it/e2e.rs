@@ -200,6 +200,12 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     let shared = shown.json().as_str().unwrap_or_default().to_owned();
     assert!(!shared.contains("klinisk"), "the shared step shows no clinical label: {shared}");
     app.screenshot("06-visit-review").await.unwrap();
+    // On a phone too: the next action in view, the chart not hidden behind it.
+    app.driver().set_window_rect(0, 0, 390, 780).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(in_view(&app, "hand-over").await, "the next action is in view on a phone");
+    app.screenshot("06b-phone-visit-review").await.unwrap();
+    app.driver().set_window_rect(0, 0, 1280, 800).await.unwrap();
 
     app.click("hand-over").await.unwrap();
     // One word for the meeting: the visit ("besøget"), as the step says.
@@ -210,6 +216,7 @@ async fn a_visit_recorded_offline_reaches_the_server_by_itself_exactly_once() {
     assert!(srs.iter().all(|v| (85..=95).contains(v)), "taps at nine tenths: {srs:?}");
     app.find("step-close").await.unwrap();
     assert_eq!(current_step(&app).await, "chip-close");
+    assert!(in_view(&app, "close-visit").await, "the close is in view after the last hand-back");
     app.type_into("visit-note", "Talked about the week; next visit Thursday.").await.unwrap();
     app.screenshot("08-visit-close").await.unwrap();
     app.click("close-visit").await.unwrap();
@@ -448,6 +455,7 @@ async fn citizen_mode_cannot_be_left_without_the_worker_pin() {
     app.click("start-visit").await.unwrap();
     app.click("hand-over").await.unwrap();
     app.find("vas-line").await.unwrap();
+    assert!(in_view(&app, "next").await, "next is in view on the phone");
     app.screenshot("16-phone-citizen-mode").await.unwrap();
     // In English, read-aloud reads the English text with an English voice.
     app.click("read-aloud").await.unwrap();
