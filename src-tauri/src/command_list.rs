@@ -12,6 +12,7 @@ macro_rules! app_commands {
             enroll_device,
             unlock_app,
             lock_app,
+            note_activity,
             change_pin,
             list_caseload,
             get_citizen,

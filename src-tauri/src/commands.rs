@@ -107,6 +107,12 @@ pub async fn close_visit(app: AppState<'_>, visit: VisitId) -> Answer<()> {
     blocking(&app, move |a| a.close_visit(visit)).await
 }
 
+/// The worker is using the window (reading, typing): the idle lock counts from now.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn note_activity(app: AppState<'_>) -> Answer<()> {
+    blocking(&app, move |a| a.note_activity()).await
+}
+
 #[tauri::command(rename_all = "snake_case")]
 pub async fn cancel_visit(app: AppState<'_>, visit: VisitId) -> Answer<()> {
     blocking(&app, move |a| a.cancel_visit(visit)).await
@@ -177,8 +183,7 @@ pub async fn get_sync_status(app: AppState<'_>) -> Answer<SyncView> {
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn sync_now(app: AppState<'_>) -> Answer<()> {
-    app.wake_sync();
-    Ok(())
+    app.sync_now()
 }
 
 #[tauri::command(rename_all = "snake_case")]

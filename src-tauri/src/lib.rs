@@ -41,6 +41,13 @@ pub struct Cli {
     /// The longest wait between retries while the server is unreachable.
     #[arg(long, default_value_t = 300)]
     pub sync_retry_max_seconds: u64,
+    /// How often a connected device syncs when nothing wakes it sooner.
+    #[arg(long, default_value_t = 60)]
+    pub sync_interval_seconds: u64,
+    /// Lock after this many seconds without the worker's action, in place of the settings'
+    /// minutes (tests and demonstrations).
+    #[arg(long)]
+    pub auto_lock_seconds: Option<u64>,
     /// Sync with an http:// server on another machine (a test network without TLS; never in the
     /// field). Plain HTTP to this machine is always allowed.
     #[arg(long)]

@@ -21,9 +21,14 @@ pub const SYNC_STATUS_EVENT: &str = "sync-status";
 /// and the device's speech engine (started when read-aloud is first asked for).
 pub fn open(data_dir: &Path, cli: &Cli) -> Result<Arc<App>, AppError> {
     let backoff_max = Duration::from_secs(cli.sync_retry_max_seconds.max(1));
-    let config = SyncConfig { backoff_max, allow_plain_http: cli.allow_plain_http, ..SyncConfig::default() };
+    let interval = Duration::from_secs(cli.sync_interval_seconds.max(1));
+    let config = SyncConfig { backoff_max, interval, allow_plain_http: cli.allow_plain_http, ..SyncConfig::default() };
     let speech = Arc::new(DeviceSpeech::default());
-    Ok(Arc::new(App::open(data_dir, config)?.with_speech(speech)))
+    let mut app = App::open(data_dir, config)?.with_speech(speech);
+    if let Some(seconds) = cli.auto_lock_seconds {
+        app = app.with_idle_limit(Duration::from_secs(seconds.max(1)));
+    }
+    Ok(Arc::new(app))
 }
 
 /// Runs `action` on a blocking thread: the store does disk I/O and unlocking runs Argon2id,
@@ -38,11 +43,13 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|_| AppError::new(ErrorCode::AppInternal, "the app hit an internal error; nothing was saved"))?
 }
 
-/// Spawns the background work: the nightly window, the sync status events and the sync engine.
+/// Spawns the background work: the idle lock, the nightly window, the sync status events and the
+/// sync engine.
 /// A device set up from the command line (the demo) is set up first, before the window asks
 /// where it stands.
 pub fn start<R: Runtime>(handle: &AppHandle<R>, cli: &Cli) {
     let app = handle.state::<Arc<App>>().inner().clone();
+    tauri::async_runtime::spawn(app.clone().run_idle_lock());
     tauri::async_runtime::spawn(app.clone().run_nightly());
     let window = handle.clone();
     tauri::async_runtime::spawn(app.clone().watch_sync(move |view| {

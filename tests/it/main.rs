@@ -8,6 +8,7 @@ mod admin;
 mod chaos;
 mod conformance;
 mod e2e;
+mod e2e_locked;
 mod malformed;
 mod packs;
 mod postgres;

@@ -150,6 +150,32 @@ async fn a_visit_cancelled_after_its_start_synced_counts_as_no_visit_on_every_de
 }
 
 #[tokio::test]
+async fn a_locked_device_sends_its_visits_and_receives_another_devices_without_an_unlock() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let client = client();
+    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    let b = enrolled_device(&server, &server.url(), caseload, &client).await;
+    record_visit(&a.device, caseload, 40);
+    record_visit(&b.device, caseload, 70);
+    client.sync_now(&b.device, |_| {}).await.unwrap();
+    // The worker locks the device (or it locked itself) before it had a connection.
+    a.device.lock().unwrap().lock();
+    client.sync_now(&a.device, |_| {}).await.unwrap();
+    assert_eq!(responses_on_server(&server.store.changes().await.unwrap()).len(), 2, "the locked device's visit is in");
+    {
+        let device = a.device.lock().unwrap();
+        assert!(!device.is_unlocked(), "still locked");
+        assert_eq!(device.sync_counters().unwrap().pending_changes, 0);
+        assert_eq!(device.citizen_view(caseload.citizen).unwrap_err().code(), "device.locked", "nothing shows");
+    }
+    a.device.lock().unwrap().unlock(PIN).unwrap();
+    let visits = visit_ids(&a.device, caseload);
+    assert_eq!(visits.len(), 2);
+    assert!(visit_ids(&b.device, caseload).iter().all(|v| visits.contains(v)), "the other device's visit came in");
+}
+
+#[tokio::test]
 async fn a_lost_answer_makes_the_device_push_again_and_nothing_is_duplicated() {
     let server = LiveServer::start(|_| {}).await.unwrap();
     let relay = Relay::start(server.addr).await.unwrap();

@@ -359,12 +359,17 @@ impl RealApp {
     /// Invokes an app command from the page, as any script in the window could, and returns
     /// what it answered or the error it rejected with.
     pub async fn invoke_from_page(&self, command: &str) -> anyhow::Result<serde_json::Value> {
+        self.invoke_with(command, serde_json::json!({})).await
+    }
+
+    /// Invokes `command` with `args` from the page, as the UI would.
+    pub async fn invoke_with(&self, command: &str, args: serde_json::Value) -> anyhow::Result<serde_json::Value> {
         let script = format!(
             "const done = arguments[arguments.length - 1];
-             window.__TAURI_INTERNALS__.invoke({command:?}, {{}})
+             window.__TAURI_INTERNALS__.invoke({command:?}, arguments[0])
                .then((value) => done({{ ok: value }}), (error) => done({{ error }}));"
         );
-        Ok(self.driver().execute_async(script, Vec::new()).await?.json().clone())
+        Ok(self.driver().execute_async(script, vec![args]).await?.json().clone())
     }
 
     /// Ends the session (which closes the app) and stops tauri-driver and the display.
@@ -478,6 +483,20 @@ impl SeedingDevice {
                 base: None,
             };
             store.commit_local(&scales, now_ms(), id, body)?;
+        }
+        self.seed_visit(citizen, ors_item_tenths, srs_item_tenths).await
+    }
+
+    /// Records one visit of `citizen` with every ORS and SRS item at the given tenths, then
+    /// pushes it to the server.
+    pub async fn seed_visit(
+        &self,
+        citizen: CitizenId,
+        ors_item_tenths: i64,
+        srs_item_tenths: i64,
+    ) -> anyhow::Result<()> {
+        {
+            let mut device = self.lock();
             let visit = device.start_visit(citizen)?;
             for (scale, items, tenths) in [
                 ("ors", ["individually", "interpersonally", "socially", "overall"], ors_item_tenths),

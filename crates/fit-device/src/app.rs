@@ -3,12 +3,18 @@
 //! citizen mode, the settings, read-aloud, and the background work (the sync engine, its status
 //! for the UI, the nightly window) as futures the shell only has to spawn.
 //!
+//! The lock is enforced here too: the worker's idle time is measured by the service (every
+//! worker action resets it) and `run_idle_lock` locks the device when it runs out, whatever the
+//! window does. A locked device keeps its store open for the sync engine while the app runs
+//! (`Device`'s two locks), so it sends and receives unattended, at the nightly window too.
+//!
 //! Citizen mode is enforced here, not only in the UI: while it is on, every worker action is
 //! refused with `citizen_mode.active`, so a citizen holding the device cannot reach another
 //! citizen's record however the screen is poked. Only the worker's PIN turns it off. Read-aloud
 //! is not a worker action: it speaks what the screen shows, so citizen mode may use it.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -32,6 +38,10 @@ use crate::{
 /// The nightly task looks at the clock and the settings at least this often, so a device that
 /// slept through the night, or a clock that was set, is noticed within minutes.
 const NIGHTLY_CHECK_MAX: Duration = Duration::from_secs(10 * 60);
+
+/// The idle lock looks at the clock and the settings at least this often, so a shorter setting
+/// is taken up within seconds.
+const IDLE_CHECK_MAX: Duration = Duration::from_secs(5);
 
 impl From<DeviceError> for AppError {
     fn from(error: DeviceError) -> AppError {
@@ -61,7 +71,7 @@ pub struct AppStatus {
     pub team_name: Option<String>,
     pub citizen_mode: Option<CitizenMode>,
     /// Wrong PINs left at the unlock screen before the local data (unsynced visits included) is
-    /// erased; None before set-up.
+    /// erased, for the unlock screen; None before set-up and while unlocked.
     pub pin_attempts_left: Option<u32>,
 }
 
@@ -121,6 +131,11 @@ pub struct App {
     status: watch::Sender<SyncStatus>,
     /// The device's speech engine, when the shell brought one (`with_speech`).
     speech: Option<Arc<dyn Speech>>,
+    /// When the worker last acted (device clock, ms): the idle lock counts from there.
+    last_active_ms: AtomicU64,
+    /// The idle time after which the device locks, in place of the settings' minutes (tests and
+    /// demonstrations; `with_idle_limit`).
+    idle_limit: Option<Duration>,
 }
 
 impl std::fmt::Debug for App {
@@ -161,6 +176,8 @@ impl App {
             shutdown: Arc::new(Notify::new()),
             status: watch::channel(SyncStatus::default()).0,
             speech: None,
+            last_active_ms: AtomicU64::new(0),
+            idle_limit: None,
         })
     }
 
@@ -170,8 +187,14 @@ impl App {
         self
     }
 
+    /// The app locking after `limit` without a worker's action, whatever the settings say.
+    pub fn with_idle_limit(mut self, limit: Duration) -> App {
+        self.idle_limit = Some(limit);
+        self
+    }
+
     /// Refuses a worker action while a citizen holds the device. Every worker action goes
-    /// through here, the settings included.
+    /// through here, the settings included, and counts as the worker's activity.
     fn check_worker(&self) -> Result<(), AppError> {
         if lock(&self.citizen_mode).is_some() {
             return Err(AppError::new(
@@ -179,13 +202,75 @@ impl App {
                 "the citizen is filling in a scale: the worker's PIN is needed to leave",
             ));
         }
+        self.touch();
         Ok(())
     }
 
-    /// The device for a worker action: refused while a citizen holds it.
+    /// The worker acted now: the idle lock counts from here.
+    fn touch(&self) {
+        self.last_active_ms.store(self.clock.now_ms(), Ordering::Relaxed);
+    }
+
+    /// The worker is using the app without a command (reading, typing a note): the window says
+    /// so now and then, so the idle lock does not take a half-written note. Refused while locked
+    /// or in citizen mode, like any worker action.
+    pub fn note_activity(&self) -> Result<(), AppError> {
+        drop(self.worker()?);
+        Ok(())
+    }
+
+    /// "Sync now": a worker's button, so refused while locked (the engine runs on by itself).
+    pub fn sync_now(&self) -> Result<(), AppError> {
+        drop(self.worker()?);
+        self.wake_sync();
+        Ok(())
+    }
+
+    /// The idle time after which the device locks.
+    fn idle_limit(&self) -> Duration {
+        self.idle_limit.unwrap_or_else(|| Duration::from_secs(u64::from(self.settings().auto_lock_minutes) * 60))
+    }
+
+    /// Locks the device if the worker has been idle for the idle limit; returns how long until
+    /// the next look. Never while a citizen holds the device: citizen mode is left only with
+    /// the PIN anyway, and a lock would take the scale from the citizen's hands.
+    pub fn idle_check(&self) -> Duration {
+        let limit = self.idle_limit();
+        let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        let idle_ms = self.clock.now_ms().saturating_sub(self.last_active_ms.load(Ordering::Relaxed));
+        // Citizen mode first, then the device: the order `leave_citizen_mode` takes them in.
+        if lock(&self.citizen_mode).is_some() {
+            return limit.min(IDLE_CHECK_MAX);
+        }
+        let mut device = lock(&self.device);
+        if !device.is_unlocked() {
+            return limit.min(IDLE_CHECK_MAX);
+        }
+        if idle_ms >= limit_ms {
+            device.lock();
+            return limit.min(IDLE_CHECK_MAX);
+        }
+        Duration::from_millis(limit_ms - idle_ms).min(IDLE_CHECK_MAX)
+    }
+
+    /// Locks the device after the idle limit without a worker's action, for as long as the app
+    /// runs: spawn it once.
+    pub async fn run_idle_lock(self: Arc<Self>) {
+        loop {
+            let wait = self.idle_check();
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The device for a worker action: refused while a citizen holds it, and while the app is
+    /// locked (one rule for every worker command; the store would refuse most of them too).
     fn worker(&self) -> Result<MutexGuard<'_, Device>, AppError> {
         self.check_worker()?;
-        Ok(lock(&self.device))
+        let device = lock(&self.device);
+        if !device.is_unlocked() {
+            return Err(DeviceError::Locked.into());
+        }
+        Ok(device)
     }
 
     /// A worker's write; the sync engine is woken to send it when it can.
@@ -196,23 +281,30 @@ impl App {
     }
 
     pub fn status(&self) -> AppStatus {
+        // Citizen mode first, then the device: the order `leave_citizen_mode` takes them in.
+        let citizen_mode = lock(&self.citizen_mode).clone();
         let device = lock(&self.device);
         let identity = device.store().ok().and_then(|s| s.identity().ok().flatten());
-        let enrolled = device.store().ok().and_then(|s| s.sync_settings().ok().flatten()).is_some();
+        // Whether it is enrolled is known while locked too: the sync engine runs on.
+        let enrolled = device.replica().ok().and_then(|s| s.sync_settings().ok().flatten()).is_some();
         AppStatus {
             set_up: device.is_set_up(),
             unlocked: device.is_unlocked(),
             enrolled,
             worker_name: identity.as_ref().map(|i| i.worker_name.clone()),
             team_name: identity.map(|i| i.team_name),
-            citizen_mode: lock(&self.citizen_mode).clone(),
-            pin_attempts_left: device.pin_attempts_left(),
+            citizen_mode,
+            // Read from the key files only when the unlock screen needs it: the window asks
+            // for the status every few seconds to follow the lock.
+            pin_attempts_left: if device.is_unlocked() { None } else { device.pin_attempts_left() },
         }
     }
 
     /// Creates the encrypted store of a new device with the worker's chosen PIN.
     pub fn set_up(&self, pin: &str) -> Result<(), AppError> {
-        self.worker()?.set_up(pin)?;
+        // A device not set up is locked, and has nothing to show: setting up is not refused.
+        self.check_worker()?;
+        lock(&self.device).set_up(pin)?;
         Ok(())
     }
 
@@ -220,11 +312,13 @@ impl App {
     /// syncs at once: the worker may have been offline while it was locked.
     pub fn unlock(&self, pin: &str) -> Result<(), AppError> {
         lock(&self.device).unlock(pin)?;
+        self.touch();
         self.wake_sync();
         Ok(())
     }
 
-    /// Locks the app. Citizen mode survives a lock: unlocking returns to it.
+    /// Locks the app: the worker's view, while the sync engine goes on. Citizen mode survives a
+    /// lock: unlocking returns to it.
     pub fn lock(&self) {
         lock(&self.device).lock();
     }
@@ -237,7 +331,7 @@ impl App {
     /// Trades a one-time code for a device token at `server_url`, then pulls the caseload. With
     /// `certificate` (PEM), the server must present that certificate from now on.
     pub async fn enroll(&self, server_url: &str, code: &str, certificate: Option<&str>) -> Result<(), AppError> {
-        self.check_worker()?;
+        drop(self.worker()?);
         let url = server_url.trim();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(AppError::new(
@@ -383,6 +477,8 @@ impl App {
         }
         let mode =
             CitizenMode { visit, citizen: row.citizen, scale, done: false, pin_tries_left: CITIZEN_MODE_PIN_TRIES };
+        // Citizen mode is taken before the device everywhere else (`leave_citizen_mode`).
+        drop(device);
         *lock(&self.citizen_mode) = Some(mode.clone());
         Ok(mode)
     }
@@ -467,7 +563,7 @@ impl App {
 
     /// Saves the settings; a worker action, so refused while a citizen holds the device.
     pub fn save_settings(&self, settings: AppSettings) -> Result<AppSettings, AppError> {
-        self.check_worker()?;
+        drop(self.worker()?);
         // Held across the write, so the file and what the app goes by cannot disagree.
         let mut current = lock(&self.settings);
         self.settings_file.save(&settings)?;
@@ -476,8 +572,13 @@ impl App {
         Ok(settings)
     }
 
+    /// The sync view for the window. While locked the window shows nothing of the device, not
+    /// even how much waits to be sent.
     pub fn sync_view(&self) -> SyncView {
-        let counters = self.sync_counters().ok();
+        let counters = {
+            let device = lock(&self.device);
+            if device.is_unlocked() { device.sync_counters().ok() } else { None }
+        };
         SyncView {
             status: self.status.borrow().clone(),
             pending_changes: counters.map(|c| c.pending_changes),
@@ -491,8 +592,8 @@ impl App {
     }
 
     /// The sync engine, for as long as the app runs: spawn it once. It starts once the device is
-    /// enrolled and unlocked, and keeps running while the app is locked (its rounds fail until
-    /// unlocked). When it stops (the device was revoked, or the server no longer speaks this
+    /// enrolled and unlocked, and keeps running while the app is locked: the store stays open for
+    /// it until the app ends. When it stops (the device was revoked, or the server no longer speaks this
     /// app's protocol) it waits for the next wake-up and looks again: a revoked device is not
     /// enrolled any more, and a blocked one tries one round, so "sync now" shows whether the
     /// server has come back to a protocol the app speaks.

@@ -53,6 +53,11 @@ impl DeviceConfig {
 }
 
 /// One device's local replica and the services over it. Locked until `unlock`.
+///
+/// Two locks, one for each threat: the store is closed, its data key nowhere, until the first
+/// unlock of the process (a device at rest leaks nothing without the PIN); `locked` then hides
+/// the worker's view (every worker action is refused) while the store stays open for the sync
+/// engine alone (`replica`), so a locked device still sends and receives, at night too.
 pub struct Device {
     paths: StorePaths,
     config: DeviceConfig,
@@ -60,11 +65,13 @@ pub struct Device {
     clock: Arc<dyn Clock>,
     ids: IdGenerator<StdRng>,
     store: Option<Store>,
+    /// The worker's view is locked; the store may still be open for sync.
+    locked: bool,
 }
 
 impl std::fmt::Debug for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Device").field("dir", &self.config.dir).field("unlocked", &self.store.is_some()).finish()
+        f.debug_struct("Device").field("dir", &self.config.dir).field("unlocked", &self.is_unlocked()).finish()
     }
 }
 
@@ -81,6 +88,7 @@ impl Device {
             clock,
             ids: IdGenerator::new(StdRng::from_seed(seed)),
             store: None,
+            locked: true,
         })
     }
 
@@ -89,6 +97,11 @@ impl Device {
     }
 
     pub fn is_unlocked(&self) -> bool {
+        self.store.is_some() && !self.locked
+    }
+
+    /// Whether the store is open (unlocked once since the process started), for the sync engine.
+    pub fn is_open(&self) -> bool {
         self.store.is_some()
     }
 
@@ -101,17 +114,31 @@ impl Device {
         let key = keys::create_key(&self.paths, pin, &self.config.unlock)?;
         let device: DeviceId = self.ids.next(self.clock.now_ms());
         self.store = Some(Store::create(&self.paths, &key, device, self.config.max_drift_ms)?);
+        self.locked = false;
         Ok(device)
     }
 
-    /// Unlocks with the worker's PIN. A wrong PIN is counted; too many wipe the local store.
+    /// Unlocks with the worker's PIN. A wrong PIN is counted; too many wipe the local store. A
+    /// store open already (the app locked while running) stays open: a wrong PIN does not stop
+    /// its sync.
     pub fn unlock(&mut self, pin: &str) -> Result<(), DeviceError> {
-        self.store = None;
-        let key = keys::unlock(&self.paths, pin, self.clock.now_ms(), &self.config.unlock)?;
-        let store = Store::open(&self.paths, &key, self.config.max_drift_ms)?;
-        // The scales in use: the built-in packs and those the server sent (`packs`).
-        self.scales = packs::scales_of(&store)?;
-        self.store = Some(store);
+        let key = match keys::unlock(&self.paths, pin, self.clock.now_ms(), &self.config.unlock) {
+            Ok(key) => key,
+            Err(error) => {
+                if !self.paths.is_set_up() {
+                    // Wiped: the open connection must not outlive its files.
+                    self.store = None;
+                }
+                return Err(error.into());
+            }
+        };
+        if self.store.is_none() {
+            let store = Store::open(&self.paths, &key, self.config.max_drift_ms)?;
+            // The scales in use: the built-in packs and those the server sent (`packs`).
+            self.scales = packs::scales_of(&store)?;
+            self.store = Some(store);
+        }
+        self.locked = false;
         Ok(())
     }
 
@@ -127,8 +154,15 @@ impl Device {
         keys::attempts_left(&self.paths, &self.config.unlock).ok()
     }
 
-    /// Closes the database and drops the data key.
+    /// Locks the worker's view. The store stays open for the sync engine while the process runs;
+    /// it closes, and its key is dropped, when the process ends (or `close`).
     pub fn lock(&mut self) {
+        self.locked = true;
+    }
+
+    /// Locks and closes the database, dropping the data key: only the PIN opens it again.
+    pub fn close(&mut self) {
+        self.locked = true;
         self.store = None;
     }
 
@@ -137,13 +171,30 @@ impl Device {
         Ok(())
     }
 
-    /// Direct access to the unlocked store, for sync and for setting up a device.
+    /// Direct access to the unlocked store, for setting up a device.
     pub fn store_mut(&mut self) -> Result<&mut Store, DeviceError> {
+        if self.locked {
+            return Err(DeviceError::Locked);
+        }
         self.store.as_mut().ok_or(DeviceError::Locked)
     }
 
+    /// The store for a worker's action: refused while locked.
     fn store(&self) -> Result<&Store, DeviceError> {
+        if self.locked {
+            return Err(DeviceError::Locked);
+        }
         self.store.as_ref().ok_or(DeviceError::Locked)
+    }
+
+    /// The open store whether the worker's view is locked or not: for the sync engine only, which
+    /// shows nothing and sends only what the server holds the right to.
+    pub(crate) fn replica(&self) -> Result<&Store, DeviceError> {
+        self.store.as_ref().ok_or(DeviceError::Locked)
+    }
+
+    fn replica_mut(&mut self) -> Result<&mut Store, DeviceError> {
+        self.store.as_mut().ok_or(DeviceError::Locked)
     }
 
     fn worker(&self) -> Result<WorkerId, DeviceError> {
@@ -605,8 +656,9 @@ impl Device {
     }
 
     /// How much is waiting to sync, and for how long.
+    /// What waits to be sent: counts and an age, no personal data, so known while locked too.
     pub fn sync_counters(&self) -> Result<SyncCounters, DeviceError> {
-        let store = self.store()?;
+        let store = self.replica()?;
         let oldest = store.oldest_pending_ms()?;
         Ok(SyncCounters {
             pending_changes: store.pending_count()?,

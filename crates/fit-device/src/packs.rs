@@ -65,14 +65,14 @@ impl Device {
                 Err(error) => report.refused.push(error),
             }
         }
-        self.store_mut()?.install_scale_packs(&stored, tag, now)?;
+        self.replica_mut()?.install_scale_packs(&stored, tag, now)?;
         self.scales = scales;
         Ok(report)
     }
 
     /// The tag of the server's packs this device fetched last.
     pub fn packs_tag(&self) -> Result<Option<String>, DeviceError> {
-        Ok(self.store()?.packs_tag()?)
+        Ok(self.replica()?.packs_tag()?)
     }
 }
 

@@ -35,6 +35,7 @@ export const api = {
     call<void>('enroll_device', { server_url, code, certificate }),
   unlock: (pin: string) => call<void>('unlock_app', { pin }),
   lock: () => call<void>('lock_app'),
+  noteActivity: () => call<void>('note_activity'),
   changePin: (old_pin: string, new_pin: string) => call<void>('change_pin', { old_pin, new_pin }),
   caseload: () => call<CaseloadLine[]>('list_caseload'),
   citizen: (citizen: string) => call<CitizenPage>('get_citizen', { citizen }),

@@ -17,12 +17,19 @@ export const app = $state<{
   sync: SyncView | null;
   settings: AppSettings | null;
   fatal: AppError | null;
-  /** Said once on the next screen: why the app locked itself. */
+  /** Said once on the next screen of the worker's view (a visit closed, cancelled). */
   notice: string | null;
-}>({ status: null, screen: { name: 'caseload' }, sync: null, settings: null, fatal: null, notice: null });
+  /** Said on the lock screen: why the app locked itself (the worker's notices stay behind). */
+  lockNotice: string | null;
+}>({ status: null, screen: { name: 'caseload' }, sync: null, settings: null, fatal: null, notice: null, lockNotice: null });
 
 export async function refreshStatus(): Promise<void> {
-  app.status = await api.status();
+  const next = await api.status();
+  // Asked every few seconds to follow the service's lock: the screens redraw only on a change.
+  if (JSON.stringify(next) === JSON.stringify(app.status)) return;
+  // A notice of the worker's screen is not left for whoever unlocks next.
+  if (app.status?.unlocked && !next.unlocked) app.notice = null;
+  app.status = next;
 }
 
 export async function refreshSync(): Promise<void> {

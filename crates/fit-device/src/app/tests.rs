@@ -74,7 +74,8 @@ fn twenty_wrong_pins_at_the_citizen_mode_door_erase_nothing() {
     let visit = ok(app.start_visit(citizen));
     let pending = ok(app.sync_counters()).pending_changes;
     let max_failures = UnlockPolicy::default().max_failures;
-    assert_eq!(app.status().pin_attempts_left, Some(max_failures));
+    assert_eq!(lock(&app.device).pin_attempts_left(), Some(max_failures));
+    assert_eq!(app.status().pin_attempts_left, None, "the unlock screen's, shown only there");
     let mut wrong = 0;
     while wrong < 20 {
         ok(app.enter_citizen_mode(visit, "ors"));
@@ -103,7 +104,7 @@ fn twenty_wrong_pins_at_the_citizen_mode_door_erase_nothing() {
     assert_eq!(app.unlock("000000").err().map(|e| e.code), Some(ErrorCode::PinWrong));
     assert_eq!(app.status().pin_attempts_left, Some(max_failures - 1));
     ok(app.unlock(PIN));
-    assert_eq!(app.status().pin_attempts_left, Some(max_failures), "a right PIN resets the count");
+    assert_eq!(lock(&app.device).pin_attempts_left(), Some(max_failures), "a right PIN resets the count");
 }
 
 #[test]
@@ -159,6 +160,7 @@ fn the_nightly_task_sleeps_towards_the_window_ten_minutes_at_a_time() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let clock = Arc::new(ManualClock::new(NEW_YEAR_MS));
     let app = app_at(dir.path(), clock.clone());
+    ok(app.set_up(PIN));
     // The default window, 02:00 in Copenhagen, is an hour away: the task looks again in ten minutes.
     let window = NEW_YEAR_MS + 60 * MINUTE_MS;
     assert_eq!(app.nightly_wait(), (NIGHTLY_CHECK_MAX, Some(window)));
@@ -269,4 +271,68 @@ fn without_a_speech_engine_read_aloud_is_not_offered_and_says_so() {
     assert!(!app.speech_available());
     assert_eq!(app.speak("Hej", Lang::Da).map_err(|e| e.code.as_str()).err(), Some("speech.unavailable"));
     ok(app.stop_speech());
+}
+
+#[test]
+fn idle_time_locks_the_app_whatever_the_window_does() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let clock = Arc::new(ManualClock::new(NEW_YEAR_MS));
+    let app = app_at(dir.path(), clock.clone());
+    let citizen = with_citizen(&app);
+    let limit = MINUTE_MS * u64::from(app.settings().auto_lock_minutes);
+    ok(app.caseload());
+    clock.advance(limit - 1);
+    assert_eq!(app.idle_check(), Duration::from_millis(1), "sleeps until the limit");
+    assert!(app.status().unlocked);
+    // A worker action, or the window saying the worker is using it, counts from now.
+    ok(app.note_activity());
+    clock.advance(limit - 1);
+    app.idle_check();
+    assert!(app.status().unlocked);
+    clock.advance(1);
+    app.idle_check();
+    assert!(!app.status().unlocked, "locked after the idle limit");
+    assert_eq!(app.caseload().map_err(|e| e.code.as_str()).err(), Some("device.locked"));
+    assert_eq!(app.note_activity().map_err(|e| e.code.as_str()).err(), Some("device.locked"));
+
+    // Never while a citizen holds the device.
+    ok(app.unlock(PIN));
+    let visit = ok(app.start_visit(citizen));
+    ok(app.enter_citizen_mode(visit, "ors"));
+    clock.advance(limit * 3);
+    app.idle_check();
+    assert!(app.status().unlocked, "citizen mode is not locked under the citizen's hands");
+}
+
+#[test]
+fn a_shorter_idle_limit_is_taken_up_at_once() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let clock = Arc::new(ManualClock::new(NEW_YEAR_MS));
+    let app = app_at(dir.path(), clock.clone()).with_idle_limit(Duration::from_secs(2));
+    with_citizen(&app);
+    ok(app.caseload());
+    assert_eq!(app.idle_check(), Duration::from_secs(2));
+    clock.advance(2_000);
+    app.idle_check();
+    assert!(!app.status().unlocked);
+}
+
+#[test]
+fn a_locked_app_keeps_its_store_open_for_sync_and_a_wrong_pin_does_not_close_it() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = app_in(dir.path());
+    let citizen = with_citizen(&app);
+    let visit = ok(app.start_visit(citizen));
+    app.lock();
+    let status = app.status();
+    assert!(!status.unlocked && status.worker_name.is_none(), "nothing of the worker's view shows: {status:?}");
+    assert_eq!(app.citizen(citizen).map_err(|e| e.code.as_str()).err(), Some("device.locked"));
+    assert_eq!(app.close_visit(visit).map_err(|e| e.code.as_str()).err(), Some("device.locked"));
+    // The sync engine still reads what waits to be sent; the window is not told.
+    assert_eq!(ok(app.sync_counters()).pending_changes, 1);
+    assert_eq!(app.sync_view().pending_changes, None);
+    assert_eq!(app.unlock("000000").map_err(|e| e.code.as_str()).err(), Some("pin.wrong"));
+    assert!(lock(&app.device).is_open(), "a wrong PIN does not stop the locked device's sync");
+    ok(app.unlock(PIN));
+    ok(app.close_visit(visit));
 }

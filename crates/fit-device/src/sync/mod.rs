@@ -178,12 +178,12 @@ impl Device {
     /// Stamps again the pending changes the server refused as too far ahead of its clock (see
     /// `fit_store::Store::restamp_ahead`); returns how many.
     fn restamp_ahead(&mut self, server: ServerClock) -> Result<usize, DeviceError> {
-        Ok(self.store_mut()?.restamp_ahead(server)?)
+        Ok(self.replica_mut()?.restamp_ahead(server)?)
     }
 
     /// Erases the local store after the server said the device is revoked.
     fn wipe_after_revoke(&mut self) -> Result<(), DeviceError> {
-        self.store = None;
+        self.close();
         self.scales = crate::packs::scales_with(&[])?;
         fit_store::keys::wipe(&self.paths).map_err(|e| DeviceError::Unavailable(e.to_string()))
     }
@@ -332,7 +332,7 @@ pub async fn run_background<T: Transport>(
         status.send_modify(|s| s.running = true);
         let result = client.sync_now(&device, |p| status.send_modify(|s| s.progress = p)).await;
         let mut wait = client.config.interval;
-        let last_sync_ms = lock(&device).store().ok().and_then(|s| s.last_sync_ms().ok().flatten());
+        let last_sync_ms = lock(&device).replica().ok().and_then(|s| s.last_sync_ms().ok().flatten());
         match &result {
             Ok(_) => failures = 0,
             Err(error) if error.is_transient() => {

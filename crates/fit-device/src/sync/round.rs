@@ -73,9 +73,9 @@ impl SyncRun {
     /// the stored cursor.
     pub fn start(device: &Device, config: SyncConfig) -> Result<(SyncRun, Outgoing), SyncError> {
         let progress = SyncProgress { to_send: device.sync_counters()?.pending_changes, ..SyncProgress::default() };
-        let cursor = device.store()?.cursor(CURSOR_STREAM)?;
+        let cursor = device.replica()?.cursor(CURSOR_STREAM)?;
         let mut first = request_after(device, &config, 0, cursor)?;
-        first.request.quarantined = device.store()?.quarantine_unreported(QUARANTINE_REPORT_MAX)?;
+        first.request.quarantined = device.replica()?.quarantine_unreported(QUARANTINE_REPORT_MAX)?;
         let reporting = first.request.quarantined.iter().map(|report| report.change).collect();
         let run =
             SyncRun { config, progress, round_trips: 0, restamped: false, rewound: false, reporting, packs_due: None };
@@ -109,7 +109,7 @@ impl SyncRun {
             Err(SyncError::Unsupported { min, max }) => {
                 let reason = format!("the server speaks protocol {min} to {max}; this app speaks {PROTOCOL_VERSION}");
                 // The outbox stays as it is: nothing pending is discarded.
-                device.store_mut()?.set_sync_blocked(Some(&reason))?;
+                device.replica_mut()?.set_sync_blocked(Some(&reason))?;
                 return Err(SyncError::Unsupported { min, max });
             }
             Err(SyncError::ClockAhead(server)) if !self.restamped => {
@@ -121,7 +121,7 @@ impl SyncRun {
                 self.progress.restamped += restamped as u64;
                 // The request sent again carries no report: it waits for the next run.
                 self.reporting.clear();
-                let cursor = device.store()?.cursor(CURSOR_STREAM)?;
+                let cursor = device.replica()?.cursor(CURSOR_STREAM)?;
                 return Ok(Next::Send(request_after(device, &self.config, 0, cursor)?));
             }
             // The server's log ends before this device's cursor (it was restored from a backup):
@@ -156,7 +156,7 @@ impl SyncRun {
         }
         if !self.reporting.is_empty() {
             let reported = std::mem::take(&mut self.reporting);
-            device.store_mut()?.set_quarantine_reported(&reported, response.server_time_ms)?;
+            device.replica_mut()?.set_quarantine_reported(&reported, response.server_time_ms)?;
         }
         self.progress.sent += pushed.min(response.acknowledged_seq);
         self.progress.received += response.changes.len() as u64;
@@ -169,7 +169,7 @@ impl SyncRun {
     /// device's; a device whose packs are current makes no other request.
     pub fn packs_fetch(&mut self, device: &Device) -> Result<Option<PacksFetch>, SyncError> {
         let Some(tag) = self.packs_due.take() else { return Ok(None) };
-        let store = device.store()?;
+        let store = device.replica()?;
         let (url, token) = store.sync_settings()?.ok_or(SyncError::NotEnrolled)?;
         let get = Get {
             url: format!("{url}/api/v1/scale-packs"),
@@ -206,7 +206,7 @@ fn request_after(
     acknowledged_seq: u64,
     cursor: u64,
 ) -> Result<Outgoing, SyncError> {
-    let store = device.store()?;
+    let store = device.replica()?;
     if let Some(reason) = store.sync_blocked()? {
         return Err(SyncError::Refused { code: ErrorCode::ProtocolUnsupported, message: reason });
     }
