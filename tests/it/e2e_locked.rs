@@ -174,11 +174,31 @@ async fn a_locked_app_answers_no_worker_command_and_syncs_with_nobody_unlocking_
     assert_eq!(still["ok"]["unlocked"], false, "nobody unlocked it: {still}");
 
     // Offline again, the worker unlocks: the other device's visit is there, fetched while locked.
-    let _data = server.stop().await;
+    let data = server.stop().await;
     app.type_into("unlock-pin", PIN).await.unwrap();
     app.click("unlock").await.unwrap();
     let page = app.invoke_with("get_citizen", json!({ "citizen": caseload.citizen.to_string() })).await.unwrap();
     let visits = page["ok"]["visits"].as_array().map_or(0, Vec::len);
     assert_eq!(visits, 3, "the seeded visit, the app's own and the other device's: {page}");
+
+    // The device is lost, locked; the municipality withdraws it on the server. At its next
+    // contact it erases its store, and the first screen says why.
+    app.click("lock").await.unwrap();
+    app.find("unlock-pin").await.unwrap();
+    let server = LiveServer::start_in(data, Some(addr), |_| {}).await.unwrap();
+    let changes = server.store.changes().await.unwrap();
+    let app_device = changes
+        .iter()
+        .find(|c| c.device != seed_device && matches!(c.body, ChangeBody::VisitStarted { .. }))
+        .map(|c| c.device)
+        .expect("the app's visit");
+    server.store.revoke(app_device, now_ms()).await.unwrap();
+    app.find("withdrawn").await.unwrap();
+    app.screenshot("41-withdrawn").await.unwrap();
+    let left: Vec<String> = std::fs::read_dir(app.data_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.iter().all(|name| !name.starts_with("fit-field")), "the store's files are gone: {left:?}");
     app.stop().await.unwrap();
 }

@@ -243,6 +243,31 @@ async fn a_revoked_device_wipes_its_local_store() {
         assert!(!device.is_set_up(), "the key file and the database are gone");
     }
     assert!(device_changes(server.store.changes().await.unwrap()).is_empty(), "a revoked device uploads nothing");
+    assert!(a.device.lock().unwrap().was_withdrawn(), "the first screen can say why");
+}
+
+#[tokio::test]
+async fn a_locked_device_revoked_on_the_server_wipes_itself_at_its_next_sync() {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let client = client();
+    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    record_visit(&a.device, caseload, 30);
+    let device_id = a.device.lock().unwrap().store_mut().unwrap().device_id();
+    a.device.lock().unwrap().lock();
+    server.store.revoke(device_id, now_ms()).await.unwrap();
+    let error = client.sync_now(&a.device, |_| {}).await.unwrap_err();
+    assert!(matches!(error, SyncError::Revoked), "{error:?}");
+    let device = a.device.lock().unwrap();
+    assert!(!device.is_set_up() && !device.is_open(), "the files are gone and nothing is open");
+    assert!(device.was_withdrawn());
+    assert!(
+        std::fs::read_dir(a._dir.path()).unwrap().all(|e| {
+            let name = e.unwrap().file_name();
+            name == "withdrawn"
+        }),
+        "nothing but the mark is left"
+    );
 }
 
 #[tokio::test]

@@ -73,6 +73,8 @@ pub struct AppStatus {
     /// Wrong PINs left at the unlock screen before the local data (unsynced visits included) is
     /// erased, for the unlock screen; None before set-up and while unlocked.
     pub pin_attempts_left: Option<u32>,
+    /// The server withdrew this device and its store was erased: it must be enrolled again.
+    pub withdrawn: bool,
 }
 
 /// The one scale a citizen is filling in, at one visit.
@@ -297,6 +299,7 @@ impl App {
             // Read from the key files only when the unlock screen needs it: the window asks
             // for the status every few seconds to follow the lock.
             pin_attempts_left: if device.is_unlocked() { None } else { device.pin_attempts_left() },
+            withdrawn: !device.is_set_up() && device.was_withdrawn(),
         }
     }
 

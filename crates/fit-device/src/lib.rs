@@ -96,6 +96,16 @@ impl Device {
         self.paths.is_set_up()
     }
 
+    /// Whether the store was erased because the server withdrew the device (until it is set up
+    /// again).
+    pub fn was_withdrawn(&self) -> bool {
+        self.withdrawn_mark().exists()
+    }
+
+    fn withdrawn_mark(&self) -> std::path::PathBuf {
+        self.config.dir.join("withdrawn")
+    }
+
     pub fn is_unlocked(&self) -> bool {
         self.store.is_some() && !self.locked
     }
@@ -115,6 +125,9 @@ impl Device {
         let device: DeviceId = self.ids.next(self.clock.now_ms());
         self.store = Some(Store::create(&self.paths, &key, device, self.config.max_drift_ms)?);
         self.locked = false;
+        // Enrolled again: no longer the withdrawn device. A mark that cannot be removed only
+        // shows the notice once more.
+        let _ = std::fs::remove_file(self.withdrawn_mark());
         Ok(device)
     }
 

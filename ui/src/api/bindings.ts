@@ -166,7 +166,11 @@ export type AppStatus = { set_up: boolean, unlocked: boolean, enrolled: boolean,
  * Wrong PINs left at the unlock screen before the local data (unsynced visits included) is
  * erased, for the unlock screen; None before set-up and while unlocked.
  */
-pin_attempts_left: number | null, };
+pin_attempts_left: number | null, 
+/**
+ * The server withdrew this device and its store was erased: it must be enrolled again.
+ */
+withdrawn: boolean, };
 
 export type CitizenInfo = { id: CitizenId, display_name: string, birth_year: number | null, age_band: AgeBand, case_reference: string | null, 
 /**

@@ -181,11 +181,14 @@ impl Device {
         Ok(self.replica_mut()?.restamp_ahead(server)?)
     }
 
-    /// Erases the local store after the server said the device is revoked.
+    /// Erases the local store after the server said the device is revoked, locked or not, and
+    /// leaves a mark that says only that (no name, no server): the first screen then tells
+    /// whoever holds the device that it was withdrawn and must be enrolled again.
     fn wipe_after_revoke(&mut self) -> Result<(), DeviceError> {
         self.close();
         self.scales = crate::packs::scales_with(&[])?;
-        fit_store::keys::wipe(&self.paths).map_err(|e| DeviceError::Unavailable(e.to_string()))
+        fit_store::keys::wipe(&self.paths).map_err(|e| DeviceError::Unavailable(e.to_string()))?;
+        std::fs::write(self.withdrawn_mark(), b"withdrawn\n").map_err(|e| DeviceError::Unavailable(e.to_string()))
     }
 }
 
