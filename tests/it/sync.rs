@@ -46,6 +46,20 @@ async fn enrolled_device_with_clock(
     TestDevice { _dir: dir, device }
 }
 
+/// A server with one worker's caseload, and `N` of the worker's devices enrolled with it (each
+/// synced once).
+async fn field<const N: usize>() -> (LiveServer, Caseload, SyncClient, [TestDevice; N]) {
+    let server = LiveServer::start(|_| {}).await.unwrap();
+    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
+    let client = client();
+    let mut devices = Vec::with_capacity(N);
+    for _ in 0..N {
+        devices.push(enrolled_device(&server, &server.url(), caseload, &client).await);
+    }
+    let Ok(devices) = <[TestDevice; N]>::try_from(devices) else { unreachable!("N devices were enrolled") };
+    (server, caseload, client, devices)
+}
+
 fn ors(value: i64) -> ResponseInput {
     let items = ["individually", "interpersonally", "socially", "overall"];
     let answers = items.iter().map(|i| RawAnswer { item: (*i).into(), value: value.into() }).collect();
@@ -94,11 +108,7 @@ fn visit_ids(device: &Mutex<Device>, caseload: Caseload) -> Vec<String> {
 
 #[tokio::test]
 async fn offline_work_on_two_devices_converges_after_both_sync() {
-    let server = LiveServer::start(|_| {}).await.unwrap();
-    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
-    let client = client();
-    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
-    let b = enrolled_device(&server, &server.url(), caseload, &client).await;
+    let (server, caseload, client, [a, b]) = field::<2>().await;
     record_visit(&a.device, caseload, 40);
     record_visit(&a.device, caseload, 45);
     record_visit(&b.device, caseload, 70);
@@ -119,11 +129,7 @@ async fn offline_work_on_two_devices_converges_after_both_sync() {
 
 #[tokio::test]
 async fn a_visit_cancelled_after_its_start_synced_counts_as_no_visit_on_every_device() {
-    let server = LiveServer::start(|_| {}).await.unwrap();
-    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
-    let client = client();
-    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
-    let b = enrolled_device(&server, &server.url(), caseload, &client).await;
+    let (server, caseload, client, [a, b]) = field::<2>().await;
     record_visit(&a.device, caseload, 40);
     let mistaken = a.device.lock().unwrap().start_visit(caseload.citizen).unwrap();
     // The start reaches the server and the other device before the worker sees the mistake.
@@ -151,11 +157,7 @@ async fn a_visit_cancelled_after_its_start_synced_counts_as_no_visit_on_every_de
 
 #[tokio::test]
 async fn a_locked_device_sends_its_visits_and_receives_another_devices_without_an_unlock() {
-    let server = LiveServer::start(|_| {}).await.unwrap();
-    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
-    let client = client();
-    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
-    let b = enrolled_device(&server, &server.url(), caseload, &client).await;
+    let (server, caseload, client, [a, b]) = field::<2>().await;
     record_visit(&a.device, caseload, 40);
     record_visit(&b.device, caseload, 70);
     client.sync_now(&b.device, |_| {}).await.unwrap();
@@ -227,10 +229,7 @@ async fn a_device_whose_clock_runs_a_year_ahead_gets_its_visits_in_without_waiti
 
 #[tokio::test]
 async fn a_revoked_device_wipes_its_local_store() {
-    let server = LiveServer::start(|_| {}).await.unwrap();
-    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
-    let client = client();
-    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    let (server, caseload, client, [a]) = field::<1>().await;
     record_visit(&a.device, caseload, 30);
     let device_id = a.device.lock().unwrap().store_mut().unwrap().device_id();
     server.store.revoke(device_id, now_ms()).await.unwrap();
@@ -248,10 +247,7 @@ async fn a_revoked_device_wipes_its_local_store() {
 
 #[tokio::test]
 async fn a_locked_device_revoked_on_the_server_wipes_itself_at_its_next_sync() {
-    let server = LiveServer::start(|_| {}).await.unwrap();
-    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
-    let client = client();
-    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    let (server, caseload, client, [a]) = field::<1>().await;
     record_visit(&a.device, caseload, 30);
     let device_id = a.device.lock().unwrap().store_mut().unwrap().device_id();
     a.device.lock().unwrap().lock();
@@ -273,10 +269,7 @@ async fn a_locked_device_revoked_on_the_server_wipes_itself_at_its_next_sync() {
 #[tokio::test]
 async fn a_server_that_no_longer_speaks_the_apps_protocol_blocks_sync_and_keeps_the_outbox() {
     let newer = VersionRange { min: 2, max: 2 };
-    let server = LiveServer::start(|_| {}).await.unwrap();
-    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
-    let client = client();
-    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    let (server, caseload, client, [a]) = field::<1>().await;
     record_visit(&a.device, caseload, 30);
     let address = server.addr;
     let data = server.stop().await;
@@ -367,10 +360,7 @@ fn write_into_log(db: &std::path::Path, citizen: fit_core::ids::CitizenId, bodie
 
 #[tokio::test]
 async fn a_change_no_device_can_apply_stalls_no_device() {
-    let server = LiveServer::start(|_| {}).await.unwrap();
-    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
-    let client = client();
-    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    let (server, caseload, client, [a]) = field::<1>().await;
     record_visit(&a.device, caseload, 40);
     client.sync_now(&a.device, |_| {}).await.unwrap();
 
@@ -430,10 +420,7 @@ async fn a_change_no_device_can_apply_stalls_no_device() {
 
 #[tokio::test]
 async fn a_device_sends_nothing_in_plain_http_to_another_machine_and_believes_no_answer_from_it() {
-    let server = LiveServer::start(|_| {}).await.unwrap();
-    let caseload = create_caseload(&server.store, now_ms()).await.unwrap();
-    let client = client();
-    let a = enrolled_device(&server, &server.url(), caseload, &client).await;
+    let (_server, caseload, client, [a]) = field::<1>().await;
     record_visit(&a.device, caseload, 40);
     // Whatever sits at a plain-HTTP address of another machine could forge `device.revoked`.
     {
