@@ -126,7 +126,8 @@ async fn packs_reach_the_device<S: ServerStore>(store: S) {
     {
         let mut device = device.lock().unwrap();
         assert_eq!(device.scales().find("ors").unwrap().items[0].text.da.as_deref(), Some("Individuelt (2)"));
-        device.lock();
+        // The app ends and starts again: the store is read afresh.
+        device.close();
         device.unlock(DEVICE_PIN).unwrap();
         let ors = device.scales().find("ors").unwrap();
         assert_eq!((ors.version.as_str(), ors.full_text), ("licensed-2", true));

@@ -62,7 +62,7 @@ fn a_licensed_pack_is_used_at_once_and_after_every_unlock_and_clears_the_caseloa
     assert!(device.store().unwrap().summaries(worker).unwrap().is_empty(), "the cached lines are forgotten");
     assert_eq!(device.packs_tag().unwrap().as_deref(), Some("tag-1"));
 
-    device.lock();
+    device.close();
     device.unlock(PIN).unwrap();
     let ors = device.scales().find("ors").unwrap();
     assert_eq!((ors.version.as_str(), ors.full_text), ("licensed-1", true), "the stored pack is used after unlock");
@@ -167,7 +167,7 @@ fn a_pack_the_device_cannot_admit_is_skipped_and_the_one_it_had_stays() {
         assert_eq!(refused, [("scale-packs[0]", *field)], "{broken}");
         assert_eq!(*device.scales(), before, "{broken} changed the packs in use");
     }
-    device.lock();
+    device.close();
     device.unlock(PIN).unwrap();
     assert_eq!(*device.scales(), before, "and the stored ones");
 }
